@@ -1,0 +1,169 @@
+"""The converters' public functions; the CLI commands `convert` and `info` wrap these."""
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError, M2TError, UnsupportedFormatError
+from .fileio import atomic_path, format_suffix, strip_gz
+from .motion import Motion
+from .skeletons import get_skeleton
+
+# extension (without .gz) -> module in this package exposing read(path, **options) -> Motion
+READERS = {".bvh": "bvh", ".amc": "asfamc", ".c3d": "c3d", ".npz": "smpl"}
+FORMAT_NAMES = {".bvh": "BVH", ".amc": "ASF/AMC", ".c3d": "C3D", ".npz": "SMPL-family npz"}
+
+
+def is_motion_file(path) -> bool:
+    return format_suffix(path) in READERS
+
+
+def read_motion(path, **options) -> Motion:
+    """Read any supported file on its own skeleton, positions in metres.
+
+    Options are passed to the format's reader when it accepts them (e.g. ``units`` for BVH and
+    ASF/AMC, ``asf`` for AMC, ``marker_map`` for C3D, ``body_model_dir`` and ``gender`` for SMPL);
+    options a reader does not take are ignored, so one call works for a folder of mixed formats.
+    """
+    suffix = format_suffix(path)
+    if suffix not in READERS:
+        known = ", ".join(sorted(READERS) + [".gz"])
+        raise UnsupportedFormatError(f"{path}: unknown file type {suffix or '(no extension)'!r}; m2t reads {known}")
+    module = importlib.import_module(f"{__package__}.{READERS[suffix]}")
+    accepted = inspect.signature(module.read).parameters
+    kwargs = {k: v for k, v in options.items() if k in accepted and v is not None}
+    return module.read(path, **kwargs)
+
+
+def load_motion(path, skeleton: str = "t2m", fps: float | None = None, joint_map=None,
+                up: str | None = None, uniform_bones: bool = False, **options) -> Motion:
+    """Read a file and return it on a canonical skeleton in HumanML3D's frame.
+
+    skeleton: "t2m" (22 joints, 20 fps) or "kit" (21 joints, 12.5 fps); fps: output rate (default
+    the skeleton's dataset rate); joint_map: a mapping file or dict overriding the automatic joint
+    matching; up: the source up axis ("+y", "+z", ...), detected when None; uniform_bones: rescale
+    bones to the reference skeleton's lengths.
+    """
+    from .canonical import canonicalize
+    from .retarget import retarget
+    raw = read_motion(path, **options)
+    on_skel = retarget(raw, skeleton, joint_map=joint_map)
+    return canonicalize(on_skel, fps=fps, up=up or raw.up, uniform_bones=uniform_bones)
+
+
+def save_motion(motion: Motion, stem, npy: bool = True, npz: bool = True) -> list[Path]:
+    """Write ``<stem>.npy`` (HumanML3D ``new_joints`` layout: (T, J, 3) float32 in the dataset's
+    units, metres for t2m and millimetres for kit) and ``<stem>.npz`` (positions and velocities in
+    metres plus metadata). Each file is written to a temporary name and renamed when complete."""
+    stem = Path(stem)
+    written = []
+    if npy:
+        scale = get_skeleton(motion.skeleton).npy_scale if motion.skeleton in ("t2m", "kit") else 1.0
+        dest = stem.with_name(stem.name + ".npy")
+        with atomic_path(dest) as tmp, open(tmp, "wb") as f:
+            np.save(f, (motion.positions * scale).astype(np.float32))
+        written.append(dest)
+    if npz:
+        dest = stem.with_name(stem.name + ".npz")
+        meta = {k: v for k, v in motion.meta.items() if _jsonable(v)}
+        with atomic_path(dest) as tmp, open(tmp, "wb") as f:
+            np.savez(f, positions=motion.positions, velocities=motion.velocities.astype(np.float32),
+                     fps=np.float32(motion.fps), joint_names=np.array(motion.joint_names),
+                     parents=np.array(motion.parents if motion.parents is not None else [], dtype=np.int64),
+                     skeleton=np.array(motion.skeleton), source=np.array(str(motion.source)),
+                     units=np.array("m"), meta=np.array(json.dumps(meta)))
+        written.append(dest)
+    return written
+
+
+def _jsonable(v) -> bool:
+    try:
+        json.dumps(v)
+        return True
+    except TypeError:
+        return False
+
+
+@dataclass
+class ConvertResult:
+    source: Path
+    outputs: list[Path]
+    error: str | None = None
+    skipped: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def collect_inputs(inputs, recursive: bool = False) -> list[tuple[Path, Path]]:
+    """Expand files and folders into (file, path relative to its input root) pairs, sorted."""
+    out = []
+    for item in inputs:
+        item = Path(item)
+        if item.is_dir():
+            pattern = "**/*" if recursive else "*"
+            files = sorted(p for p in item.glob(pattern) if p.is_file() and is_motion_file(p))
+            out += [(p, p.relative_to(item)) for p in files]
+        else:
+            out.append((item, Path(item.name)))
+    return out
+
+
+def output_stem(rel: Path, out_dir) -> Path:
+    return Path(out_dir) / rel.parent / Path(strip_gz(rel)).stem
+
+
+def convert(inputs, out_dir="out", skeleton: str = "t2m", fps: float | None = None, recursive: bool = False,
+            joint_map=None, up: str | None = None, uniform_bones: bool = False, overwrite: bool = True,
+            progress=None, **options) -> list[ConvertResult]:
+    """Convert files and folders; never stops at a bad file.
+
+    Returns one :class:`ConvertResult` per input file (``error`` holds the one-line message of a
+    file that failed). ``progress(i, n, path)`` is called before each file when given. Outputs
+    mirror the input tree under ``out_dir``: ``a/b/walk.bvh`` -> ``out/a/b/walk.npy`` + ``.npz``.
+    """
+    get_skeleton(skeleton)  # fail early on a bad --skeleton
+    files = collect_inputs(inputs, recursive)
+    if not files:
+        raise ConfigError(f"no motion files found in {', '.join(map(str, inputs))}"
+                          + ("" if recursive else " (use --recursive for sub-folders)"))
+    results = []
+    for i, (path, rel) in enumerate(files):
+        if progress:
+            progress(i, len(files), path)
+        stem = output_stem(rel, out_dir)
+        if not overwrite and stem.with_name(stem.name + ".npy").exists():
+            results.append(ConvertResult(path, [], skipped=True))
+            continue
+        try:
+            m = load_motion(path, skeleton=skeleton, fps=fps, joint_map=joint_map, up=up,
+                            uniform_bones=uniform_bones, **options)
+            results.append(ConvertResult(path, save_motion(m, stem)))
+        except M2TError as e:
+            results.append(ConvertResult(path, [], error=str(e)))
+    return results
+
+
+def info(path, **options) -> dict:
+    """Facts about one file: format, frames, fps, duration, joints, detected rig and mapping, units."""
+    from .retarget import match_report
+    raw = read_motion(path, **options)
+    d = {
+        "file": str(path),
+        "format": FORMAT_NAMES[format_suffix(path)],
+        "frames": raw.n_frames,
+        "fps": round(raw.fps, 4),
+        "duration_s": round(raw.duration_s, 3),
+        "joints": raw.n_joints,
+        "joint_names": list(raw.joint_names),
+        "up": raw.up or "detect",
+    }
+    d.update({k: v for k, v in raw.meta.items() if _jsonable(v)})
+    d.update(match_report(raw))
+    return d

@@ -1,0 +1,425 @@
+"""ASF/AMC (Acclaim skeleton + motion) reader, as used by CMU mocap and HDM05, plus a tiny writer.
+
+Conventions (those of CMU's ``mocapPlayer`` and of AMCParser, checked on CMU and HDM05 data):
+
+- An order string lists rotations in the order they are applied: ``axis ... XYZ`` and
+  ``dof rx ry rz`` mean rotate about X first, then Y, then Z, so the matrix is
+  ``Rz @ Ry @ Rx`` (matrices act on column vectors). The three ``axis`` (and root
+  ``orientation``) numbers pair with the letters of their order string.
+- Each bone has C (from ``axis``) and M (from its AMC values in ``dof`` order); its global
+  rotation is ``G = G_parent @ C @ M @ C^-1``; its end is ``parent_end + G @ direction * length``
+  (``direction`` is in the global rest frame). The root's C comes from ``:root orientation`` with
+  ``:root axis``, its M from the R channels of ``:root order``, and its position is the AMC
+  T channels (each replaces that axis of ``:root position``; the position is used without them).
+- Joints: ``root`` plus one joint per bone at the bone's END (``lfemur`` = knee), parents first.
+- Units: by default metres = value / ASF ``:units length`` * 0.0254 (the CMU/HDM05 convention);
+  ``units=`` says the raw values are already in m, cm, mm, in or ft. Angles follow ASF
+  ``:units angle`` (deg/rad); an AMC ``:DEGREES``/``:RADIANS`` line overrides it for the motion.
+- Frame rate: AMC has none. ``fps=`` wins, then an HDM05 name ``HDM_..._120.amc``, else 120.
+- Data frames are Y up (``up="+y"``); CMU/HDM05 rest poses face +Z with the left side on +X.
+"""
+from __future__ import annotations
+
+import gzip
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError, MotionFileError
+from .fileio import atomic_path, read_text, strip_gz
+from .motion import Motion
+
+UNIT_M = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254, "ft": 0.3048}
+DEFAULT_FPS = 120.0
+_FRAME_LINE = re.compile(r"^[ \t]*\d+[ \t\r]*$", re.M)
+_COMMENT = re.compile(r"#[^\n]*")
+
+
+def _err(path, line, msg):
+    return MotionFileError(f"{path}:{line}: {msg}" if line else f"{path}: {msg}")
+
+
+def _floats(path, line, toks, n, what):
+    if len(toks) < n:
+        raise _err(path, line, f"{what} needs {n} numbers, got {len(toks)}")
+    try:
+        return np.array([float(t) for t in toks[:n]])
+    except ValueError:
+        raise _err(path, line, f"{what}: non-numeric value in {' '.join(toks[:n])!r}") from None
+
+
+_PLANE = {"X": (1, 2, 0), "Y": (2, 0, 1), "Z": (0, 1, 2)}
+
+
+def _rotation(angles, order: str) -> np.ndarray:
+    """angles (..., k) in degrees paired with the letters of `order` (k <= 3), applied first to last
+    -> (..., 3, 3) = R_last @ ... @ R_first (e.g. "XYZ" -> Rz @ Ry @ Rx)."""
+    angles = np.asarray(angles, dtype=np.float64)
+    R = None
+    for n, ax in enumerate(order.upper()):
+        rad = np.deg2rad(angles[..., n])
+        c, s = np.cos(rad), np.sin(rad)
+        i, j, k = _PLANE[ax]
+        A = np.zeros(rad.shape + (3, 3))
+        A[..., k, k] = 1.0
+        A[..., i, i] = A[..., j, j] = c
+        A[..., i, j], A[..., j, i] = -s, s
+        R = A if R is None else A @ R
+    return np.broadcast_to(np.eye(3), angles.shape[:-1] + (3, 3)) if R is None else R
+
+
+def _axis_and_order(path, line, toks, what):
+    order = toks[3].upper() if len(toks) > 3 else "XYZ"
+    if sorted(order) != ["X", "Y", "Z"]:
+        raise _err(path, line, f"{what}: bad rotation order {order!r}")
+    return _floats(path, line, toks, 3, what), order
+
+
+# ---------------------------------------------------------------------------------------- ASF
+
+def parse_asf(path) -> dict:
+    """Read an ASF file.
+
+    Returns a dict: ``name``; ``length_scale`` (ASF :units length); ``angle`` ("deg"/"rad");
+    ``root`` {``order``: channel names such as ["TX", ..., "RZ"], ``position`` (3,),
+    ``C`` (3, 3)}; ``bones``: list in parent-first order of {``name``, ``parent``, ``offset`` (3,)
+    direction * length in raw units, ``C`` (3, 3), ``dof``: e.g. ["rx", "rz"]}.
+    """
+    text = read_text(path)
+    section, cur, name = None, None, None
+    units, root, raw_bones, hier = {}, {}, [], []
+    for i, raw in enumerate(text.split("\n"), 1):
+        toks = raw.split("#", 1)[0].split()
+        if not toks:
+            continue
+        key = toks[0].lower()
+        if key.startswith(":"):
+            section = key
+            if key == ":name" and len(toks) > 1:
+                name = " ".join(toks[1:])
+        elif section == ":units" and len(toks) > 1:
+            units[key] = (i, toks[1])
+        elif section == ":root":
+            root[key] = (i, toks[1:])
+        elif section == ":bonedata":
+            if key == "begin":
+                cur = {"line": i}
+            elif key == "end":
+                if cur is None or "name" not in cur:
+                    raise _err(path, i, "bone block without a name")
+                raw_bones.append(cur)
+                cur = None
+            elif cur is not None and not key.startswith("("):
+                cur[key] = (i, toks[1:])
+        elif section == ":hierarchy" and key not in ("begin", "end"):
+            hier.append((i, toks))
+    if not raw_bones:
+        raise _err(path, None, "no :bonedata bones found (is this an ASF file?)")
+
+    try:
+        scale = float(units.get("length", (0, "1"))[1])
+        assert scale > 0
+    except (ValueError, AssertionError):
+        raise _err(path, units["length"][0], "bad :units length") from None
+    angle = units.get("angle", (0, "deg"))[1].lower()[:3]
+    if angle not in ("deg", "rad"):
+        raise _err(path, units["angle"][0], f"unknown angle unit {angle!r}")
+    to_deg = 1.0 if angle == "deg" else 180.0 / np.pi
+
+    line, order = root.get("order", (None, ["TX", "TY", "TZ", "RX", "RY", "RZ"]))
+    order = [c.upper() for c in order]
+    if any(c not in ("TX", "TY", "TZ", "RX", "RY", "RZ") for c in order):
+        raise _err(path, line, f"unknown :root order channel in {' '.join(order)!r}")
+    line, ax = root.get("axis", (None, ["XYZ"]))
+    rorder = ax[0].upper() if ax else "XYZ"
+    if sorted(rorder) != ["X", "Y", "Z"]:
+        raise _err(path, line, f"bad :root axis {rorder!r}")
+    line, pos = root.get("position", (None, ["0", "0", "0"]))
+    position = _floats(path, line, pos, 3, ":root position")
+    line, ori = root.get("orientation", (None, ["0", "0", "0"]))
+    orient = _floats(path, line, ori, 3, ":root orientation") * to_deg
+
+    bones = {}
+    for b in raw_bones:
+        line, nm = b["name"]
+        bname = nm[0] if nm else ""
+        if not bname or bname == "root" or bname in bones:
+            raise _err(path, line, f"bad or repeated bone name {bname!r}")
+        where = f"bone {bname!r}"
+        line, d = b.get("direction", (b["line"], []))
+        direction = _floats(path, line, d, 3, f"{where} direction")
+        n = np.linalg.norm(direction)
+        line, ln = b.get("length", (b["line"], []))
+        length = _floats(path, line, ln, 1, f"{where} length")[0]
+        line, a = b.get("axis", (None, ["0", "0", "0", "XYZ"]))
+        axis, aorder = _axis_and_order(path, line, a, f"{where} axis")
+        line, dof = b.get("dof", (None, []))
+        dof = [x.lower() for x in dof]
+        bad = [x for x in dof if x not in ("rx", "ry", "rz", "tx", "ty", "tz", "l")]
+        if bad:
+            raise _err(path, line, f"{where}: unknown dof {bad[0]!r}")
+        bones[bname] = {"name": bname, "parent": None, "line": b["line"], "C": _rotation(axis * to_deg, aorder),
+                        "offset": direction / n * length if n > 0 else np.zeros(3), "dof": dof}
+    for line, toks in hier:
+        for child in toks[1:]:
+            for nm in (toks[0], child):
+                if nm != "root" and nm not in bones:
+                    raise _err(path, line, f":hierarchy names unknown bone {nm!r}")
+            bones[child]["parent"] = toks[0]
+    ordered, placed = [], {"root"}
+    pending = list(bones.values())
+    while pending:
+        ready = [b for b in pending if b["parent"] in placed]
+        if not ready:
+            b = pending[0]
+            why = "is not in :hierarchy" if b["parent"] is None else "is in a loop of the :hierarchy"
+            raise _err(path, b["line"], f"bone {b['name']!r} {why}")
+        ordered += ready
+        placed.update(b["name"] for b in ready)
+        pending = [b for b in pending if b["name"] not in placed]
+    return {"name": name or Path(strip_gz(path)).stem, "length_scale": scale, "angle": angle,
+            "root": {"order": order, "position": position, "C": _rotation(orient, rorder)}, "bones": ordered}
+
+
+# ---------------------------------------------------------------------------------------- AMC
+
+def parse_amc(path, channels: dict[str, int]) -> tuple[dict[str, np.ndarray], str | None]:
+    """Read an AMC file against `channels` {bone name: number of values} (root included).
+
+    Returns ({bone: (T, k) float64 raw values}, "deg" / "rad" / None when the file does not say).
+    A bone missing from some frame keeps its previous values; in a ``:FULLY-SPECIFIED`` file a
+    bone present in frame 1 but missing later is an error.
+    """
+    text = read_text(path)
+    m = _FRAME_LINE.search(text)
+    if m is None:
+        raise _err(path, None, "contains no frames (no frame-number line)")
+    header, body = text[:m.start()], text[m.start():]
+    hdr = header.upper()
+    angle = "rad" if ":RADIANS" in hdr else "deg" if ":DEGREES" in hdr else None
+    full = ":FULLY-SPECIFIED" in hdr
+    first = header.count("\n") + 1
+    if "#" in body:
+        body = _COMMENT.sub("", body)
+    out = _parse_amc_fast(body, channels)
+    if out is None:
+        out = _parse_amc_slow(path, body, first, channels, full)
+    return out, angle
+
+
+def _first_frame_layout(body: str) -> list[tuple[str, int]]:
+    layout = []
+    for raw in body[:20000].split("\n")[1:]:
+        toks = raw.split()
+        if len(toks) == 1 and toks[0].isdigit():
+            return layout
+        if toks:
+            layout.append((toks[0], len(toks) - 1))
+    return []
+
+
+def _parse_amc_fast(body: str, channels):
+    """All frames list the same bones in the same order: column slices of one token list, no
+    Python work per line; None when the file is irregular (the slow path then reads or explains)."""
+    layout = _first_frame_layout(body)
+    if not layout or any(channels.get(nm) != k for nm, k in layout):
+        return None
+    per = 1 + sum(1 + k for _, k in layout)
+    toks = body.split()
+    T = len(toks) // per
+    if len(toks) % per or not all(map(str.isdigit, toks[::per])):
+        return None
+    out, c = {}, 1
+    try:
+        for nm, k in layout:
+            if toks[c::per].count(nm) != T:
+                return None
+            out[nm] = np.array([list(map(float, toks[c + 1 + n::per])) for n in range(k)]).T.reshape(T, k)
+            c += 1 + k
+    except ValueError:
+        return None
+    return out
+
+
+def _parse_amc_slow(path, body: str, first: int, channels, full: bool):
+    """Line by line, with exact error places."""
+    frames, cur, expect = [], None, None
+    lines = body.split("\n")
+
+    def check(fr, last):
+        missing = [b for b in expect if b not in fr[1]] if full else []
+        if missing:
+            raise _err(path, fr[2], f"frame {fr[0]} {'is truncated: it ' if last else ''}lacks bone {missing[0]!r}")
+    for i, raw in enumerate(lines, first):
+        toks = raw.split()
+        if not toks:
+            continue
+        if len(toks) == 1 and toks[0].isdigit():
+            if cur is not None:
+                expect = list(cur[1]) if expect is None else expect
+                check(cur, False)
+            cur = (int(toks[0]), {}, i)
+            frames.append(cur)
+            continue
+        name = toks[0]
+        if name not in channels:
+            raise _err(path, i, f"unknown bone {name!r} (not in the ASF or has no dof)")
+        if len(toks) - 1 != channels[name]:
+            end = not "".join(lines[i - first + 1:]).strip()
+            raise _err(path, i, f"bone {name!r} has {len(toks) - 1} values, the ASF gives it "
+                                f"{channels[name]}{' (file truncated?)' if end else ''}")
+        try:
+            cur[1][name] = [float(t) for t in toks[1:]]
+        except ValueError:
+            raise _err(path, i, f"bone {name!r}: non-numeric value in {' '.join(toks[1:])!r}") from None
+    if cur is not None:
+        expect = list(cur[1]) if expect is None else expect
+        check(cur, True)
+    if not frames or not any(fr[1] for fr in frames):
+        raise _err(path, None, "contains no frames")
+    names = list(dict.fromkeys(nm for fr in frames for nm in fr[1]))
+    out = {nm: np.zeros((len(frames), channels[nm])) for nm in names}
+    for t, (_, vals, _) in enumerate(frames):
+        for nm in names:
+            out[nm][t] = vals[nm] if nm in vals else out[nm][t - 1] if t else 0.0
+    return out
+
+
+# ---------------------------------------------------------------------------------------- read
+
+def find_asf(amc) -> Path:
+    """The skeleton beside an AMC: same stem, CMU subject (``07_05-walk`` -> ``07-walk``/``07``),
+    HDM05 actor (``HDM_bd_x_120`` -> ``HDM_bd``), else the only ASF in the folder (.asf[.gz])."""
+    amc = Path(amc)
+    stem = Path(strip_gz(amc)).stem
+    files = {p.name.lower(): p for p in amc.parent.iterdir()} if amc.parent.is_dir() else {}
+    cands = [stem]
+    if "_" in stem:
+        subj = stem.split("_")[0]
+        cands += [f"{subj}-{stem.split('-', 1)[1]}"] if "-" in stem else []
+        cands += [subj]
+    m = re.match(r"(HDM_[^_]+)_", stem, re.I)
+    if m:
+        cands.append(m.group(1))
+    for c in cands:
+        for ext in (".asf", ".asf.gz"):
+            if (c + ext).lower() in files:
+                return files[(c + ext).lower()]
+    asfs = [p for n, p in files.items() if n.endswith((".asf", ".asf.gz"))]
+    if len(asfs) == 1:
+        return asfs[0]
+    why = "several .asf files" if asfs else "no .asf file"
+    raise MotionFileError(f"{amc}: cannot find its ASF skeleton ({why} in {amc.parent}, none named "
+                          f"{stem}.asf); pass --asf PATH")
+
+
+def read(path, asf=None, units=None, fps=None) -> Motion:
+    """Read an .amc / .amc.gz with its ASF skeleton.
+
+    Parameters
+    ----------
+    path : the AMC file. asf : its ASF (found beside it when None, see :func:`find_asf`).
+    units : None (ASF convention: value / :units length * 0.0254 m) or "m", "cm", "mm", "in",
+        "ft" (unit of the raw ASF/AMC values). fps : frame rate (default: file name or 120).
+
+    Returns
+    -------
+    Motion with positions (T, 1 + bones, 3) metres, joints ``root`` + bone ends, ``up="+y"``.
+    """
+    path = Path(path)
+    asf_path = Path(asf) if asf is not None else find_asf(path)
+    skel = parse_asf(asf_path)
+    if units in (None, "auto"):
+        scale, units_desc = 0.0254 / skel["length_scale"], f"in/{skel['length_scale']:g} (ASF :units length)"
+    elif units in UNIT_M:
+        scale, units_desc = UNIT_M[units], units
+    else:
+        raise ConfigError(f"unknown units {units!r}; choose one of: {', '.join(UNIT_M)}")
+    root_ch = skel["root"]["order"]
+    channels = {b["name"]: len(b["dof"]) for b in skel["bones"] if b["dof"]}
+    channels["root"] = len(root_ch)
+    vals, angle = parse_amc(path, channels)
+    T = next(iter(vals.values())).shape[0]
+    to_deg = 1.0 if (angle or skel["angle"]) == "deg" else 180.0 / np.pi
+
+    rv = vals.get("root", np.zeros((T, len(root_ch))))
+    root_pos = np.tile(skel["root"]["position"], (T, 1))
+    for j, ch in enumerate(root_ch):
+        if ch[0] == "T":
+            root_pos[:, "XYZ".index(ch[1])] = rv[:, j]
+    rot = [j for j, ch in enumerate(root_ch) if ch[0] == "R"]
+    C = skel["root"]["C"]
+    G = {"root": C @ _rotation(rv[:, rot] * to_deg, "".join(root_ch[j][1] for j in rot)) @ C.T}
+    P = {"root": root_pos}
+    for b in skel["bones"]:
+        v = vals.get(b["name"], np.zeros((T, len(b["dof"]))))
+        rot = [j for j, d in enumerate(b["dof"]) if d[0] == "r"]
+        M = _rotation(v[:, rot] * to_deg, "".join(b["dof"][j][1].upper() for j in rot))
+        C, par = b["C"], b["parent"]
+        G[b["name"]] = g = G[par] @ (C @ M @ C.T)
+        off = np.broadcast_to(b["offset"], (T, 3))
+        if "l" in b["dof"]:  # length change along the bone
+            n = np.linalg.norm(b["offset"])
+            off = off * (1 + v[:, [b["dof"].index("l")]] / n) if n > 0 else off
+        tr = [j for j, d in enumerate(b["dof"]) if d[0] == "t"]
+        if tr:  # translation in the bone's axis frame
+            t = np.zeros((T, 3))
+            for j in tr:
+                t[:, "xyz".index(b["dof"][j][1])] = v[:, j]
+            off = off + t @ C.T
+        P[b["name"]] = P[par] + np.einsum("tij,tj->ti", g, off)
+    names = ["root"] + [b["name"] for b in skel["bones"]]
+    parents = [-1] + [names.index(b["parent"]) for b in skel["bones"]]
+    pos = np.stack([P[n] for n in names], axis=1) * scale
+    if fps is not None:
+        fps_source = "argument"
+    else:
+        m = re.match(r"HDM_.*_(\d+)$", Path(strip_gz(path)).stem, re.I)
+        fps, fps_source = (float(m.group(1)), "file name") if m and int(m.group(1)) > 0 else (DEFAULT_FPS, "default 120")
+    return Motion(positions=pos.astype(np.float32), fps=float(fps), joint_names=tuple(names), parents=tuple(parents),
+                  skeleton=f"asf:{skel['name']}", source=str(path), up="+y",
+                  meta={"units": units_desc, "asf": str(asf_path), "fps_source": fps_source})
+
+
+# ---------------------------------------------------------------------------------------- write
+
+def _write(path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        data = text.encode("latin-1")
+        tmp.write_bytes(gzip.compress(data) if str(path).lower().endswith(".gz") else data)
+
+
+def write_asf(path, bones, name: str = "m2t", length_scale: float = 1.0,
+              root_order: str = "TX TY TZ RX RY RZ", root_axis: str = "XYZ", angle: str = "deg") -> None:
+    """Write a minimal ASF (for fixtures). bones: sequence of dicts with ``name``, ``parent``
+    ("root" or a bone listed earlier), ``direction`` (3,), ``length``, and optional ``axis`` (3,)
+    angles, ``order`` (default "XYZ"), ``dof`` (e.g. "rx ry rz"). Gzipped when path ends in .gz."""
+    out = [":version 1.10", f":name {name}", ":units", "  mass 1.0", f"  length {length_scale!r}",
+           f"  angle {angle}", ":root", f"   order {root_order}", f"   axis {root_axis}",
+           "   position 0 0 0", "   orientation 0 0 0", ":bonedata"]
+    for i, b in enumerate(bones, 1):
+        ax = " ".join(repr(float(x)) for x in b.get("axis", (0, 0, 0)))
+        out += ["  begin", f"     id {i}", f"     name {b['name']}",
+                "     direction " + " ".join(repr(float(x)) for x in b["direction"]),
+                f"     length {float(b['length'])!r}", f"     axis {ax} {b.get('order', 'XYZ')}"]
+        out += [f"    dof {b['dof']}"] if b.get("dof") else []
+        out += ["  end"]
+    out += [":hierarchy", "  begin"]
+    kids = {}
+    for b in bones:
+        kids.setdefault(b["parent"], []).append(b["name"])
+    out += [f"    {p} {' '.join(c)}" for p, c in kids.items()] + ["  end", ""]
+    _write(path, "\n".join(out))
+
+
+def write_amc(path, values: dict, angle: str = "deg") -> None:
+    """Write an AMC (for fixtures). values: {bone name ("root" too): (T, k) array in ASF units},
+    written in dict order each frame, frames numbered from 1. Gzipped when path ends in .gz."""
+    arrs = {k: np.asarray(v, dtype=np.float64).reshape(len(v), -1) for k, v in values.items()}
+    T = min(a.shape[0] for a in arrs.values())
+    out = [":FULLY-SPECIFIED", ":DEGREES" if angle == "deg" else ":RADIANS"]
+    for t in range(T):
+        out.append(str(t + 1))
+        out += [f"{k} " + " ".join(repr(float(x)) for x in a[t]) for k, a in arrs.items()]
+    _write(path, "\n".join(out) + "\n")

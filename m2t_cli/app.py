@@ -1,0 +1,118 @@
+"""The `m2t` command. Each command is a thin wrapper over a library function (docs/api.md)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+import converters
+from converters.canonical import UP_AXES
+from converters.units import UNITS
+
+from .errors import EXIT_BATCH_FAILED, fail, user_errors
+from .show import print_info
+
+app = typer.Typer(
+    name="m2t", no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+    help="Motion capture to captions you can trust. Run `m2t COMMAND --help` for examples.",
+)
+err = Console(stderr=True)
+
+
+def _check_choice(value, choices, flag):
+    if value is not None and value not in choices:
+        raise fail(f"{flag} {value!r} is not one of: {', '.join(choices)}")
+
+
+@app.command()
+def convert(
+    inputs: List[Path] = typer.Argument(..., help="Motion files (.bvh .amc .c3d .npz, optionally .gz) or folders."),
+    out: Path = typer.Option(Path("out"), "-o", "--out", help="Output folder; the input tree is mirrored."),
+    skeleton: str = typer.Option("t2m", help="Canonical skeleton: t2m (SMPL 22 joints, 20 fps) or kit (21, 12.5 fps)."),
+    fps: Optional[float] = typer.Option(None, help="Output frame rate [default: 20 for t2m, 12.5 for kit]."),
+    recursive: bool = typer.Option(False, "--recursive", "-r", help="Descend into sub-folders."),
+    joint_map: Optional[Path] = typer.Option(None, help="JSON/CSV mapping canonical joint -> source joint(s)."),
+    marker_map: Optional[Path] = typer.Option(None, help="C3D: JSON mapping canonical joint -> markers (same as --joint-map)."),
+    units: Optional[str] = typer.Option(None, help=f"Source length unit ({', '.join(UNITS)}); detected from body height if omitted."),
+    up: Optional[str] = typer.Option(None, help=f"Source up axis ({', '.join(UP_AXES)}); detected if omitted."),
+    asf: Optional[Path] = typer.Option(None, help="AMC: the skeleton .asf file (found next to the .amc if omitted)."),
+    body_model_dir: Optional[Path] = typer.Option(None, help="SMPL npz: folder with SMPL/SMPL-H/SMPL-X model files for exact joints."),
+    uniform_bones: bool = typer.Option(False, help="Rescale bones to the reference skeleton's lengths."),
+    overwrite: bool = typer.Option(True, help="Re-convert files whose output exists."),
+):
+    """Convert motion files to the HumanML3D joint format (.npy positions + .npz with velocities).
+
+    Examples:
+
+      m2t convert walk.bvh                      # -> out/walk.npy, out/walk.npz
+
+      m2t convert lab_mocap/ -r -o hml3d/ --skeleton kit
+
+      m2t convert 07_05.amc --asf 07.asf --fps 20
+
+      m2t convert trial.c3d --marker-map my_markers.json
+    """
+    _check_choice(skeleton, ("t2m", "kit"), "--skeleton")
+    _check_choice(units, tuple(UNITS), "--units")
+    _check_choice(up, UP_AXES, "--up")
+    if joint_map and marker_map:
+        raise fail("give --joint-map or --marker-map, not both")
+    with user_errors():
+        files = converters.api.collect_inputs(inputs, recursive)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeRemainingColumn(), console=err, transient=True,
+                      disable=len(files) < 2) as bar:
+            task = bar.add_task("converting", total=len(files))
+
+            def progress(i, n, path):
+                bar.update(task, completed=i, description=f"converting {Path(path).name}")
+
+            results = converters.convert(inputs, out, skeleton=skeleton, fps=fps, recursive=recursive,
+                                         joint_map=joint_map or marker_map, up=up, uniform_bones=uniform_bones,
+                                         overwrite=overwrite, progress=progress, units=units, asf=asf,
+                                         body_model_dir=body_model_dir)
+            bar.update(task, completed=len(files))
+    failed = [r for r in results if not r.ok]
+    for r in results:
+        if r.ok and not r.skipped:
+            typer.echo(f"{r.source} -> {', '.join(map(str, r.outputs))}")
+    skipped = sum(r.skipped for r in results)
+    if len(results) > 1 or failed:
+        typer.echo(f"{len(results) - len(failed) - skipped} converted, {skipped} skipped, {len(failed)} failed", err=True)
+    for r in failed:
+        typer.echo(f"Error: {r.error}", err=True)
+    if failed:
+        raise typer.Exit(2 if len(results) == 1 else EXIT_BATCH_FAILED)
+
+
+@app.command()
+def info(
+    file: Path = typer.Argument(..., help="A motion file."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    units: Optional[str] = typer.Option(None, help=f"Source length unit ({', '.join(UNITS)})."),
+    asf: Optional[Path] = typer.Option(None, help="AMC: the skeleton .asf file."),
+    body_model_dir: Optional[Path] = typer.Option(None, help="SMPL npz: body model folder."),
+):
+    """Show what a motion file holds: format, frames, fps, duration, joints, rig, mapping, units.
+
+    Examples:
+
+      m2t info walk.bvh
+
+      m2t info trial.c3d --json
+    """
+    _check_choice(units, tuple(UNITS), "--units")
+    with user_errors():
+        d = converters.info(file, units=units, asf=asf, body_model_dir=body_model_dir)
+    if as_json:
+        typer.echo(json.dumps(d, indent=2))
+    else:
+        print_info(d)
+
+
+def main():
+    app()

@@ -1,0 +1,37 @@
+"""Turn library errors into one clear line on stderr and exit code 2 (never a traceback)."""
+from __future__ import annotations
+
+import sys
+import warnings
+from contextlib import contextmanager
+
+import typer
+
+from converters.errors import M2TError
+
+EXIT_USER_ERROR = 2
+EXIT_BATCH_FAILED = 1
+
+
+def fail(message: str) -> typer.Exit:
+    typer.echo(f"Error: {message}", err=True)
+    return typer.Exit(EXIT_USER_ERROR)
+
+
+@contextmanager
+def user_errors():
+    """Map M2TError to `Error: <message>` + exit 2; show library warnings as one line each."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        typer.echo(f"Warning: {message}", err=True)
+
+    old = warnings.showwarning
+    warnings.showwarning = show
+    try:
+        yield
+    except M2TError as e:
+        raise fail(str(e)) from None
+    except KeyboardInterrupt:
+        typer.echo("Interrupted.", err=True)
+        sys.exit(130)
+    finally:
+        warnings.showwarning = old

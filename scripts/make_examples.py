@@ -1,0 +1,12 @@
+"""Regenerate examples/ with m2t's own writers (nothing is copied from any dataset).
+
+    python scripts/make_examples.py
+"""
+from pathlib import Path
+
+from converters.synthetic import write_walk_bvh
+
+if __name__ == "__main__":
+    out = Path(__file__).resolve().parents[1] / "examples"
+    write_walk_bvh(out / "walk.bvh", seconds=3.0, fps=30.0)
+    print(f"wrote {out / 'walk.bvh'}")

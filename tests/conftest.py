@@ -1,0 +1,29 @@
+"""Shared fixtures. Real data is found through M2T_DATA (default ../shared/data) and tests that
+need it skip when it is absent; every other fixture is written by the project's own writers."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path:
+    return Path(os.environ.get("M2T_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    d = shared_data_dir()
+    if not d.is_dir():
+        pytest.skip(f"real data not found at {d} (set M2T_DATA)")
+    return d
+
+
+def need(path: Path) -> Path:
+    """Skip the calling test when one real-data file or folder is missing."""
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    return path

@@ -13,7 +13,7 @@ Conventions (those of CMU's ``mocapPlayer`` and of AMCParser, checked on CMU and
   T channels (each replaces that axis of ``:root position``; the position is used without them).
 - Joints: ``root`` plus one joint per bone at the bone's END (``lfemur`` = knee), parents first.
 - Units: by default metres = value / ASF ``:units length`` * 0.0254 (the CMU/HDM05 convention);
-  ``units=`` says the raw values are already in m, cm, mm, in or ft. Angles follow ASF
+  ``units=`` names the unit of the raw values instead (m, cm, mm, in, ft, asf). Angles follow ASF
   ``:units angle`` (deg/rad); an AMC ``:DEGREES``/``:RADIANS`` line overrides it for the motion.
 - Frame rate: AMC has none. ``fps=`` wins, then an HDM05 name ``HDM_..._120.amc``, else 120.
 - Data frames are Y up (``up="+y"``); CMU/HDM05 rest poses face +Z with the left side on +X.
@@ -29,8 +29,8 @@ import numpy as np
 from .errors import ConfigError, MotionFileError
 from .fileio import atomic_path, read_text, strip_gz
 from .motion import Motion
+from .units import UNITS
 
-UNIT_M = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254, "ft": 0.3048}
 DEFAULT_FPS = 120.0
 _FRAME_LINE = re.compile(r"^[ \t]*\d+[ \t\r]*$", re.M)
 _COMMENT = re.compile(r"#[^\n]*")
@@ -320,8 +320,8 @@ def read(path, asf=None, units=None, fps=None) -> Motion:
     Parameters
     ----------
     path : the AMC file. asf : its ASF (found beside it when None, see :func:`find_asf`).
-    units : None (ASF convention: value / :units length * 0.0254 m) or "m", "cm", "mm", "in",
-        "ft" (unit of the raw ASF/AMC values). fps : frame rate (default: file name or 120).
+    units : None (ASF convention: value / :units length * 0.0254 m) or a name in
+        :data:`converters.units.UNITS` ("m", "cm", "mm", "in", "ft", "asf") for the raw values. fps : frame rate (default: file name or 120).
 
     Returns
     -------
@@ -330,12 +330,13 @@ def read(path, asf=None, units=None, fps=None) -> Motion:
     path = Path(path)
     asf_path = Path(asf) if asf is not None else find_asf(path)
     skel = parse_asf(asf_path)
+    L = skel["length_scale"]
     if units in (None, "auto"):
-        scale, units_desc = 0.0254 / skel["length_scale"], f"in/{skel['length_scale']:g} (ASF :units length)"
-    elif units in UNIT_M:
-        scale, units_desc = UNIT_M[units], units
+        scale, uname, ufrom = 0.0254 / L, "asf" if abs(L - 0.45) < 1e-9 else f"in/{L:g}", "ASF :units length"
+    elif units in UNITS:
+        scale, uname, ufrom = UNITS[units], units, "flag"
     else:
-        raise ConfigError(f"unknown units {units!r}; choose one of: {', '.join(UNIT_M)}")
+        raise ConfigError(f"{path}: unknown unit {units!r}; choose one of {', '.join(UNITS)}")
     root_ch = skel["root"]["order"]
     channels = {b["name"]: len(b["dof"]) for b in skel["bones"] if b["dof"]}
     channels["root"] = len(root_ch)
@@ -379,7 +380,7 @@ def read(path, asf=None, units=None, fps=None) -> Motion:
         fps, fps_source = (float(m.group(1)), "file name") if m and int(m.group(1)) > 0 else (DEFAULT_FPS, "default 120")
     return Motion(positions=pos.astype(np.float32), fps=float(fps), joint_names=tuple(names), parents=tuple(parents),
                   skeleton=f"asf:{skel['name']}", source=str(path), up="+y",
-                  meta={"units": units_desc, "asf": str(asf_path), "fps_source": fps_source})
+                  meta={"units": uname, "units_from": ufrom, "asf": str(asf_path), "fps_source": fps_source})
 
 
 # ---------------------------------------------------------------------------------------- write

@@ -167,7 +167,7 @@ def split_file(data: bytes, path) -> tuple[str, int, float, bytes, int]:
         raise MotionFileError(f"{path}:{line0 + 1}: negative frame count {frames}")
     if not dt > 0:
         raise MotionFileError(f"{path}:{line0 + 2}: Frame Time must be positive, got {dt}")
-    data_line = line0 + rest.count(b"\n", 0, fm.end()) + 1
+    data_line = line0 + rest.count(b"\n", 0, fm.end())
     return header, frames, dt, rest[fm.end():], data_line
 
 

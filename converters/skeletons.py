@@ -61,6 +61,7 @@ _SMPL_REST = np.array([
     [0.4545, 0.2213, -0.0412], [-0.4511, 0.2213, -0.0399], [0.7209, 0.2340, -0.0463],
     [-0.7214, 0.2338, -0.0480],
 ])
+SMPL_REST_PELVIS = _SMPL_REST[0].copy()   # pelvis in SMPL's own rest frame (SMPL adds it to `trans`)
 _SMPL_REST = _SMPL_REST - np.array([0.0, _SMPL_REST[:, 1].min(), 0.0])
 
 T2M = Skeleton(

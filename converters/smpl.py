@@ -32,7 +32,7 @@ from .errors import ConfigError, MotionFileError
 from .fileio import read_bytes
 from .motion import Motion
 from .rotations import A2R, forward_kinematics
-from .skeletons import T2M, T2M_JOINTS, T2M_PARENTS
+from .skeletons import SMPL_REST_PELVIS, T2M, T2M_JOINTS, T2M_PARENTS
 
 N_BODY = 22                      # root + 21 body joints, the t2m joints
 POSE_WIDTHS = {72: "smpl", 156: "smplh", 165: "smplx"}   # poses columns -> body model
@@ -40,9 +40,6 @@ MODEL_TYPES = ("smpl", "smplh", "smplx")
 GENDERS = ("neutral", "male", "female")
 FPS_KEYS = ("mocap_framerate", "mocap_frame_rate")
 
-# Pelvis of the SMPL neutral mean shape at rest, in the model's own coordinates (metres). T2M.rest
-# is the same skeleton shifted so the feet touch y=0; SMPL adds this unshifted pelvis to `trans`.
-SMPL_REST_PELVIS = np.array([-0.0018, -0.2233, 0.0282])
 APPROXIMATION = "body shape (betas) ignored: mean-shape neutral SMPL skeleton"
 _CHUNK = 256                     # frames per body-model batch (bounds memory on long takes)
 

@@ -69,13 +69,6 @@ def _rotation(angles, order: str) -> np.ndarray:
     return np.broadcast_to(np.eye(3), angles.shape[:-1] + (3, 3)) if R is None else R
 
 
-def _axis_and_order(path, line, toks, what):
-    order = toks[3].upper() if len(toks) > 3 else "XYZ"
-    if sorted(order) != ["X", "Y", "Z"]:
-        raise _err(path, line, f"{what}: bad rotation order {order!r}")
-    return _floats(path, line, toks, 3, what), order
-
-
 # ---------------------------------------------------------------------------------------- ASF
 
 def parse_asf(path) -> dict:
@@ -119,9 +112,10 @@ def parse_asf(path) -> dict:
 
     try:
         scale = float(units.get("length", (0, "1"))[1])
-        assert scale > 0
-    except (ValueError, AssertionError):
-        raise _err(path, units["length"][0], "bad :units length") from None
+    except ValueError:
+        scale = -1.0
+    if not scale > 0:
+        raise _err(path, units["length"][0], "bad :units length")
     angle = units.get("angle", (0, "deg"))[1].lower()[:3]
     if angle not in ("deg", "rad"):
         raise _err(path, units["angle"][0], f"unknown angle unit {angle!r}")
@@ -153,30 +147,30 @@ def parse_asf(path) -> dict:
         line, ln = b.get("length", (b["line"], []))
         length = _floats(path, line, ln, 1, f"{where} length")[0]
         line, a = b.get("axis", (None, ["0", "0", "0", "XYZ"]))
-        axis, aorder = _axis_and_order(path, line, a, f"{where} axis")
+        axis, aorder = _floats(path, line, a, 3, f"{where} axis"), (a[3:] or ["XYZ"])[0].upper()
+        if sorted(aorder) != ["X", "Y", "Z"]:
+            raise _err(path, line, f"{where}: bad axis order {aorder!r}")
         line, dof = b.get("dof", (None, []))
         dof = [x.lower() for x in dof]
         bad = [x for x in dof if x not in ("rx", "ry", "rz", "tx", "ty", "tz", "l")]
         if bad:
             raise _err(path, line, f"{where}: unknown dof {bad[0]!r}")
-        bones[bname] = {"name": bname, "parent": None, "line": b["line"], "C": _rotation(axis * to_deg, aorder),
-                        "offset": direction / n * length if n > 0 else np.zeros(3), "dof": dof}
+        bones[bname] = {"name": bname, "parent": None, "line": b["line"], "dof": dof,
+                        "C": _rotation(axis * to_deg, aorder), "offset": direction / max(n, 1e-300) * length}
     for line, toks in hier:
         for child in toks[1:]:
             for nm in (toks[0], child):
-                if nm != "root" and nm not in bones:
+                if (nm != "root" or nm == child) and nm not in bones:
                     raise _err(path, line, f":hierarchy names unknown bone {nm!r}")
             bones[child]["parent"] = toks[0]
-    ordered, placed = [], {"root"}
-    pending = list(bones.values())
-    while pending:
-        ready = [b for b in pending if b["parent"] in placed]
+    ordered, placed, pending = [], {"root"}, list(bones.values())
+    while pending:  # parents first, keeping the ASF order where it allows
+        ready = [b for b in pending if b["parent"] in placed and not placed.add(b["name"])]
         if not ready:
             b = pending[0]
             why = "is not in :hierarchy" if b["parent"] is None else "is in a loop of the :hierarchy"
             raise _err(path, b["line"], f"bone {b['name']!r} {why}")
         ordered += ready
-        placed.update(b["name"] for b in ready)
         pending = [b for b in pending if b["name"] not in placed]
     return {"name": name or Path(strip_gz(path)).stem, "length_scale": scale, "angle": angle,
             "root": {"order": order, "position": position, "C": _rotation(orient, rorder)}, "bones": ordered}
@@ -264,7 +258,9 @@ def _parse_amc_slow(path, body: str, first: int, channels, full: bool):
             continue
         name = toks[0]
         if name not in channels:
-            raise _err(path, i, f"unknown bone {name!r} (not in the ASF or has no dof)")
+            raise _err(path, i, f"unknown bone {name!r} (not in the ASF)")
+        if name in cur[1]:
+            raise _err(path, i, f"bone {name!r} twice in frame {cur[0]} (a frame-number line missing?)")
         if len(toks) - 1 != channels[name]:
             end = not "".join(lines[i - first + 1:]).strip()
             raise _err(path, i, f"bone {name!r} has {len(toks) - 1} values, the ASF gives it "
@@ -314,6 +310,35 @@ def find_asf(amc) -> Path:
                           f"{stem}.asf); pass --asf PATH")
 
 
+def _forward(skel: dict, vals: dict, to_deg: float) -> np.ndarray:
+    """Acclaim FK, vectorised over frames: {bone: (T, k) raw values} -> (T, 1 + bones, 3) raw units."""
+    T = next(iter(vals.values())).shape[0]
+    order = skel["root"]["order"]
+    rv = vals.get("root", np.zeros((T, len(order))))
+    P = {"root": np.tile(skel["root"]["position"], (T, 1))}
+    for j, ch in enumerate(order):
+        if ch[0] == "T":
+            P["root"][:, "XYZ".index(ch[1])] = rv[:, j]
+    rot = [j for j, ch in enumerate(order) if ch[0] == "R"]
+    C = skel["root"]["C"]
+    G = {"root": C @ _rotation(rv[:, rot] * to_deg, "".join(order[j][1] for j in rot)) @ C.T}
+    for b in skel["bones"]:
+        dof, C, par = b["dof"], b["C"], b["parent"]
+        v = vals.get(b["name"], np.zeros((T, len(dof))))
+        rot = [j for j, d in enumerate(dof) if d[0] == "r"]
+        G[b["name"]] = g = G[par] @ (C @ _rotation(v[:, rot] * to_deg, "".join(dof[j][1] for j in rot)) @ C.T)
+        off = np.broadcast_to(b["offset"], (T, 3))
+        if "l" in dof:  # length change along the bone
+            off = off * (1 + v[:, [dof.index("l")]] / max(np.linalg.norm(b["offset"]), 1e-300))
+        tr = [j for j, d in enumerate(dof) if d[0] == "t"]
+        if tr:  # translation in the bone's axis frame
+            t = np.zeros((T, 3))
+            t[:, ["xyz".index(dof[j][1]) for j in tr]] = v[:, tr]
+            off = off + t @ C.T
+        P[b["name"]] = P[par] + np.einsum("tij,tj->ti", g, off)
+    return np.stack(list(P.values()), axis=1)
+
+
 def read(path, asf=None, units=None, fps=None) -> Motion:
     """Read an .amc / .amc.gz with its ASF skeleton.
 
@@ -321,13 +346,16 @@ def read(path, asf=None, units=None, fps=None) -> Motion:
     ----------
     path : the AMC file. asf : its ASF (found beside it when None, see :func:`find_asf`).
     units : None (ASF convention: value / :units length * 0.0254 m) or a name in
-        :data:`converters.units.UNITS` ("m", "cm", "mm", "in", "ft", "asf") for the raw values. fps : frame rate (default: file name or 120).
+        :data:`converters.units.UNITS` ("m", "cm", "mm", "in", "ft", "asf") for the raw values.
+    fps : frame rate (default: from an HDM05 file name, else 120).
 
     Returns
     -------
     Motion with positions (T, 1 + bones, 3) metres, joints ``root`` + bone ends, ``up="+y"``.
     """
     path = Path(path)
+    if not path.is_file():
+        raise MotionFileError(f"{path}: no such file")
     asf_path = Path(asf) if asf is not None else find_asf(path)
     skel = parse_asf(asf_path)
     L = skel["length_scale"]
@@ -337,42 +365,11 @@ def read(path, asf=None, units=None, fps=None) -> Motion:
         scale, uname, ufrom = UNITS[units], units, "flag"
     else:
         raise ConfigError(f"{path}: unknown unit {units!r}; choose one of {', '.join(UNITS)}")
-    root_ch = skel["root"]["order"]
-    channels = {b["name"]: len(b["dof"]) for b in skel["bones"] if b["dof"]}
-    channels["root"] = len(root_ch)
-    vals, angle = parse_amc(path, channels)
-    T = next(iter(vals.values())).shape[0]
-    to_deg = 1.0 if (angle or skel["angle"]) == "deg" else 180.0 / np.pi
-
-    rv = vals.get("root", np.zeros((T, len(root_ch))))
-    root_pos = np.tile(skel["root"]["position"], (T, 1))
-    for j, ch in enumerate(root_ch):
-        if ch[0] == "T":
-            root_pos[:, "XYZ".index(ch[1])] = rv[:, j]
-    rot = [j for j, ch in enumerate(root_ch) if ch[0] == "R"]
-    C = skel["root"]["C"]
-    G = {"root": C @ _rotation(rv[:, rot] * to_deg, "".join(root_ch[j][1] for j in rot)) @ C.T}
-    P = {"root": root_pos}
-    for b in skel["bones"]:
-        v = vals.get(b["name"], np.zeros((T, len(b["dof"]))))
-        rot = [j for j, d in enumerate(b["dof"]) if d[0] == "r"]
-        M = _rotation(v[:, rot] * to_deg, "".join(b["dof"][j][1].upper() for j in rot))
-        C, par = b["C"], b["parent"]
-        G[b["name"]] = g = G[par] @ (C @ M @ C.T)
-        off = np.broadcast_to(b["offset"], (T, 3))
-        if "l" in b["dof"]:  # length change along the bone
-            n = np.linalg.norm(b["offset"])
-            off = off * (1 + v[:, [b["dof"].index("l")]] / n) if n > 0 else off
-        tr = [j for j, d in enumerate(b["dof"]) if d[0] == "t"]
-        if tr:  # translation in the bone's axis frame
-            t = np.zeros((T, 3))
-            for j in tr:
-                t[:, "xyz".index(b["dof"][j][1])] = v[:, j]
-            off = off + t @ C.T
-        P[b["name"]] = P[par] + np.einsum("tij,tj->ti", g, off)
+    vals, angle = parse_amc(path, {b["name"]: len(b["dof"]) for b in skel["bones"]}
+                            | {"root": len(skel["root"]["order"])})
+    pos = _forward(skel, vals, 1.0 if (angle or skel["angle"]) == "deg" else 180.0 / np.pi) * scale
     names = ["root"] + [b["name"] for b in skel["bones"]]
     parents = [-1] + [names.index(b["parent"]) for b in skel["bones"]]
-    pos = np.stack([P[n] for n in names], axis=1) * scale
     if fps is not None:
         fps_source = "argument"
     else:

@@ -54,7 +54,7 @@ def _tokens(name: str) -> list[str]:
     name = re.split(r"[:|]", name)[-1]
     parts = re.findall(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+", name)
     toks = [p.lower() for p in parts]
-    while toks and toks[0] in _RIG_PREFIXES and len(toks) > 1:
+    while len(toks) > 1 and (toks[0] in _RIG_PREFIXES or toks[0].isdigit()):
         toks = toks[1:]
     return toks
 

@@ -3,7 +3,9 @@
 Glossary: E Euler angles (..., 3) in degrees with an order string such as "ZXY"; R rotation
 matrices (..., 3, 3); A axis-angle vectors (..., 3) in radians; p positions (..., 3).
 Conventions: matrices act on column vectors; an Euler order "ZXY" means R = Rz @ Rx @ Ry, the
-BVH and ASF convention (channels listed left to right, intrinsic rotations).
+BVH convention (channels listed left to right, intrinsic rotations). ASF/AMC order strings list
+rotations in the order they are applied (extrinsic), so ASF "XYZ" is R = Rz @ Ry @ Rx, i.e.
+``E2R(angles[..., ::-1], order[::-1])`` (see converters/asfamc.py).
 """
 from __future__ import annotations
 

@@ -78,7 +78,9 @@ def convert(
             bar.update(task, completed=len(files))
     failed = [r for r in results if not r.ok]
     for r in results:
-        if r.ok and not r.skipped:
+        if r.skipped:
+            typer.echo(f"{r.source}: skipped, output exists (use --overwrite)")
+        elif r.ok:
             typer.echo(f"{r.source} -> {', '.join(map(str, r.outputs))}")
     skipped = sum(r.skipped for r in results)
     if len(results) > 1 or failed:

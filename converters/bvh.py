@@ -19,7 +19,7 @@ import numpy as np
 from .errors import MotionFileError
 from .fileio import atomic_path, read_bytes
 from .motion import Motion
-from .rotations import E2R, forward_kinematics
+from .rotations import FK_CHUNK, euler_entries, fk_columns
 from .units import resolve_units
 
 _CHANNEL = re.compile(r"^([XYZ])(position|rotation)$", re.IGNORECASE)
@@ -217,25 +217,53 @@ def _is_float(t: bytes) -> bool:
 
 
 def channels_to_positions(h: Hierarchy, values: np.ndarray) -> np.ndarray:
-    """(T, C) channel values in file units -> (T, J, 3) global positions in file units."""
+    """(T, C) channel values in file units -> (T, J, 3) global positions in file units.
+
+    Works in column layout (frames last) on blocks of FK_CHUNK frames: the sines and cosines of
+    all joints sharing a rotation order are taken in one call, rotation matrices are built entry
+    by entry (rotations.euler_entries), End Sites and other joints without rotation channels get
+    no matrix, and leaves get no global rotation (rotations.fk_columns)."""
     T = values.shape[0]
     J = len(h.joints)
-    local_R = np.empty((T, J, 3, 3))
-    trans = np.full((T, J, 3), np.nan)
+    groups: dict[str, tuple[list[int], list[list[int]]]] = {}   # order -> (joints, their columns)
+    pos_cols: list[list | None] = [None] * J                      # per joint: column per axis or None
     col = 0
     for j, joint in enumerate(h.joints):
-        rot_cols, order = [], ""
+        rot_cols, order, pcols = [], "", [None, None, None]
         for c in joint.channels:
             axis, kind = c[0].upper(), c[1:].lower()
             if kind == "position":
-                trans[:, j, "XYZ".index(axis)] = values[:, col]
+                pcols["XYZ".index(axis)] = col
             else:
                 rot_cols.append(col)
                 order += axis
             col += 1
-        local_R[:, j] = E2R(values[:, rot_cols], order) if order else np.eye(3)
-    offsets = np.stack([jt.offset for jt in h.joints])
-    return forward_kinematics(local_R, offsets, h.parents, translations=trans)
+        if order:
+            js, cols = groups.setdefault(order, ([], []))
+            js.append(j)
+            cols.append(rot_cols)
+        if any(c is not None for c in pcols):
+            pos_cols[j] = pcols
+    offsets = [np.asarray(jt.offset, dtype=np.float64) for jt in h.joints]
+    out = np.empty((T, J, 3))
+    for a in range(0, T, FK_CHUNK):
+        b = min(T, a + FK_CHUNK)
+        v = np.ascontiguousarray(values[a:b].T)                   # (C, t)
+        local: list = [None] * J
+        for order, (js, cols) in groups.items():
+            ang = np.deg2rad(v[np.array(cols)])                   # (joints, k, t)
+            c, s = np.cos(ang), np.sin(ang)
+            M = euler_entries([c[:, n] for n in range(len(order))], [s[:, n] for n in range(len(order))], order)
+            R = np.empty((len(js), 3, 3, b - a))
+            for r in range(3):
+                for k in range(3):
+                    R[:, r, k] = M[r][k]
+            for g, j in enumerate(js):
+                local[j] = R[g]
+        off = [offsets[j] if pc is None else [offsets[j][m] if pc[m] is None else v[pc[m]] for m in range(3)]
+               for j, pc in enumerate(pos_cols)]
+        out[a:b] = fk_columns(local, off, h.parents).transpose(2, 0, 1)
+    return out
 
 
 def read(path, units: str | None = None) -> Motion:

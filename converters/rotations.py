@@ -35,10 +35,60 @@ def E2R(angles_deg: np.ndarray, order: str) -> np.ndarray:
     order = order.upper()
     if len(order) != angles.shape[-1]:
         raise ValueError(f"order {order!r} does not match {angles.shape[-1]} angles")
-    R = np.broadcast_to(np.eye(3), angles.shape[:-1] + (3, 3)).copy()
-    for i, ax in enumerate(order):
-        R = R @ axis_rotation(ax, angles[..., i])
+    c, s = np.cos(angles), np.sin(angles)
+    M = euler_entries([c[..., n] for n in range(len(order))], [s[..., n] for n in range(len(order))], order)
+    R = np.empty(angles.shape[:-1] + (3, 3))
+    for r in range(3):
+        for k in range(3):
+            R[..., r, k] = M[r][k]
     return R
+
+
+# Rotation about axis a mixes the two other coordinates (i, j): R_a[i, i] = R_a[j, j] = c,
+# R_a[i, j] = -s, R_a[j, i] = s (X: (y, z), Y: (z, x), Z: (x, y)).
+_PLANE = {"X": (1, 2), "Y": (2, 0), "Z": (0, 1)}
+
+
+def _is_const(x, v: float) -> bool:
+    return type(x) is float and x == v
+
+
+def _mul(a, b):
+    if _is_const(a, 0.0):
+        return 0.0
+    return b if _is_const(a, 1.0) else a * b
+
+
+def _add(a, b):
+    if _is_const(a, 0.0):
+        return b
+    return a if _is_const(b, 0.0) else a + b
+
+
+def _sub(a, b):
+    if _is_const(b, 0.0):
+        return a
+    return -b if _is_const(a, 0.0) else a - b
+
+
+def euler_entries(c, s, order: str) -> list[list]:
+    """The nine entries of R = R_1 @ ... @ R_k as a nested 3x3 list, from c[n], s[n], the cosine
+    and sine of angle n (arrays of one shape). Entries that stay exactly 0 or 1 are Python floats.
+
+    Same arithmetic as the matrix products without the terms that are multiplied by an exact 0:
+    right-multiplying M by R_a changes only columns i and j of M:
+    (M @ R_a)[:, i] = M[:, i] c + M[:, j] s and (M @ R_a)[:, j] = M[:, j] c - M[:, i] s.
+    """
+    M = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    for n, ax in enumerate(order):
+        if ax not in _PLANE:
+            raise ValueError(f"unknown axis {ax!r}")
+        i, j = _PLANE[ax]
+        for row in M:
+            a, b = row[i], row[j]
+            row[i] = _add(_mul(a, c[n]), _mul(b, s[n]))
+            row[j] = _sub(_mul(b, c[n]), _mul(a, s[n]))
+    return M
 
 
 def A2R(axis_angle: np.ndarray) -> np.ndarray:
@@ -63,24 +113,78 @@ def forward_kinematics(local_R: np.ndarray, offsets: np.ndarray, parents, root_p
     translations (T, J, 3) optional per-frame local offsets that replace `offsets` (NaN entries
     fall back to `offsets`). Returns (T, J, 3) global positions in the offsets' units.
     """
+    local_R = np.asarray(local_R, dtype=np.float64)
     T, J = local_R.shape[:2]
-    off = np.broadcast_to(np.asarray(offsets, dtype=np.float64), (T, J, 3))
-    if translations is not None:
-        off = np.where(np.isnan(translations), off, translations)
-    glob_R = np.empty((T, J, 3, 3))
+    offsets = np.broadcast_to(np.asarray(offsets, dtype=np.float64), (J, 3))
+    roots = [j for j, p in enumerate(parents) if p < 0]
     pos = np.empty((T, J, 3))
-    r = 0
-    for j, p in enumerate(parents):
-        if p < 0:
-            pos[:, j] = off[:, j] if root_pos is None else root_pos[:, r]
-            glob_R[:, j] = local_R[:, j]
-            r += 1
+    for a in range(0, T, FK_CHUNK):
+        b = min(T, a + FK_CHUNK)
+        local = np.ascontiguousarray(local_R[a:b].transpose(1, 2, 3, 0))          # (J, 3, 3, t)
+        if translations is not None:
+            tr = translations[a:b]
+            off = list(np.where(np.isnan(tr), offsets, tr).transpose(1, 2, 0))    # J x (3, t)
         else:
-            if p >= j:
-                raise ValueError("parents must come before their children")
-            pos[:, j] = pos[:, p] + np.einsum("tij,tj->ti", glob_R[:, p], off[:, j])
-            glob_R[:, j] = glob_R[:, p] @ local_R[:, j]
+            off = list(offsets)                                                    # J x (3,)
+        if root_pos is not None:
+            for r, j in enumerate(roots):
+                off[j] = root_pos[a:b, r].T
+        pos[a:b] = fk_columns(list(local), off, parents).transpose(2, 0, 1)
     return pos
+
+
+FK_CHUNK = 2048   # frames per block in the column-layout FK: keeps the working set in cache
+
+
+def fk_columns(local, offsets, parents) -> np.ndarray:
+    """Forward kinematics in column layout (frames last), the engine of forward_kinematics.
+
+    local: per joint a (3, 3, t) rotation relative to the parent, or None for the identity;
+    offsets: per joint its local offset: a (3,) array (the same every frame) or three items, each
+    a number or a (t,) array; for roots the position. Returns (J, 3, t) global positions.
+    Global rotations are formed only for joints that have children.
+    """
+    J = len(parents)
+    t = next((x.shape[-1] for x in local if x is not None), None)
+    if t is None:
+        t = next((np.shape(v)[-1] for o in offsets for v in o if np.ndim(v)), 1)
+    has_child = [False] * J
+    for j, p in enumerate(parents):
+        if p >= j:
+            raise ValueError("parents must come before their children")
+        if p >= 0:
+            has_child[p] = True
+    P = np.empty((J, 3, t))
+    G = [None] * J                       # global rotations (3, 3, t); None = identity
+    for j, p in enumerate(parents):
+        o, L = offsets[j], local[j]
+        if p < 0:
+            for m in range(3):
+                P[j, m] = o[m]
+            G[j] = L
+            continue
+        Gp = G[p]
+        if Gp is None:
+            for m in range(3):
+                np.add(P[p, m], o[m], out=P[j, m])
+        elif isinstance(o, np.ndarray) and o.shape == (3,):
+            np.add(P[p], np.matmul(o, Gp), out=P[j])            # Gp @ o for every frame
+        else:
+            acc = Gp[:, 0] * o[0]
+            acc += Gp[:, 1] * o[1]
+            acc += Gp[:, 2] * o[2]
+            np.add(P[p], acc, out=P[j])
+        if has_child[j]:
+            G[j] = Gp if L is None else L if Gp is None else matmul_columns(Gp, L)
+    return P
+
+
+def matmul_columns(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """A @ B for (3, 3, t) stacks of matrices in column layout (frames last)."""
+    out = A[:, 0, None] * B[0]
+    out += A[:, 1, None] * B[1]
+    out += A[:, 2, None] * B[2]
+    return out
 
 
 def rotation_y(angle_rad: float) -> np.ndarray:

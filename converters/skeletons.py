@@ -5,7 +5,7 @@ SMPL joint names. Canonical axes: Y up, subject facing +Z, left side on +X.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -23,6 +23,7 @@ class Skeleton:
     fps: float                               # dataset frame rate of HumanML3D-style files
     npy_scale: float                         # metres -> units of the dataset's new_joints/*.npy
     rest: np.ndarray                         # (J, 3) reference rest pose, metres, T-pose, feet at y=0
+    parts: tuple[tuple[int, ...], ...] = ()  # joints of each body part, in PART_NAMES order
 
     @property
     def n_joints(self) -> int:
@@ -107,6 +108,14 @@ KIT = Skeleton(
     feet=(13, 14, 15, 18, 19, 20), face=(16, 11, 8, 5), head=4, fps=12.5, npy_scale=1000.0,
     rest=weight_matrix(KIT_FROM_T2M, KIT_JOINTS, T2M_JOINTS) @ _SMPL_REST,
 )
+
+# The captioner's six body parts (the columns of the spatial attention α), in this order.
+PART_NAMES = ("root", "torso", "left_arm", "right_arm", "left_leg", "right_leg")
+
+# t2m: the official code's torso also repeats joint 0 ([0,3,6,9,12,15]); here the torso is the
+# spine chain, neck and head, so the root part alone carries the global trajectory.
+T2M = replace(T2M, parts=((0,), (3, 6, 9, 12, 15), (13, 16, 18, 20), (14, 17, 19, 21), (1, 4, 7, 10), (2, 5, 8, 11)))
+KIT = replace(KIT, parts=((0,), (1, 2, 3, 4), (5, 6, 7), (8, 9, 10), (11, 12, 13, 14, 15), (16, 17, 18, 19, 20)))
 
 SKELETONS = {"t2m": T2M, "kit": KIT}
 

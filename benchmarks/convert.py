@@ -128,14 +128,19 @@ def collect_files(data: Path | None, frames: int, tmp: Path) -> dict[str, list[P
 
 
 # ------------------------------------------------------------------------------------ timing
+def _error(e: Exception, path: Path) -> str:
+    first = (str(e).splitlines() or [""])[0].replace(str(path), "<file>")
+    return f"{type(e).__name__}: {first}"
+
+
 def time_method(fn, files, repeat, warm_files=None):
-    """-> {path: best seconds} for files that work, {path: error} for those that fail."""
+    """-> ({path: best seconds} for files that work, {path: error} for those that fail)."""
     ok, failed = {}, {}
     for p in (files if warm_files is None else warm_files):           # warm-up pass
         try:
             fn(p)
         except Exception as e:                                         # noqa: BLE001
-            failed[p] = f"{type(e).__name__}: {str(e).splitlines()[0][:100]}"
+            failed[p] = _error(e, p)
     for p in files:
         if p in failed:
             continue
@@ -146,7 +151,7 @@ def time_method(fn, files, repeat, warm_files=None):
                 fn(p)
                 best = min(best, time.perf_counter() - t0)
         except Exception as e:                                         # noqa: BLE001
-            failed[p] = f"{type(e).__name__}: {str(e).splitlines()[0][:100]}"
+            failed[p] = _error(e, p)
             continue
         ok[p] = best
     return ok, failed
@@ -170,7 +175,8 @@ def summarise(name, ok, failed, files, nframes):
     use = [p for p in files if p in ok]
     fr = sum(nframes[p] for p in use)
     sec = sum(ok[p] for p in use)
-    return (name, len(use), sum(p in failed for p in files), fr, f"{sec:.3f}", f"{fr / sec:,.0f}" if sec else "-"), sec
+    row = (name, len(use), sum(p in failed for p in files), fr, f"{sec:.3f}", f"{fr / sec:,.0f}" if sec else "-")
+    return row, sec
 
 
 def main(argv=None):
@@ -179,10 +185,11 @@ def main(argv=None):
     ap.add_argument("--data", default=default_data, help="folder with the real BVH files (default %(default)s)")
     ap.add_argument("--frames", type=int, default=20000, help="frames of the synthetic walk (default 20000)")
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per file, best kept (default 3)")
-    ap.add_argument("--bvh03", choices=["xia", "xia+cmu"], default="xia",
-                    help="subset for bvh 0.3 frame access (xia+cmu takes ~3 minutes more)")
+    ap.add_argument("--bvh03", choices=["xia", "xia+cmu", "none"], default="xia",
+                    help="subset for bvh 0.3 frame access: xia (~1 minute), xia+cmu (~3 minutes), none (skip)")
     args = ap.parse_args(argv)
-    rerun = f"cd {shlex.quote(os.getcwd())} && {shlex.join([sys.executable, *sys.argv])}"
+    env = f"M2T_DATA={shlex.quote(os.environ['M2T_DATA'])} " if os.environ.get("M2T_DATA") else ""
+    rerun = f"cd {shlex.quote(os.getcwd())} && {env}{shlex.join([sys.executable, *sys.argv])}"
     t_start = time.perf_counter()
 
     data = Path(args.data)
@@ -197,8 +204,8 @@ def main(argv=None):
             return "not installed"
 
     print(f"command: {rerun}")
-    print(f"machine: {platform.platform()}, {os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), "
-          f"Python {platform.python_version()}, numpy {np.__version__}, bvh {ver('bvh')}, pybvh {ver('pybvh')}")
+    print(f"machine: {platform.platform()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}, "
+          f"numpy {np.__version__}, bvh {ver('bvh')}, pybvh {ver('pybvh')}")
 
     with tempfile.TemporaryDirectory(prefix="m2t-bench-") as tmpdir:
         groups = collect_files(data, args.frames, Path(tmpdir))
@@ -225,11 +232,17 @@ def main(argv=None):
         for name, (ok, failed) in results.items():
             row, secs[name] = summarise(name, ok, failed, files, nframes)
             rows.append(row)
-        print_table(f"All files ({len(files)} files, {sum(nframes.values())} frames; best of {args.repeat} per file):",
-                    rows)
+        print_table(f"All files ({len(files)} files, {sum(nframes.values())} frames; "
+                    f"best of {args.repeat} per file):", rows)
+        group_of = {p: g for g, fs in groups.items() for p in fs}
         for name, (ok, failed) in results.items():
+            by_msg: dict[str, list[Path]] = {}
             for p, err in failed.items():
-                print(f"  {name} failed on {p.name}: {err}")
+                by_msg.setdefault(err, []).append(p)
+            for err, ps in by_msg.items():
+                gs = [group_of[p] for p in ps]
+                where = ", ".join(f"{g} {gs.count(g)}" for g in dict.fromkeys(gs))
+                print(f"  {name}: {len(ps)} file(s) failed ({where}): {err}")
 
         # m2t / bare parse, per group and overall, on the files both read
         m_ok, b_ok = results["m2t read (parse + FK)"][0], results["bare float parse"][0]
@@ -237,15 +250,15 @@ def main(argv=None):
         for g, fs in list(groups.items()) + [("all files", files)]:
             both = [p for p in fs if p in m_ok and p in b_ok]
             tm, tb = sum(m_ok[p] for p in both), sum(b_ok[p] for p in both)
-            print(f"  {g:16s} {sum(nframes[p] for p in both):7d} frames  m2t {tm:8.3f} s  bare {tb:8.3f} s  "
-                  f"ratio {tm / tb:.2f}")
+            print(f"  {g:16s} {sum(nframes[p] for p in both):7d} frames  m2t {tm:8.3f} s  "
+                  f"bare {tb:8.3f} s  ratio {tm / tb:.2f}")
 
         if pybvh is not None:
             p_ok = results["pybvh read + FK"][0]
             both = [p for p in files if p in m_ok and p in p_ok]
             tm, tp = sum(m_ok[p] for p in both), sum(p_ok[p] for p in both)
-            print(f"\nm2t vs pybvh read + FK on the {len(both)} files both read: m2t {tm:.3f} s, pybvh {tp:.3f} s, "
-                  f"m2t is {tp / tm:.1f}x faster")
+            print(f"\nm2t vs pybvh read + FK on the {len(both)} files both read: m2t {tm:.3f} s, "
+                  f"pybvh {tp:.3f} s, m2t is {tp / tm:.1f}x faster")
             # the two compute the same thing: compare positions on one real file (file units)
             probe = next((p for p in both if p.suffix == ".bvh" and nframes[p] < 2000), None)
             if probe is not None:
@@ -255,16 +268,19 @@ def main(argv=None):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     ref = pybvh.read_bvh_file(probe).node_positions()
-                print(f"  agreement on {probe.name}: max |m2t - pybvh| = {np.abs(m.positions * scale - ref).max():.2e} "
-                      f"file units ({m.meta['units']}; m2t stores float32 metres)")
+                err = np.abs(m.positions * scale - ref).max()
+                print(f"  agreement on {probe.name}: max |m2t - pybvh| = {err:.2e} file units "
+                      f"({m.meta['units']}; m2t stores float32 metres)")
 
         # bvh 0.3 frame access: subset only
-        if bvh03 is not None:
+        if bvh03 is not None and args.bvh03 != "none":
             if data is None:
                 subset = groups["synthetic-short"]
                 sub_name = "the 5 short synthetic walks"
             else:
-                subset = list(groups.get("xia", [])) + (list(groups.get("cmu-131", [])) if args.bvh03 == "xia+cmu" else [])
+                subset = list(groups.get("xia", []))
+                if args.bvh03 == "xia+cmu":
+                    subset += list(groups.get("cmu-131", []))
                 sub_name = "the Xia files" + (" and the CMU-131 files" if args.bvh03 == "xia+cmu" else "")
             warm = [min(subset, key=lambda p: nframes[p])]
             acc = time_method(run_bvh03_access, subset, args.repeat, warm_files=warm)
@@ -281,7 +297,8 @@ def main(argv=None):
             both = [p for p in subset if p in acc[0] and p in m_ok]
             tm, ta = sum(m_ok[p] for p in both), sum(acc[0][p] for p in both)
             tp = sum(results["bvh 0.3 parse"][0][p] for p in both)
-            print(f"\nm2t speed / bvh 0.3 (parse + frame access) speed on the subset (target >= 50): {ta / tm:.0f}x")
+            print(f"\nm2t speed / bvh 0.3 (parse + frame access) speed on the subset (target >= 50): "
+                  f"{ta / tm:.0f}x")
             print(f"m2t speed / bvh 0.3 parse-only speed on the subset: {tp / tm:.1f}x")
 
     print(f"\ntotal benchmark time {time.perf_counter() - t_start:.0f} s")

@@ -27,8 +27,9 @@ def read_motion(path, **options) -> Motion:
     """Read any supported file on its own skeleton, positions in metres.
 
     Options are passed to the format's reader when it accepts them (e.g. ``units`` for BVH and
-    ASF/AMC, ``asf`` for AMC, ``marker_map`` for C3D, ``body_model_dir`` and ``gender`` for SMPL);
-    options a reader does not take are ignored, so one call works for a folder of mixed formats.
+    ASF/AMC, ``asf`` for AMC, ``body_model_dir`` and ``gender`` for SMPL, ``source_fps`` for
+    formats whose rate is missing or wrong: AMC, SMPL npz); options a reader does not take are
+    ignored, so one call works for a folder of mixed formats.
     """
     suffix = format_suffix(path)
     if suffix not in READERS:
@@ -36,6 +37,8 @@ def read_motion(path, **options) -> Motion:
         raise UnsupportedFormatError(f"{path}: unknown file type {suffix or '(no extension)'!r}; m2t reads {known}")
     module = importlib.import_module(f"{__package__}.{READERS[suffix]}")
     accepted = inspect.signature(module.read).parameters
+    if "source_fps" in options:
+        options = {**options, "fps": options.pop("source_fps")}
     kwargs = {k: v for k, v in options.items() if k in accepted and v is not None}
     return module.read(path, **kwargs)
 

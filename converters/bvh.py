@@ -6,7 +6,8 @@ CHANNELS line, several ROOTs, End Sites, CRLF line ends and tabs, `.gz`. Positio
 replace the joint's OFFSET (components without a channel keep the OFFSET value), for roots and
 non-roots alike. A `Frames:` count that disagrees with the data is an error, never a hang.
 Units are detected from body height (cm, m, mm, inches, feet, CMU-ASF units) unless given.
-Forward kinematics is vectorised over all frames (one numpy loop over joints).
+Forward kinematics is vectorised over frames (blocks of rotations.FK_CHUNK frames, one Python loop
+over joints); docs/performance.md has its speed.
 """
 from __future__ import annotations
 
@@ -282,7 +283,9 @@ def read(path, units: str | None = None) -> Motion:
     n_end = sum(j.end_site for j in h.joints)
     meta = {"units": unit_name, "units_from": how, "channels": h.n_channels, "end_sites": n_end,
             "roots": [j.name for j in h.joints if j.parent < 0]}
-    return Motion(positions=(pos * scale).astype(np.float32), fps=1.0 / dt, joint_names=h.names,
+    # (pos * scale).astype(float32) in one pass
+    pos32 = np.multiply(pos, scale, out=np.empty(pos.shape, np.float32), casting="same_kind")
+    return Motion(positions=pos32, fps=1.0 / dt, joint_names=h.names,
                   parents=h.parents, skeleton="bvh", source=str(path), up="+y", meta=meta)
 
 

@@ -80,8 +80,7 @@ def read(path, units: str | None = None) -> Motion:
     if resid.shape == (1, n_all, raw.shape[2]):
         missing |= resid[0].T < 0
 
-    non_markers = {s.strip().lower() for k in NON_MARKER_LISTS for s in _value(point, k)
-                   if isinstance(s, str) and s.strip()}
+    non_markers = {_text(s).lower() for k in NON_MARKER_LISTS for s in _value(point, k)} - {""}
     keep_marker = np.array([lab.lower() not in non_markers for lab in labels])
     empty = missing.all(axis=0)
     dropped = [lab for lab, k, e in zip(labels, keep_marker, empty) if k and e]
@@ -162,7 +161,9 @@ def check_structure(data: bytes, path) -> dict:
     if end > n:
         raise MotionFileError(f"{path}: truncated: the file ends inside its parameter section")
     endian = _PROCESSORS[proc]
-    pos, groups, used, frames = base + 4, {}, set(), {}
+    groups: dict[int, bytes] = {}                  # group id -> NAME
+    params: dict[tuple[int, bytes], tuple] = {}    # (group id, NAME) -> (type, dims, data offset)
+    pos = base + 4
 
     def corrupt(what: str) -> MotionFileError:
         return MotionFileError(f"{path}: corrupt C3D parameter section ({what} at byte {pos})")
@@ -174,6 +175,7 @@ def check_structure(data: bytes, path) -> dict:
         head = pos + 2 + abs(n_char)
         if gid == 0 or head + 2 > end:
             raise corrupt("bad record")
+        name = data[pos + 2:head].upper()
         off = struct.unpack_from(endian + "h", data, head)[0]
         nxt = head + off if off else end
         if off < 0 or nxt > end:
@@ -183,27 +185,35 @@ def check_structure(data: bytes, path) -> dict:
             if body + 2 > nxt or struct.unpack_from("b", data, body)[0] not in _TYPE_SIZES:
                 raise corrupt("bad parameter type")
             kind, nd = struct.unpack_from("bB", data, body)
+            dims = tuple(data[body + 2:body + 2 + nd])
             if body + 2 + nd > nxt:
                 raise corrupt("parameter dimensions overrun")
-            size = _TYPE_SIZES[kind] * int(np.prod(list(data[body + 2:body + 2 + nd]), dtype=np.int64))
-            if kind == 2 and size >= 2 and data[pos + 2:head].upper() == b"FRAMES":
-                frames[gid] = struct.unpack_from(endian + "H", data, body + 2 + nd)[0]
-            body += 2 + nd + size
-            used.add(gid)
+            params[(gid, name)] = (kind, dims, body + 2 + nd)
+            body += 2 + nd + _TYPE_SIZES[kind] * int(np.prod(dims, dtype=np.int64))
         else:
-            groups[-gid] = data[pos + 2:head].upper()
-        if body + 1 > nxt or body + 1 + data[body] > nxt:
-            raise corrupt("record overruns the next one")
+            groups[-gid] = name
+        # ezc3d wants the description to end exactly where the next record starts
+        if body + 1 > nxt or body + 1 + data[body] > nxt or (off and body + 1 + data[body] != nxt):
+            raise corrupt("record size disagrees with its pointer")
         if not off:
             break
         pos = nxt
-    if used - set(groups):
+    orphans = {g for g, _ in params} - set(groups)
+    if orphans:
         raise MotionFileError(f"{path}: corrupt C3D parameter section (parameters of undefined "
-                              f"group ids {sorted(used - set(groups))})")
+                              f"group ids {sorted(orphans)})")
+    ids = {name: g for g, name in groups.items()}
     points, analogs, first, last = struct.unpack_from(endian + "HHHH", data, 2)
     data_start = struct.unpack_from(endian + "H", data, 16)[0]
+    if analogs:  # ezc3d crashes on analog data without these
+        for name in (b"SCALE", b"OFFSET"):
+            if (ids.get(b"ANALOG"), name) not in params:
+                raise MotionFileError(f"{path}: corrupt C3D parameter section (analog data but "
+                                      f"no ANALOG:{name.decode()} parameter)")
     announced = [last - first + 1]  # some writers leave a stale header count: trust the smaller
-    announced += [v for g, v in frames.items() if groups.get(g) == b"POINT"]
+    frames = params.get((ids.get(b"POINT"), b"FRAMES"))
+    if frames and frames[0] == 2 and np.prod(frames[1]) >= 1:
+        announced.append(struct.unpack_from(endian + "H", data, frames[2])[0])
     return {"points": points, "analogs": analogs, "frames": min(announced), "data_start": data_start}
 
 
@@ -251,12 +261,23 @@ def _value(group: dict, name: str) -> list:
     return list(np.ravel(v)) if v is not None else []
 
 
+def _text(s) -> str:
+    """A parameter string, stripped; bytes that were not UTF-8 (ezc3d hands them over as lone
+    surrogates, which cannot be printed) are read as Latin-1 instead."""
+    s = str(s)
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        s = s.encode("utf-8", "surrogateescape").decode("latin-1")
+    return s.strip()
+
+
 def _labels(point: dict, n: int) -> list[str]:
     """POINT:LABELS (+ LABELS2, LABELS3, ... for >255 points) padded to n; unique, non-empty."""
-    labels = [str(s).strip() for s in _value(point, "LABELS")]
+    labels = [_text(s) for s in _value(point, "LABELS")]
     k = 2
     while len(labels) < n and f"LABELS{k}" in point:
-        labels += [str(s).strip() for s in _value(point, f"LABELS{k}")]
+        labels += [_text(s) for s in _value(point, f"LABELS{k}")]
         k += 1
     labels = [lab or f"point_{i + 1}" for i, lab in enumerate(labels[:n])]
     labels += [f"point_{i + 1}" for i in range(len(labels), n)]
@@ -274,7 +295,7 @@ def _units(point: dict, units, path) -> tuple[str, float, str]:
         if units not in UNITS:
             raise ConfigError(f"{path}: unknown unit {units!r}; choose one of {', '.join(UNITS)}")
         return units, UNITS[units], "flag"
-    vals = [str(s).strip().lower() for s in _value(point, "UNITS") if str(s).strip()]
+    vals = [_text(s).lower() for s in _value(point, "UNITS") if _text(s)]
     if not vals:
         return "mm", UNITS["mm"], "assumed (no POINT:UNITS)"
     if vals[0] not in _FILE_UNITS:
@@ -297,7 +318,7 @@ def _rate(point: dict, hdr: dict, path) -> float:
 def _up_hint(point: dict) -> str | None:
     """'+z' when POINT:Y_SCREEN names Z (the axis drawn upwards). The sign is dropped: Qualisys
     writes '-Z' for data whose +Z points up."""
-    v = [str(s).strip().upper() for s in _value(point, "Y_SCREEN")]
+    v = [_text(s).upper() for s in _value(point, "Y_SCREEN")]
     if v and v[0][-1:] in ("X", "Y", "Z"):
         return "+" + v[0][-1].lower()
     return None

@@ -103,6 +103,9 @@ def A2R(axis_angle: np.ndarray) -> np.ndarray:
     return np.eye(3) + np.sin(th) * K + (1.0 - np.cos(th)) * (K @ K)
 
 
+FK_CHUNK = 2048   # frames per block in the column-layout FK: keeps the working set in cache
+
+
 def forward_kinematics(local_R: np.ndarray, offsets: np.ndarray, parents, root_pos: np.ndarray | None = None,
                        translations: np.ndarray | None = None) -> np.ndarray:
     """Global joint positions from local rotations.
@@ -118,7 +121,7 @@ def forward_kinematics(local_R: np.ndarray, offsets: np.ndarray, parents, root_p
     offsets = np.broadcast_to(np.asarray(offsets, dtype=np.float64), (J, 3))
     roots = [j for j, p in enumerate(parents) if p < 0]
     pos = np.empty((T, J, 3))
-    for a in range(0, T, FK_CHUNK):
+    for a in range(0, max(T, 1), FK_CHUNK):              # T = 0 still checks `parents`
         b = min(T, a + FK_CHUNK)
         local = np.ascontiguousarray(local_R[a:b].transpose(1, 2, 3, 0))          # (J, 3, 3, t)
         if translations is not None:
@@ -131,9 +134,6 @@ def forward_kinematics(local_R: np.ndarray, offsets: np.ndarray, parents, root_p
                 off[j] = root_pos[a:b, r].T
         pos[a:b] = fk_columns(list(local), off, parents).transpose(2, 0, 1)
     return pos
-
-
-FK_CHUNK = 2048   # frames per block in the column-layout FK: keeps the working set in cache
 
 
 def fk_columns(local, offsets, parents) -> np.ndarray:
@@ -181,10 +181,7 @@ def fk_columns(local, offsets, parents) -> np.ndarray:
 
 def matmul_columns(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """A @ B for (3, 3, t) stacks of matrices in column layout (frames last)."""
-    out = A[:, 0, None] * B[0]
-    out += A[:, 1, None] * B[1]
-    out += A[:, 2, None] * B[2]
-    return out
+    return np.einsum("imt,mkt->ikt", A, B)
 
 
 def rotation_y(angle_rad: float) -> np.ndarray:

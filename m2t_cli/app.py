@@ -15,6 +15,8 @@ from converters.units import UNITS
 
 from .errors import EXIT_BATCH_FAILED, fail, user_errors
 from .show import print_info
+from .train_cmds import evaluate as evaluate_cmd
+from .train_cmds import train as train_cmd
 
 app = typer.Typer(
     name="m2t", no_args_is_help=True, add_completion=False, rich_markup_mode=None,
@@ -40,6 +42,7 @@ def convert(
     units: Optional[str] = typer.Option(None, help=f"Source length unit ({', '.join(UNITS)}); detected from body height if omitted."),
     up: Optional[str] = typer.Option(None, help=f"Source up axis ({', '.join(UP_AXES)}); detected if omitted."),
     asf: Optional[Path] = typer.Option(None, help="AMC: the skeleton .asf file (found next to the .amc if omitted)."),
+    source_fps: Optional[float] = typer.Option(None, help="Frame rate of the source when the file has none or a wrong one (AMC default 120)."),
     body_model_dir: Optional[Path] = typer.Option(None, help="SMPL npz: folder with SMPL/SMPL-H/SMPL-X model files for exact joints."),
     uniform_bones: bool = typer.Option(False, help="Rescale bones to the reference skeleton's lengths."),
     overwrite: bool = typer.Option(True, help="Re-convert files whose output exists."),
@@ -74,7 +77,7 @@ def convert(
             results = converters.convert(inputs, out, skeleton=skeleton, fps=fps, recursive=recursive,
                                          joint_map=joint_map or marker_map, up=up, uniform_bones=uniform_bones,
                                          overwrite=overwrite, progress=progress, units=units, asf=asf,
-                                         body_model_dir=body_model_dir)
+                                         source_fps=source_fps, body_model_dir=body_model_dir)
             bar.update(task, completed=len(files))
     failed = [r for r in results if not r.ok]
     for r in results:
@@ -114,6 +117,10 @@ def info(
         typer.echo(json.dumps(d, indent=2))
     else:
         print_info(d)
+
+
+app.command(name="train")(train_cmd)
+app.command(name="evaluate")(evaluate_cmd)
 
 
 def main():

@@ -1,0 +1,129 @@
+"""`m2t train` and `m2t evaluate`: thin wrappers over models.training.train / models.evaluation.evaluate.
+torch is imported only when one of these commands runs."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .errors import fail, user_errors
+
+err = Console(stderr=True)
+out = Console()
+
+
+def train(
+    dataset: str = typer.Option(..., "--dataset", help="hml3d, kit, or a HumanML3D-format folder."),
+    out_dir: Path = typer.Option(Path("runs/m2t"), "-o", "--out", help="Model directory to write."),
+    preset: Optional[str] = typer.Option(None, help="Model size: kit, hml3d or tiny [default: from --dataset; hml3d for folders]."),
+    epochs: Optional[int] = typer.Option(None, help="Epochs [preset: kit 200, hml3d 70]."),
+    batch_size: Optional[int] = typer.Option(None, help="Batch size [preset: kit 64, hml3d 128]."),
+    lr: float = typer.Option(5e-4, help="AdamW learning rate."),
+    lambda_spat: Optional[float] = typer.Option(None, help="λ_spat, weight of the spatial-attention loss [kit 2, hml3d 0]."),
+    lambda_adapt: Optional[float] = typer.Option(None, help="λ_adapt, weight of the gate loss [3]."),
+    teacher_forcing: float = typer.Option(1.0, help="Probability of feeding the true previous word (scheduled sampling below 1)."),
+    dropout: float = typer.Option(0.5, help="Dropout on the word-embedding paths."),
+    mirror: bool = typer.Option(False, help="Add left/right mirrored training samples."),
+    min_freq: int = typer.Option(3, help="Words rarer than this in the train split become <unk>."),
+    min_frames: Optional[int] = typer.Option(None, help="Drop motions shorter than this (raw frames)."),
+    max_frames: Optional[int] = typer.Option(None, help="Drop motions longer than this (raw frames)."),
+    train_split: str = typer.Option("train", help="Split file used for training."),
+    val_split: str = typer.Option("val", help="Split file used for model selection."),
+    part_pool: str = typer.Option("mean", help="Eq. 8 over parts: mean (official code) or sum (paper)."),
+    spatial_scoring: str = typer.Option("concat", help="Eq. 5: concat (official code) or per_part (paper)."),
+    output_layer: str = typer.Option("mix", help="Eq. 10: mix (official code) or single (paper)."),
+    seed: int = typer.Option(1234, help="Random seed."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in --out."),
+    max_steps: Optional[int] = typer.Option(None, help="Stop after this many optimizer steps (smoke tests)."),
+):
+    """Train a captioner on a HumanML3D-format dataset; keeps the epoch with the best greedy
+    validation BLEU-4. Under torchrun it trains with DDP.
+
+    Examples:
+
+      m2t train --dataset kit -o runs/kit
+
+      m2t train --dataset my_labelled_mocap/ --preset tiny --epochs 30 -o runs/lab
+
+      torchrun --nproc_per_node 2 -m m2t_cli train --dataset hml3d -o runs/h3d
+    """
+    for value, allowed, flag in ((device, ("auto", "cpu", "cuda"), "--device"),
+                                 (preset, ("kit", "hml3d", "tiny", None), "--preset"),
+                                 (part_pool, ("mean", "sum"), "--part-pool"),
+                                 (spatial_scoring, ("concat", "per_part"), "--spatial-scoring"),
+                                 (output_layer, ("mix", "single"), "--output-layer")):
+        if value not in allowed:
+            raise fail(f"{flag} {value!r} is not one of: {', '.join(a for a in allowed if a)}")
+    if not 0.0 <= teacher_forcing <= 1.0:
+        raise fail(f"--teacher-forcing must be in [0, 1], got {teacher_forcing}")
+    with user_errors():
+        from models.config import TRAIN_PRESETS, TrainConfig, model_preset
+        from models.training import train as run
+        name = preset or (dataset if dataset in ("kit", "hml3d") else "hml3d")
+        tp = dict(TRAIN_PRESETS.get(dataset if dataset in TRAIN_PRESETS else "hml3d", {}))
+        given = dict(epochs=epochs, batch_size=batch_size, lambda_spat=lambda_spat, lambda_adapt=lambda_adapt,
+                     min_frames=min_frames, max_frames=max_frames)
+        tp.update({k: v for k, v in given.items() if v is not None})
+        tcfg = TrainConfig(**tp, lr=lr, teacher_forcing=teacher_forcing, mirror=mirror, min_freq=min_freq,
+                           seed=seed, train_split=train_split, val_split=val_split)
+        mcfg = model_preset(name, dropout=dropout, part_pool=part_pool, spatial_scoring=spatial_scoring,
+                            output_layer=output_layer)
+        with Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                      TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                      console=err, transient=True) as bar:
+            task = bar.add_task("train", total=1, epoch=0, loss="-")
+
+            def progress(epoch, step, n_steps, losses):
+                bar.update(task, completed=step, total=n_steps, epoch=f"{epoch + 1}/{tcfg.epochs}",
+                           loss=f"{losses['lang']:.3f} β {losses['adapt']:.3f} α {losses['spat']:.3f}")
+
+            result = run(dataset, out_dir, mcfg, tcfg, device=device, resume=resume, progress=progress,
+                         log=lambda m: bar.console.print(m), max_steps=max_steps)
+    typer.echo(f"best val BLEU-4 {result.best_val_bleu4:.4f} at epoch {result.best_epoch}; model in {result.out_dir}")
+
+
+def evaluate(
+    model: Path = typer.Argument(..., help="Model directory (model.safetensors + config.json)."),
+    dataset: str = typer.Option(..., "--dataset", help="hml3d, kit, or a HumanML3D-format folder."),
+    split: str = typer.Option("test", help="Split to evaluate."),
+    beam: int = typer.Option(1, help="Beam width (1 = greedy)."),
+    protocol: str = typer.Option("m2t", help="m2t, tm2t or motiongpt (see docs/evaluation.md)."),
+    legacy_eos: bool = typer.Option(False, help="m2t protocol: score <eos> as the paper's code did."),
+    out_dir: Optional[Path] = typer.Option(None, "-o", "--out", help="Write predictions.csv/.jsonl and metrics.json here."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    bertscore_model: Optional[Path] = typer.Option(None, help="Local model folder for BERTScore (never downloaded)."),
+):
+    """Caption a split and score it: BLEU@1-4, ROUGE-L, CIDEr-D (and BERTScore when available).
+
+    Examples:
+
+      m2t evaluate runs/kit --dataset kit --beam 2
+
+      m2t evaluate runs/h3d --dataset hml3d --protocol tm2t -o eval/h3d
+    """
+    if beam < 1:
+        raise fail(f"--beam must be >= 1, got {beam}")
+    with user_errors():
+        from models.evaluation import evaluate as run
+        with Progress(TextColumn("captioning"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                      console=err, transient=True) as bar:
+            task = bar.add_task("eval", total=1)
+            rep = run(model, dataset, split=split, beam=beam, protocol=protocol, legacy_eos=legacy_eos,
+                      out_dir=out_dir, device=device,
+                      bertscore_model=str(bertscore_model) if bertscore_model else None,
+                      progress=lambda i, n: bar.update(task, completed=i, total=n))
+    t = Table(title=f"{model} on {dataset}:{split} ({rep.n_motions} motions, beam {rep.beam}, protocol {rep.protocol})")
+    for k in rep.metrics:
+        t.add_column(k)
+    t.add_row(*(f"{100 * v:.1f}" for v in rep.metrics.values()))
+    out.print(t)
+    out.print(rep.notes)
+    if "bertscore" not in rep.metrics:
+        out.print(f"BERTScore not computed: {rep.bertscore_note}")
+    if out_dir:
+        out.print(f"wrote {out_dir}/predictions.csv, predictions.jsonl, metrics.json")

@@ -1,0 +1,213 @@
+"""HumanML3D-format datasets: reading, filtering, mirroring, batching.
+
+Layout (HumanML3D; KIT-ML in the same layout with 21 joints):
+  ROOT/new_joints/<id>.npy   (T, J, 3) float32 joint positions (J = 22 t2m metres, 21 KIT mm)
+  ROOT/texts/<id>.txt        one caption per line: ``caption#word/POS word/POS ...#start#end``
+  ROOT/train.txt val.txt test.txt   one id per line
+Sub-segment times (#start#end) are ignored: every caption describes the whole motion (as the
+reference). Statistics and vocabulary come from the train split only (models/training.py).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from converters.errors import M2TError
+from converters.skeletons import get_skeleton
+
+from .features import Normalizer, motion_features
+from .vocab import PAD_ID, Vocab, tokenize
+
+
+class DatasetError(M2TError):
+    """A dataset directory is missing, incomplete or malformed."""
+
+
+DATASET_ENV = {"hml3d": ("M2T_HML3D_DIR", "dataset/HumanML3D"), "kit": ("M2T_KIT_DIR", "dataset/KIT-ML")}
+MIRROR_WORDS = {"left": "right", "right": "left", "clockwise": "counterclockwise",
+                "counterclockwise": "clockwise", "anticlockwise": "clockwise", "leftward": "rightward",
+                "rightward": "leftward", "leftwards": "rightwards", "rightwards": "leftwards"}
+
+
+@dataclass
+class Caption:
+    text: str
+    tokens: list[str]
+    pos: list[str] | None = None       # UPOS per token when the dataset's tags align with `tokens`
+
+
+@dataclass
+class Sample:
+    id: str
+    joints: np.ndarray                 # (T, J, 3) dataset units
+    captions: list[Caption] = field(default_factory=list)
+
+
+def resolve_dataset(name_or_dir: str) -> tuple[Path, str | None]:
+    """'hml3d' | 'kit' | a directory -> (root, preset name or None)."""
+    if name_or_dir in DATASET_ENV:
+        env, default = DATASET_ENV[name_or_dir]
+        root = Path(os.environ.get(env, default))
+        if not root.is_dir():
+            raise DatasetError(f"{root}: {name_or_dir} dataset not found; set {env} to its folder "
+                               f"(with new_joints/, texts/, train.txt) or pass the folder itself")
+        return root, name_or_dir
+    root = Path(name_or_dir)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: no such dataset folder (expected 'hml3d', 'kit' or a HumanML3D-format folder)")
+    return root, None
+
+
+def parse_caption_line(line: str) -> Caption | None:
+    """'a man kicks.#a/DET man/NOUN kick/VERB#0.0#0.0' -> Caption (tags kept when they align)."""
+    parts = line.rstrip("\n").split("#")
+    text = parts[0].strip()
+    if not text:
+        return None
+    tokens = tokenize(text)
+    pos = None
+    if len(parts) > 1 and parts[1].strip():
+        pairs = [p.rsplit("/", 1) for p in parts[1].split()]
+        tagged = [(tokenize(w), t) for w, t in (p for p in pairs if len(p) == 2)]
+        tagged = [(w[0], t) for w, t in tagged if len(w) == 1]
+        if len(tagged) == len(tokens):
+            pos = [t for _, t in tagged]
+    return Caption(text, tokens, pos)
+
+
+def read_split(root: Path, split: str) -> list[str]:
+    f = root / f"{split}.txt"
+    if not f.is_file():
+        raise DatasetError(f"{f}: split file not found (have: "
+                           f"{', '.join(sorted(p.stem for p in root.glob('*.txt'))) or 'none'})")
+    return [ln.strip() for ln in f.read_text().splitlines() if ln.strip()]
+
+
+def load_samples(root: Path, ids, joints_dir: str = "new_joints") -> tuple[list[Sample], int]:
+    """Samples that have both joints and captions -> (samples, number of ids skipped)."""
+    out, skipped = [], 0
+    for i in ids:
+        jf, tf = root / joints_dir / f"{i}.npy", root / "texts" / f"{i}.txt"
+        if not (jf.is_file() and tf.is_file()):
+            skipped += 1
+            continue
+        try:
+            joints = np.load(jf, allow_pickle=False)
+        except (ValueError, OSError) as e:
+            raise DatasetError(f"{jf}: cannot load ({e})") from None
+        if joints.ndim != 3 or joints.shape[-1] != 3 or not np.isfinite(joints).all():
+            raise DatasetError(f"{jf}: expected finite (frames, joints, 3) positions, got shape {joints.shape}")
+        caps = [c for c in (parse_caption_line(ln) for ln in tf.read_text(encoding="utf-8").splitlines()) if c]
+        if caps:
+            out.append(Sample(i, joints.astype(np.float32), caps))
+        else:
+            skipped += 1
+    return out, skipped
+
+
+def skeleton_of(samples) -> str:
+    joints = {s.joints.shape[1] for s in samples}
+    if joints == {22}:
+        return "t2m"
+    if joints == {21}:
+        return "kit"
+    raise DatasetError(f"motions have {sorted(joints)} joints; expected 22 (t2m) or 21 (kit)")
+
+
+def mirror_sample(s: Sample, skeleton: str) -> Sample:
+    """Left/right mirror: negate x, swap left and right joints, swap side words in captions."""
+    skel = get_skeleton(skeleton)
+    j = s.joints[:, list(skel.mirror)].copy()
+    j[..., 0] *= -1
+    caps = []
+    for c in s.captions:
+        toks = [MIRROR_WORDS.get(t, t) for t in c.tokens]
+        caps.append(Caption(" ".join(toks), toks, c.pos))
+    return Sample("M" + s.id, j, caps)
+
+
+def fingerprint(samples) -> str:
+    h = hashlib.sha256()
+    for s in sorted(samples, key=lambda s: s.id):
+        h.update(f"{s.id}:{s.joints.shape[0]}:{'|'.join(c.text for c in s.captions)}\n".encode())
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class Item:
+    """One (motion, caption) training pair, preprocessed."""
+    x: np.ndarray          # (T', J, 3) features
+    ids: np.ndarray        # (L + 2,) <sos> w1..wL <eos>
+    beta: np.ndarray       # (L + 1,) β target per predicted token (w1..wL, <eos>), -1 = unsupervised
+    alpha: np.ndarray      # (L + 1, 6) α target, -1 = unsupervised
+    sample: int            # index of the motion in the sample list
+
+
+def make_items(samples, norm: Normalizer, vocab: Vocab, downsample: int, targets_fn,
+               max_caption_tokens: int | None = None) -> list[Item]:
+    """Flatten (motion, caption) pairs. targets_fn(tokens, pos) -> (β (L,), α (L, 6))."""
+    items = []
+    for si, s in enumerate(samples):
+        x = motion_features(s.joints, norm, downsample)
+        for c in s.captions:
+            ids = np.array(vocab.encode(c.tokens), dtype=np.int64)
+            if max_caption_tokens and len(ids) > max_caption_tokens:
+                continue
+            if len(ids) < 3:
+                continue
+            b, a = targets_fn(c.tokens, c.pos)
+            beta = np.concatenate([b, [-1.0]]).astype(np.float32)           # <eos>: unsupervised
+            alpha = np.concatenate([a, -np.ones((1, 6))]).astype(np.float32)
+            items.append(Item(x, ids, beta, alpha, si))
+    return items
+
+
+@dataclass
+class Batch:
+    x: torch.Tensor        # (B, T, J, 3)
+    mask: torch.Tensor     # (B, T) bool
+    y: torch.Tensor        # (B, L + 1) ids, padded with <pad>
+    beta: torch.Tensor     # (B, L) targets for y[:, 1:], -1 padded
+    alpha: torch.Tensor    # (B, L, 6)
+
+    def to(self, device) -> "Batch":
+        return Batch(*(t.to(device) for t in (self.x, self.mask, self.y, self.beta, self.alpha)))
+
+
+def collate(items) -> Batch:
+    B = len(items)
+    T = max(it.x.shape[0] for it in items)
+    L = max(len(it.ids) for it in items)
+    J = items[0].x.shape[1]
+    x = np.zeros((B, T, J, 3), np.float32)
+    mask = np.zeros((B, T), bool)
+    y = np.full((B, L), PAD_ID, np.int64)
+    beta = -np.ones((B, L - 1), np.float32)
+    alpha = -np.ones((B, L - 1, 6), np.float32)
+    for b, it in enumerate(items):
+        n, k = it.x.shape[0], len(it.ids)
+        x[b, :n], mask[b, :n], y[b, :k] = it.x, True, it.ids
+        beta[b, :k - 1], alpha[b, :k - 1] = it.beta, it.alpha
+    return Batch(*(torch.from_numpy(a) for a in (x, mask, y, beta, alpha)))
+
+
+def bucket_batches(lengths, batch_size: int, generator: torch.Generator | None = None,
+                   shuffle: bool = True) -> list[list[int]]:
+    """Length-bucketed batches: sort by motion length (ties broken randomly when shuffling), cut
+    into batches of similar length, then shuffle the batch order. Deterministic for a generator."""
+    n = len(lengths)
+    if shuffle:
+        noise = torch.rand(n, generator=generator).numpy()
+        order = np.lexsort((noise, np.asarray(lengths)))
+    else:
+        order = np.argsort(np.asarray(lengths), kind="stable")
+    batches = [order[i:i + batch_size].tolist() for i in range(0, n, batch_size)]
+    if shuffle:
+        perm = torch.randperm(len(batches), generator=generator).tolist()
+        batches = [batches[i] for i in perm]
+    return batches

@@ -1,0 +1,167 @@
+"""Batched decoding: greedy and beam search, both returning the per-step attention trace.
+
+Both run the encoder once and reuse its projections at every step (the reference recomputes
+them per step and decodes beams one sample at a time).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .network import Captioner
+from .vocab import EOS_ID, SOS_ID
+
+
+@dataclass
+class Decoded:
+    """One caption and its trace (steps = emitted tokens incl. the final <eos> when reached)."""
+    ids: list[int]                 # word ids without <sos>/<eos>
+    score: float                   # mean log-probability per emitted token (incl. <eos>), nats
+    beta: np.ndarray               # (S,) gate β̂ per step
+    alpha: np.ndarray              # (S, T, P) spatial attention
+    window: np.ndarray             # (S, T) Gaussian window Γ
+    gamma: np.ndarray              # (S, T) temporal softmax γ
+    centre: np.ndarray             # (S,) m_t, frames
+    width: np.ndarray              # (S,) σ_t, frames
+
+
+@torch.no_grad()
+def greedy(model: Captioner, x: torch.Tensor, mask: torch.Tensor, max_len: int = 30) -> list[Decoded]:
+    """x (B, T, J, 3), mask (B, T) -> B decoded captions; stops when every caption hit <eos>."""
+    model.eval()
+    B = x.shape[0]
+    mem = model.encode(x, mask)
+    state = model.init_state(B, x.device)
+    prev = torch.full((B,), SOS_ID, dtype=torch.long, device=x.device)
+    done = torch.zeros(B, dtype=torch.bool, device=x.device)
+    toks, logps, traces = [], [], []
+    for _ in range(max_len):
+        logits, state, att = model.step(mem, prev, state)
+        lp = torch.log_softmax(logits, -1)
+        nxt = lp.argmax(-1)
+        toks.append(nxt)
+        logps.append(lp.gather(1, nxt[:, None])[:, 0])
+        traces.append(att)
+        done |= nxt == EOS_ID
+        prev = nxt
+        if bool(done.all()):
+            break
+    return _package(torch.stack(toks, 1), torch.stack(logps, 1), traces, mask)
+
+
+def _package(tokens, logps, traces, mask) -> list[Decoded]:
+    cat = {k: torch.cat([getattr(a, k) for a in traces], 1).cpu().numpy()
+           for k in ("alpha", "window", "gamma", "centre", "width", "beta")}
+    tokens, logps = tokens.cpu().numpy(), logps.cpu().numpy()
+    lengths = mask.sum(1).cpu().numpy()
+    out = []
+    for b in range(tokens.shape[0]):
+        row = tokens[b].tolist()
+        S = row.index(EOS_ID) + 1 if EOS_ID in row else len(row)
+        n = int(lengths[b])
+        out.append(Decoded(ids=row[:S - 1] if EOS_ID in row else row, score=float(logps[b, :S].mean()),
+                           beta=cat["beta"][b, :S], alpha=cat["alpha"][b, :S, :n], window=cat["window"][b, :S, :n],
+                           gamma=cat["gamma"][b, :S, :n], centre=cat["centre"][b, :S], width=cat["width"][b, :S]))
+    return out
+
+
+_TRACE = ("alpha", "window", "gamma", "centre", "width", "beta")
+
+
+@torch.no_grad()
+def beam_search(model: Captioner, x: torch.Tensor, mask: torch.Tensor, beam: int = 2,
+                max_len: int = 30) -> list[Decoded]:
+    """Batched synchronous beam search with length-normalised scores (sum log p / length, the
+    <eos> counted); a hypothesis ends at <eos>. Each sample stops once it has `beam` finished
+    hypotheses; the best finished (or, failing that, the best alive) one is returned.
+    beam=1 gives exactly the greedy result."""
+    if beam <= 1:
+        return greedy(model, x, mask, max_len)
+    model.eval()
+    B, K, dev = x.shape[0], beam, x.device
+    mem = model.encode(x, mask).index_select(torch.arange(B, device=dev).repeat_interleave(K))
+    state = model.init_state(B * K, dev)
+    prev = torch.full((B * K,), SOS_ID, dtype=torch.long, device=dev)
+    score = torch.full((B, K), float("-inf"), device=dev)
+    score[:, 0] = 0.0                                    # one live hypothesis at the start
+    hist_tok = torch.zeros(B * K, 0, dtype=torch.long, device=dev)
+    hist_lp = torch.zeros(B * K, 0, device=dev)
+    hist = {k: None for k in _TRACE}
+    finished: list[list[tuple[float, int, int]]] = [[] for _ in range(B)]   # (norm score, row, length)
+    saved = {}                                           # (b, slot) -> (tokens, logps, trace)
+    done = [False] * B
+    for t in range(max_len):
+        logits, state, att = model.step(mem, prev, state)
+        lp = torch.log_softmax(logits, -1)                                 # (B*K, V)
+        V = lp.shape[-1]
+        cand = (score.reshape(B * K, 1) + lp).reshape(B, K * V)
+        top_s, top_i = cand.topk(min(2 * K, K * V), dim=1)
+        rows = torch.empty(B, K, dtype=torch.long)
+        toks = torch.full((B, K), EOS_ID, dtype=torch.long)
+        new_score = torch.full((B, K), float("-inf"))
+        steps = {k: getattr(att, k) for k in _TRACE}
+        ended = []                                       # (b, slot, source row) that emitted <eos>
+        for b in range(B):
+            n = 0
+            for s, i in zip(top_s[b].tolist(), top_i[b].tolist()):
+                if n == K or s == float("-inf"):
+                    break
+                src, tok = b * K + i // V, i % V
+                if done[b]:
+                    break
+                if tok == EOS_ID:
+                    slot = len(saved) + len(ended)
+                    ended.append((b, slot, src))
+                    finished[b].append((s / (t + 1), slot, t + 1))
+                    if len(finished[b]) >= K:
+                        done[b] = True
+                    continue
+                rows[b, n], toks[b, n], new_score[b, n] = src, tok, s
+                n += 1
+            if n < K:
+                rows[b, n:] = rows[b, 0] if n else b * K
+        for b, slot, src in ended:                       # keep finished hypotheses before reordering
+            tokens = torch.cat([hist_tok[src], torch.tensor([EOS_ID], device=dev)])
+            logps = torch.cat([hist_lp[src], lp[src, EOS_ID:EOS_ID + 1]])
+            trace = {k: steps[k][src] if hist[k] is None else torch.cat([hist[k][src], steps[k][src]], 0)
+                     for k in _TRACE}
+            saved[(b, slot)] = (tokens, logps, trace)
+        flat = rows.reshape(-1).to(dev)
+        tk = toks.reshape(-1).to(dev)
+        hist_tok = torch.cat([hist_tok.index_select(0, flat), tk[:, None]], 1)
+        hist_lp = torch.cat([hist_lp.index_select(0, flat), lp.index_select(0, flat).gather(1, tk[:, None])], 1)
+        for k in _TRACE:
+            cur = steps[k].index_select(0, flat)
+            hist[k] = cur if hist[k] is None else torch.cat([hist[k].index_select(0, flat), cur], 1)
+        state = tuple((h.index_select(1, flat), c.index_select(1, flat)) for h, c in state)
+        score = new_score.to(dev)
+        prev = tk
+        if all(done):
+            break
+    out = []
+    for b in range(B):
+        if finished[b]:
+            _, slot, _ = max(finished[b], key=lambda f: f[0])
+            tokens, logps, trace = saved[(b, slot)]
+        else:                                            # no <eos> within max_len: best alive
+            r = b * K + int(score[b].argmax())
+            tokens, logps, trace = hist_tok[r], hist_lp[r], {k: hist[k][r] for k in _TRACE}
+        out.append(_one(tokens, logps, trace, int(mask[b].sum())))
+    return out
+
+
+def _one(tokens, logps, trace, n_frames) -> Decoded:
+    row = tokens.cpu().tolist()
+    S = len(row)
+    ids = row[:-1] if row and row[-1] == EOS_ID else row
+    tr = {k: v.cpu().numpy() for k, v in trace.items()}
+    return Decoded(ids=ids, score=float(logps.mean()), beta=tr["beta"][:S], alpha=tr["alpha"][:S, :n_frames],
+                   window=tr["window"][:S, :n_frames], gamma=tr["gamma"][:S, :n_frames],
+                   centre=tr["centre"][:S], width=tr["width"][:S])
+
+
+def decode(model: Captioner, x: torch.Tensor, mask: torch.Tensor, beam: int = 1, max_len: int = 30) -> list[Decoded]:
+    """Greedy for beam <= 1, beam search otherwise."""
+    return greedy(model, x, mask, max_len) if beam <= 1 else beam_search(model, x, mask, beam, max_len)

@@ -1,0 +1,97 @@
+"""`evaluate()`: caption a test split with a trained model and score it (what `m2t evaluate` runs).
+
+Metrics: BLEU@1-4, ROUGE-L, CIDEr-D (models/metrics.py, checked against pycocoevalcap), and
+BERTScore only when its weights are available locally (otherwise the report says why). The
+protocol (models/protocols.py) decides which references and tokens are scored; the report
+always names it. Outputs: predictions.csv, predictions.jsonl, metrics.json (atomic writes).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from . import data as D
+from .checkpoint import load_bundle
+from .decoding import decode
+from .features import motion_features
+from .metrics import bertscore, bertscore_status, score_all
+from .protocols import PROTOCOLS, prepare
+from .training import batch_features, pick_device
+
+
+@dataclass
+class EvalReport:
+    protocol: str
+    notes: str
+    split: str
+    n_motions: int
+    n_filtered: int
+    beam: int
+    metrics: dict
+    bertscore_note: str
+    predictions: list = field(default_factory=list)   # {"id", "prediction", "references"}
+
+    def to_dict(self) -> dict:
+        d = {k: v for k, v in self.__dict__.items() if k != "predictions"}
+        return d
+
+
+def evaluate(model_dir, dataset: str, split: str = "test", beam: int = 1, protocol: str = "m2t",
+             legacy_eos: bool = False, out_dir=None, device: str = "auto", batch_size: int = 64,
+             max_len: int = 30, bertscore_model: str | None = None, progress=None) -> EvalReport:
+    if protocol not in PROTOCOLS:
+        raise D.DatasetError(f"unknown --protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+    dev = pick_device(device)
+    bundle = load_bundle(model_dir, dev)
+    root, _ = D.resolve_dataset(dataset)
+    samples, _ = D.load_samples(root, D.read_split(root, split))
+    train_cfg = bundle.meta.get("train", {})
+    lo, hi = train_cfg.get("min_frames", 0), train_cfg.get("max_frames", 10 ** 9)
+    kept = [s for s in samples if lo <= s.joints.shape[0] <= hi]
+    if not kept:
+        raise D.DatasetError(f"{root}: no motions with captions in split {split!r} (within {lo}-{hi} frames)")
+    expected_j = 22 if bundle.cfg.skeleton == "t2m" else 21
+    if kept[0].joints.shape[1] != expected_j:
+        raise D.DatasetError(f"{root}: motions have {kept[0].joints.shape[1]} joints, the model expects {expected_j}")
+    preds = []
+    for i in range(0, len(kept), batch_size):
+        chunk = kept[i:i + batch_size]
+        x, mask = batch_features([motion_features(s.joints, bundle.norm, bundle.downsample) for s in chunk], dev)
+        preds += [bundle.vocab.decode(d.ids) for d in decode(bundle.model, x, mask, beam, max_len)]
+        if progress:
+            progress(min(i + batch_size, len(kept)), len(kept))
+    refs = [[c.tokens for c in s.captions] for s in kept]
+    prep = prepare(protocol, preds, refs, legacy_eos=legacy_eos)
+    metrics = score_all(prep.hyps, prep.refs)
+    bs = bertscore(prep.hyps, prep.refs, bertscore_model)
+    note = bertscore_status(bertscore_model)
+    if bs is not None:
+        metrics["bertscore"] = bs
+    report = EvalReport(protocol, prep.notes, split, len(kept), len(samples) - len(kept), beam, metrics,
+                        note if bs is None else "computed: " + note,
+                        [{"id": s.id, "prediction": " ".join(p), "references": [" ".join(r) for r in rs]}
+                         for s, p, rs in zip(kept, preds, refs)])
+    if out_dir is not None:
+        write_report(report, out_dir, model_dir, dataset)
+    return report
+
+
+def write_report(report: EvalReport, out_dir, model_dir, dataset) -> list[Path]:
+    from converters.fileio import write_text_atomic
+    out = Path(out_dir)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["id", "prediction", "references"])
+    for p in report.predictions:
+        w.writerow([p["id"], p["prediction"], " | ".join(p["references"])])
+    files = [out / "predictions.csv", out / "predictions.jsonl", out / "metrics.json"]
+    write_text_atomic(files[0], buf.getvalue())
+    write_text_atomic(files[1], "".join(json.dumps(p) + "\n" for p in report.predictions))
+    write_text_atomic(files[2], json.dumps({"model": str(model_dir), "dataset": str(dataset), **report.to_dict()},
+                                           indent=1))
+    return files

@@ -1,0 +1,265 @@
+"""`train()`: the captioner's training loop (also what `m2t train` runs).
+
+AdamW, gradient clipping, dropout, teacher forcing, shuffled length-bucketed batches, a
+checkpoint chosen on validation BLEU-4 of *greedy* captions (no teacher forcing), seeds,
+resumable after a kill (state saved every epoch), CPU or CUDA, and DDP when launched with
+torchrun (loss terms are normalised by global counts, so N processes match one process with
+the same global batch).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from converters.skeletons import get_skeleton
+
+from . import data as D
+from .checkpoint import Bundle, load_train_state, save_bundle, save_train_state
+from .config import CaptionerConfig, TrainConfig
+from .decoding import greedy
+from .features import Normalizer, motion_features
+from .metrics import bleu
+from .network import Captioner
+from .losses import adapt_loss, language_loss, spatial_loss
+from .supervision import caption_targets
+from .vocab import PAD_ID, Vocab
+
+VERSION = "0.1.0"
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise D.DatasetError("--device cuda: no CUDA GPU is available here (use --device auto or cpu)")
+    return torch.device(device)
+
+
+def tune_cpu_allocator() -> bool:
+    """Raise glibc's mmap/trim thresholds so large attention temporaries are not mmapped and
+    unmapped every step (environment-notes: ~2x on CPU training). No-op off glibc."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6")
+        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+        ok = libc.mallopt(M_MMAP_THRESHOLD, 1 << 30) and libc.mallopt(M_TRIM_THRESHOLD, 1 << 34)
+        return bool(ok)
+    except (OSError, AttributeError):
+        return False
+
+
+@dataclass
+class Prepared:
+    train_items: list
+    val_samples: list
+    vocab: Vocab
+    norm: Normalizer
+    skeleton: str
+    fingerprint: str
+    counts: dict = field(default_factory=dict)
+
+
+def prepare_data(root: Path, tcfg: TrainConfig, vocab: Vocab | None = None, norm: Normalizer | None = None,
+                 log=print) -> Prepared:
+    """Read train/val splits, filter, mirror, fit statistics and vocabulary on train only."""
+    train_ids, val_ids = D.read_split(root, tcfg.train_split), D.read_split(root, tcfg.val_split)
+    train, skip_t = D.load_samples(root, train_ids)
+    val, skip_v = D.load_samples(root, val_ids)
+    if not train:
+        raise D.DatasetError(f"{root}: no usable motions in split {tcfg.train_split!r} "
+                             f"({skip_t} ids without joints or captions)")
+    skeleton = D.skeleton_of(train + val)
+
+    def keep(s):
+        return tcfg.min_frames <= s.joints.shape[0] <= tcfg.max_frames
+
+    n0 = len(train)
+    train, val = [s for s in train if keep(s)], [s for s in val if keep(s)]
+    n_filtered = n0 - len(train)
+    if not train:
+        raise D.DatasetError(f"{root}: every train motion is outside {tcfg.min_frames}-{tcfg.max_frames} frames "
+                             f"(set --min-frames/--max-frames)")
+    if tcfg.mirror and not any(s.id.startswith("M") for s in train):
+        train = train + [D.mirror_sample(s, skeleton) for s in train]
+    norm = norm or Normalizer.fit([s.joints for s in train])
+    vocab = vocab or Vocab.build((c.tokens for s in train for c in s.captions), tcfg.min_freq)
+
+    def targets(tokens, pos):
+        return caption_targets(tokens, pos, side_aware=tcfg.side_aware, extended_words=tcfg.extended_words)
+
+    items = D.make_items(train, norm, vocab, tcfg.downsample, targets, tcfg.max_caption_tokens)
+    counts = {"train_motions": len(train), "train_captions": len(items), "val_motions": len(val),
+              "skipped_ids": skip_t + skip_v, "filtered_by_length": n_filtered}
+    log(f"data: {len(train)} train motions, {len(items)} captions, {len(val)} val motions, vocabulary {len(vocab)}")
+    return Prepared(items, val, vocab, norm, skeleton, D.fingerprint(train), counts)
+
+
+def validation_bleu(model, samples, norm, vocab, downsample, device, max_len=30, batch_size=64) -> float:
+    """BLEU-4 of greedy captions against all references of each motion."""
+    if not samples:
+        return float("nan")
+    hyps, refs = [], []
+    for i in range(0, len(samples), batch_size):
+        chunk = samples[i:i + batch_size]
+        x, mask = batch_features([motion_features(s.joints, norm, downsample) for s in chunk], device)
+        for s, dec in zip(chunk, greedy(model, x, mask, max_len)):
+            hyps.append(" ".join(vocab.decode(dec.ids)))
+            refs.append([" ".join(c.tokens) for c in s.captions])
+    return bleu(hyps, refs, 4)[-1]
+
+
+def batch_features(feats, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """[(T_i, J, 3)] -> x (B, T, J, 3) zero-padded, mask (B, T)."""
+    T = max(f.shape[0] for f in feats)
+    x = np.zeros((len(feats), T) + feats[0].shape[1:], np.float32)
+    mask = np.zeros((len(feats), T), bool)
+    for i, f in enumerate(feats):
+        x[i, :len(f)], mask[i, :len(f)] = f, True
+    return torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device)
+
+
+def scheduled_inputs(model, batch, teacher_forcing: float, generator) -> torch.Tensor:
+    """Parallel scheduled sampling: with probability 1 - p per position, replace the input token
+    by the model's own prediction from a teacher-forced pass (no gradient)."""
+    y_in = batch.y[:, :-1]
+    if teacher_forcing >= 1.0:
+        return y_in
+    with torch.no_grad():
+        logits, _ = model(batch.x, batch.mask, y_in)
+    pred = torch.cat([y_in[:, :1], logits.argmax(-1)[:, :-1]], 1)
+    coin = torch.rand(y_in.shape, generator=generator) >= teacher_forcing
+    coin[:, 0] = False
+    coin &= y_in != PAD_ID
+    return torch.where(coin.to(y_in.device), pred, y_in)
+
+
+def loss_terms(model, batch, tcfg: TrainConfig, generator, world: int = 1):
+    """-> (total loss, {name: local mean}, {name: local count}). In DDP each term is a local sum
+    over the global count times the world size, so averaged gradients equal the global mean."""
+    y_in = scheduled_inputs(model, batch, tcfg.teacher_forcing, generator)
+    logits, att = model(batch.x, batch.mask, y_in)
+    target = batch.y[:, 1:]
+    tok = target != PAD_ID
+    sup_b = (batch.beta != -1) & tok
+    sup_a = (batch.alpha[..., 0] != -1) & tok
+    counts = {"lang": tok.sum(), "adapt": sup_b.sum(),
+              "spat": (sup_a[:, :, None] & batch.mask[:, None, :]).sum() * model.n_parts}
+    means = {"lang": language_loss(logits, target, PAD_ID),
+             "adapt": adapt_loss(att.beta, batch.beta, tok),
+             "spat": spatial_loss(att.alpha, batch.alpha, tok, batch.mask)}
+    scale = {k: 1.0 for k in means}
+    if world > 1:
+        glob = torch.stack([counts[k].float() for k in ("lang", "adapt", "spat")])
+        torch.distributed.all_reduce(glob)
+        for k, g in zip(("lang", "adapt", "spat"), glob):
+            scale[k] = (counts[k].float() / g.clamp(min=1) * world) if g > 0 else torch.tensor(0.0)
+    total = (means["lang"] * scale["lang"] + tcfg.lambda_adapt * means["adapt"] * scale["adapt"]
+             + tcfg.lambda_spat * means["spat"] * scale["spat"])
+    return total, {k: float(v) for k, v in means.items()}, {k: int(v) for k, v in counts.items()}
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    best_epoch: int
+    best_val_bleu4: float
+    history: list
+
+
+def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, device: str = "auto",
+          resume: bool = False, progress=None, log=print, max_steps: int | None = None) -> TrainResult:
+    """Train a captioner on a HumanML3D-format dataset; writes the best model to `out_dir`.
+
+    progress(epoch, step, n_steps, losses) is called after every step when given. `max_steps`
+    stops after that many optimizer steps in total (for tests and benchmarks).
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    dev = pick_device(device)
+    if world > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    if dev.type == "cpu":
+        tune_cpu_allocator()
+    seed_everything(tcfg.seed)
+    root, _ = D.resolve_dataset(dataset)
+    out = Path(out_dir)
+    prep = prepare_data(root, tcfg, log=log if rank == 0 else (lambda *a: None))
+    cfg = CaptionerConfig.from_dict({**model_cfg.to_dict(), "skeleton": prep.skeleton, "vocab_size": len(prep.vocab)})
+    model = Captioner(cfg).to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+    ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else None
+    net = ddp or model
+    start_epoch, best, best_epoch, history = 0, -1.0, -1, []
+    if resume:
+        info = load_train_state(out / "last", model, opt)
+        if info.get("fingerprint") != prep.fingerprint:
+            raise D.DatasetError(f"{out}: --resume with a different dataset (fingerprint changed)")
+        start_epoch, best, best_epoch, history = info["epoch"] + 1, info["best"], info["best_epoch"], info["history"]
+        log(f"resuming after epoch {info['epoch']} (best val BLEU-4 {best:.4f} at epoch {best_epoch})")
+    lengths = [it.x.shape[0] for it in prep.train_items]
+    steps_done = 0
+    for epoch in range(start_epoch, tcfg.epochs):
+        gen = torch.Generator().manual_seed(tcfg.seed * 1000 + epoch)
+        torch.manual_seed(tcfg.seed * 1000 + epoch)          # dropout masks: same after --resume
+        batches = D.bucket_batches(lengths, tcfg.batch_size, gen)
+        model.train()
+        t0, sums, n = time.time(), {"lang": 0.0, "adapt": 0.0, "spat": 0.0}, 0
+        for bi, idx in enumerate(batches):
+            local = idx[rank::world] if world > 1 else idx
+            if not local:
+                continue
+            batch = D.collate([prep.train_items[i] for i in local]).to(dev)
+            loss, means, _ = loss_terms(net, batch, tcfg, gen, world)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if tcfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
+            opt.step()
+            for k in sums:
+                sums[k] += means[k]
+            n += 1
+            steps_done += 1
+            if progress:
+                progress(epoch, bi + 1, len(batches), means)
+            if max_steps and steps_done >= max_steps:
+                break
+        val = validation_bleu(model, prep.val_samples, prep.norm, prep.vocab, tcfg.downsample, dev,
+                              tcfg.max_decode_len) if rank == 0 else float("nan")
+        rec = {"epoch": epoch, **{f"loss_{k}": v / max(n, 1) for k, v in sums.items()},
+               "val_bleu4": val, "seconds": round(time.time() - t0, 2)}
+        history.append(rec)
+        if rank == 0:
+            improved = not math.isnan(val) and val >= best
+            if improved or best_epoch < 0:
+                best, best_epoch = (val if not math.isnan(val) else best), epoch
+                save_bundle(out, Bundle(model, prep.vocab, prep.norm, tcfg.downsample,
+                                        get_skeleton(prep.skeleton).npy_scale,
+                                        meta=_meta(prep, tcfg, history, best, best_epoch, dataset)))
+            save_train_state(out / "last", model, opt, {"epoch": epoch, "best": best, "best_epoch": best_epoch,
+                                                         "history": history, "fingerprint": prep.fingerprint})
+            log(json.dumps(rec))
+        if max_steps and steps_done >= max_steps:
+            break
+    if world > 1:
+        torch.distributed.barrier()
+    return TrainResult(out, best_epoch, best, history)
+
+
+def _meta(prep: Prepared, tcfg: TrainConfig, history, best, best_epoch, dataset) -> dict:
+    return {"m2t_version": VERSION, "train": tcfg.to_dict(), "dataset": str(dataset),
+            "dataset_fingerprint": prep.fingerprint, "data_counts": prep.counts,
+            "metrics": {"val_bleu4": best, "best_epoch": best_epoch}, "history": history}

@@ -21,6 +21,7 @@ from converters.errors import M2TError
 from converters.skeletons import get_skeleton
 
 from .features import Normalizer, motion_features
+from .supervision import align_hml3d_tags, parse_hml3d_tags
 from .vocab import PAD_ID, Vocab, tokenize
 
 
@@ -72,11 +73,11 @@ def parse_caption_line(line: str) -> Caption | None:
     tokens = tokenize(text)
     pos = None
     if len(parts) > 1 and parts[1].strip():
-        pairs = [p.rsplit("/", 1) for p in parts[1].split()]
-        tagged = [(tokenize(w), t) for w, t in (p for p in pairs if len(p) == 2)]
-        tagged = [(w[0], t) for w, t in tagged if len(w) == 1]
-        if len(tagged) == len(tokens):
-            pos = [t for _, t in tagged]
+        try:
+            words, tags = parse_hml3d_tags(parts[1])
+            pos = align_hml3d_tags(tokens, words, tags)
+        except ValueError:
+            pos = None
     return Caption(text, tokens, pos)
 
 

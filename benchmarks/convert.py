@@ -26,8 +26,10 @@ Methods (each one starts from the file's path, so each pays for reading the file
                  such failures are counted, not timed.
 
 Timing: time.perf_counter; one warm-up pass per method (for bvh 0.3 frame access: on the
-smallest subset file only), then every file is timed --repeat times (default 3) and the best
-time of each file is kept; a method's time on a set is the sum of its files' best times.
+smallest subset file only), then --repeat rounds (default 3) in which each file is read by
+each method in turn; the best time of each file is kept, and a method's time on a set is the
+sum of its files' best times. Interleaving keeps the ratios fair when the machine's load
+changes during the run (the numbers themselves still move with the load).
 """
 from __future__ import annotations
 
@@ -133,28 +135,34 @@ def _error(e: Exception, path: Path) -> str:
     return f"{type(e).__name__}: {first}"
 
 
-def time_method(fn, files, repeat, warm_files=None):
-    """-> ({path: best seconds} for files that work, {path: error} for those that fail)."""
-    ok, failed = {}, {}
-    for p in (files if warm_files is None else warm_files):           # warm-up pass
-        try:
-            fn(p)
-        except Exception as e:                                         # noqa: BLE001
-            failed[p] = _error(e, p)
-    for p in files:
-        if p in failed:
-            continue
-        best = float("inf")
-        try:
-            for _ in range(repeat):
-                t0 = time.perf_counter()
+def time_methods(methods: dict, files, repeat, warm_files=None):
+    """Time every method on every file: one warm-up pass, then `repeat` rounds; within a round each
+    file is read by each method in turn (interleaved, so a change in machine load hits all methods
+    alike). -> {method: ({path: best seconds}, {path: error})}; a method that fails on a file is
+    not run on it again."""
+    res = {name: ({}, {}) for name in methods}
+    for name, fn in methods.items():                                   # warm-up pass
+        for p in (files if warm_files is None else warm_files):
+            try:
                 fn(p)
-                best = min(best, time.perf_counter() - t0)
-        except Exception as e:                                         # noqa: BLE001
-            failed[p] = _error(e, p)
-            continue
-        ok[p] = best
-    return ok, failed
+            except Exception as e:                                     # noqa: BLE001
+                res[name][1][p] = _error(e, p)
+    for _ in range(repeat):
+        for p in files:
+            for name, fn in methods.items():
+                ok, failed = res[name]
+                if p in failed:
+                    continue
+                try:
+                    t0 = time.perf_counter()
+                    fn(p)
+                    dt = time.perf_counter() - t0
+                except Exception as e:                                 # noqa: BLE001
+                    failed[p] = _error(e, p)
+                    ok.pop(p, None)
+                    continue
+                ok[p] = min(ok.get(p, float("inf")), dt)
+    return res
 
 
 def fmt_row(cells, widths):
@@ -219,14 +227,12 @@ def main(argv=None):
             h = m2t_bvh.parse_hierarchy(m2t_bvh.split_file(p.read_bytes(), p)[0], p)
             assert run_bare(p) == nframes[p] * h.n_channels, p
 
-        results = {}
-        results["m2t read (parse + FK)"] = time_method(run_m2t, files, args.repeat)
-        results["bare float parse"] = time_method(run_bare, files, args.repeat)
+        methods = {"m2t read (parse + FK)": run_m2t, "bare float parse": run_bare}
         if pybvh is not None:
-            results["pybvh read"] = time_method(run_pybvh_read, files, args.repeat)
-            results["pybvh read + FK"] = time_method(run_pybvh_fk, files, args.repeat)
+            methods.update({"pybvh read": run_pybvh_read, "pybvh read + FK": run_pybvh_fk})
         if bvh03 is not None:
-            results["bvh 0.3 parse"] = time_method(run_bvh03_parse, files, args.repeat)
+            methods["bvh 0.3 parse"] = run_bvh03_parse
+        results = time_methods(methods, files, args.repeat)
 
         rows, secs = [], {}
         for name, (ok, failed) in results.items():
@@ -283,7 +289,7 @@ def main(argv=None):
                     subset += list(groups.get("cmu-131", []))
                 sub_name = "the Xia files" + (" and the CMU-131 files" if args.bvh03 == "xia+cmu" else "")
             warm = [min(subset, key=lambda p: nframes[p])]
-            acc = time_method(run_bvh03_access, subset, args.repeat, warm_files=warm)
+            acc = time_methods({"a": run_bvh03_access}, subset, args.repeat, warm_files=warm)["a"]
             rows2, secs2 = [], {}
             for name, res in [("m2t read (parse + FK)", results["m2t read (parse + FK)"]),
                               ("bare float parse", results["bare float parse"]),

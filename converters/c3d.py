@@ -32,7 +32,7 @@ import numpy as np
 from .errors import ConfigError, MotionFileError
 from .fileio import read_bytes
 from .motion import Motion
-from .units import UNITS
+from .units import UNITS, body_extent
 
 # Vicon-style POINT parameters that list the labels of points which are not positions
 NON_MARKER_LISTS = ("ANGLES", "FORCES", "MOMENTS", "POWERS", "SCALARS", "REACTIONS")
@@ -42,6 +42,7 @@ _FILE_UNITS = {"mm": "mm", "millimeter": "mm", "millimeters": "mm", "millimetre"
                "metre": "m", "metres": "m"}
 _PROCESSORS = {84: "<", 85: "<", 86: ">"}        # Intel, DEC (little-endian integers), MIPS
 _TYPE_SIZES = {-1: 1, 1: 1, 2: 2, 4: 4}         # parameter data types: char, byte, int16, float
+_PARAM_END_MAX = 2 * 255 * 512                 # parameter section: starts by block 255, <= 255 blocks
 
 
 def read(path, units: str | None = None) -> Motion:
@@ -52,7 +53,7 @@ def read(path, units: str | None = None) -> Motion:
     ``meta["up_hint"]`` from POINT:Y_SCREEN when present), fps = POINT:RATE.
     """
     path = Path(path)
-    data = read_bytes(path)
+    data, size = _head(path)
     header = check_structure(data, path)
     c = _ezc3d_load(path, data)
     params = c["parameters"]
@@ -67,7 +68,7 @@ def read(path, units: str | None = None) -> Motion:
         raise MotionFileError(f"{path}: no 3D marker points ({what})")
 
     hdr = c["header"]["points"]
-    _check_length(header, _value(point, "SCALE"), len(data), path)
+    _check_length(header, _value(point, "SCALE"), size, path)
     if raw.shape[2] == 0:
         raise MotionFileError(f"{path}: the file has zero frames")
 
@@ -82,6 +83,9 @@ def read(path, units: str | None = None) -> Motion:
 
     non_markers = {_text(s).lower() for k in NON_MARKER_LISTS for s in _value(point, k)} - {""}
     keep_marker = np.array([lab.lower() not in non_markers for lab in labels])
+    if not keep_marker.any():
+        raise MotionFileError(f"{path}: no 3D marker points (only model outputs: "
+                              f"{', '.join(k.lower() for k in NON_MARKER_LISTS if _value(point, k))})")
     empty = missing.all(axis=0)
     dropped = [lab for lab, k, e in zip(labels, keep_marker, empty) if k and e]
     keep = keep_marker & ~empty
@@ -96,9 +100,20 @@ def read(path, units: str | None = None) -> Motion:
     xyz, missing = xyz[lead:len(xyz) - trail], missing[lead:len(missing) - trail]
     filled = fill_gaps(xyz, missing)
     n_gap, n_gap_markers = int(missing.sum()), int(missing.any(axis=0).sum())
+    if dropped:
+        warnings.warn(f"{path}: dropped {len(dropped)} markers missing in every frame: "
+                      f"{', '.join(dropped)}", stacklevel=2)
+    if lead or trail:
+        warnings.warn(f"{path}: cut {lead} leading and {trail} trailing frames in which no marker "
+                      f"was seen", stacklevel=2)
     if n_gap:
         warnings.warn(f"{path}: filled {n_gap} missing marker samples in {n_gap_markers} markers "
                       f"by interpolation", stacklevel=2)
+
+    extent = body_extent(filled * scale)
+    if len(labels) > 1 and not 0.05 < extent < 5.0:
+        warnings.warn(f"{path}: the markers span {extent:.3g} m in {unit} ({units_from}); "
+                      f"if that is wrong, give the units (--units mm, cm or m)", stacklevel=2)
 
     meta = {"units": unit, "units_from": units_from, "markers": len(labels),
             "gaps_filled": n_gap, "gap_markers": n_gap_markers,
@@ -232,6 +247,23 @@ def _check_length(header: dict, scale, size: int, path) -> None:
                               f"but the file holds only {held}")
 
 
+def _head(path: Path) -> tuple[bytes, int]:
+    """(bytes holding at least the header and the parameter section, file size). A plain file is
+    read only up to the largest possible end of its parameter section; a .gz one in full."""
+    if path.name.lower().endswith(".gz"):
+        data = read_bytes(path)
+        return data, len(data)
+    try:
+        with open(path, "rb") as f:
+            return f.read(_PARAM_END_MAX), os.fstat(f.fileno()).st_size
+    except FileNotFoundError:
+        raise MotionFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise MotionFileError(f"{path}: is a directory, not a motion file") from None
+    except OSError as e:
+        raise MotionFileError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from None
+
+
 @contextmanager
 def _disk_path(path: Path, data: bytes):
     """The path ezc3d should open: the file itself, or a temporary copy of gunzipped bytes."""
@@ -252,7 +284,7 @@ def _ezc3d_load(path: Path, data: bytes):
         try:
             return ezc3d.c3d(str(p))
         except Exception as e:  # ezc3d raises OSError/RuntimeError/IndexError... with C++ text
-            msg = str(e).split(":")[0].strip() or e.__class__.__name__
+            msg = " ".join(str(e).split()).removesuffix(": iostream error")[:200] or e.__class__.__name__
             raise MotionFileError(f"{path}: ezc3d cannot read it ({msg})") from None
 
 

@@ -69,7 +69,7 @@ class TrainConfig:
     max_caption_tokens: int = 20     # incl. <sos>/<eos>, training only
     downsample: int = 2              # keep frames 1, 3, 5, ... (offset s // 2)
     mirror: bool = False             # add left/right mirrored samples (when the dataset has no M files)
-    val_beam: int = 1                # selection decodes val greedily (beam 1) without teacher forcing
+    val_every: int = 1               # validate (and maybe select) every N epochs and at the last one
     max_decode_len: int = 30
     side_aware: bool = True          # α targets restricted to the named side ("left hand")
     extended_words: bool = True      # m2t's extra motion-word lists on top of the paper's Table 5

@@ -140,7 +140,8 @@ class Captioner(nn.Module):
         gamma = torch.softmax(z.masked_fill(~mask[:, None, :], float("-inf")), -1)  # Eq. 3
         window, centre, width = gaussian_window(gamma, mask, self.cfg.sigma_min)    # Eq. 4
         w = window[..., None] * alpha                                                # (B, L, T, P)
-        c = torch.einsum("bltp,btph->blh", w, mem.parts)                             # Eq. 8
+        B, L, T, P = w.shape                                                         # Eq. 8 as one bmm
+        c = torch.bmm(w.reshape(B, L, T * P), mem.parts.reshape(B, T * P, -1))     # (einsum copied P)
         if self.cfg.part_pool == "mean":
             c = c / self.n_parts
         return c, Attention(alpha, gamma, window, centre, width)

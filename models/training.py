@@ -163,7 +163,7 @@ def loss_terms(model, batch, tcfg: TrainConfig, generator, world: int = 1):
             scale[k] = (counts[k].float() / g.clamp(min=1) * world) if g > 0 else torch.tensor(0.0)
     total = (means["lang"] * scale["lang"] + tcfg.lambda_adapt * means["adapt"] * scale["adapt"]
              + tcfg.lambda_spat * means["spat"] * scale["spat"])
-    return total, {k: float(v) for k, v in means.items()}, {k: int(v) for k, v in counts.items()}
+    return total, {k: float(v.detach()) for k, v in means.items()}, {k: int(v) for k, v in counts.items()}
 
 
 def seed_everything(seed: int) -> None:
@@ -237,14 +237,16 @@ def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, 
                 progress(epoch, bi + 1, len(batches), means)
             if max_steps and steps_done >= max_steps:
                 break
+        last = epoch == tcfg.epochs - 1 or bool(max_steps and steps_done >= max_steps)
+        validate = rank == 0 and ((epoch + 1) % max(tcfg.val_every, 1) == 0 or last)
         val = validation_bleu(model, prep.val_samples, prep.norm, prep.vocab, tcfg.downsample, dev,
-                              tcfg.max_decode_len) if rank == 0 else float("nan")
+                              tcfg.max_decode_len) if validate else float("nan")
         rec = {"epoch": epoch, **{f"loss_{k}": v / max(n, 1) for k, v in sums.items()},
-               "val_bleu4": val, "seconds": round(time.time() - t0, 2)}
+               "val_bleu4": None if math.isnan(val) else val, "seconds": round(time.time() - t0, 2)}
         history.append(rec)
         if rank == 0:
-            improved = not math.isnan(val) and val >= best
-            if improved or best_epoch < 0:
+            # keep the best validated epoch; with no validation motions, the latest validated one
+            if validate and (math.isnan(val) or val >= best):
                 best, best_epoch = (val if not math.isnan(val) else best), epoch
                 save_bundle(out, Bundle(model, prep.vocab, prep.norm, tcfg.downsample,
                                         get_skeleton(prep.skeleton).npy_scale,
@@ -262,4 +264,4 @@ def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, 
 def _meta(prep: Prepared, tcfg: TrainConfig, history, best, best_epoch, dataset) -> dict:
     return {"m2t_version": VERSION, "train": tcfg.to_dict(), "dataset": str(dataset),
             "dataset_fingerprint": prep.fingerprint, "data_counts": prep.counts,
-            "metrics": {"val_bleu4": best, "best_epoch": best_epoch}, "history": history}
+            "metrics": {"val_bleu4": best if best >= 0 else None, "best_epoch": best_epoch}, "history": history}

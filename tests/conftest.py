@@ -27,3 +27,12 @@ def need(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"{path} not found")
     return path
+
+
+def pytest_configure(config):
+    # tiny test models run faster on one thread than with two threads' synchronisation
+    try:
+        import torch
+        torch.set_num_threads(1)
+    except ImportError:
+        pass

@@ -1,0 +1,101 @@
+"""Training: overfitting a tiny set, resume == uninterrupted, checkpoints reload without pickle."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from models.checkpoint import load_bundle
+from models.config import TrainConfig, model_preset
+from models.synthetic import write_dataset
+from models.training import train
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _all_split(root: Path) -> Path:
+    ids = sorted(p.stem for p in (root / "new_joints").glob("*.npy"))
+    (root / "all.txt").write_text("".join(i + "\n" for i in ids))
+    return root
+
+
+def test_overfits_eight_captions(tmp_path):
+    root = _all_split(write_dataset(tmp_path / "d", per_class=1, classes=["walk", "wave_left", "kick_left", "turn"],
+                                    captions_per_motion=2, seed=3))
+    tcfg = TrainConfig(epochs=300, batch_size=8, lr=3e-3, min_freq=1, min_frames=0, max_frames=1000,
+                       train_split="all", val_split="all", seed=0, val_every=50)
+    res = train(str(root), tmp_path / "m", model_preset("tiny", dropout=0.0), tcfg, device="cpu",
+                log=lambda *a: None, max_steps=300)
+    assert res.best_val_bleu4 >= 0.9, res.history[-1]
+    lang = [h["loss_lang"] for h in res.history]
+    assert lang[-1] < 0.2 * lang[0]
+
+
+def _train(root, out, epochs, resume=False):
+    tcfg = TrainConfig(epochs=epochs, batch_size=6, lr=2e-3, min_freq=1, min_frames=0, max_frames=1000, seed=7,
+                       teacher_forcing=0.7)
+    return train(str(root), out, model_preset("tiny"), tcfg, device="cpu", resume=resume, log=lambda *a: None)
+
+
+def test_resume_gives_the_same_weights(tmp_path):
+    root = write_dataset(tmp_path / "d", per_class=3, seed=5)
+    _train(root, tmp_path / "full", 4)
+    _train(root, tmp_path / "part", 2)
+    _train(root, tmp_path / "part", 4, resume=True)
+    a = load_file(str(tmp_path / "full" / "last" / "state.safetensors"))
+    b = load_file(str(tmp_path / "part" / "last" / "state.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        if k != "rng.torch":
+            torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+    ha = json.loads((tmp_path / "full" / "config.json").read_text())["history"]
+    hb = json.loads((tmp_path / "part" / "config.json").read_text())["history"]
+    assert [h["loss_lang"] for h in ha] == [h["loss_lang"] for h in hb]
+
+
+def test_checkpoint_reloads_in_fresh_process_without_pickle(tmp_path):
+    root = write_dataset(tmp_path / "d", per_class=2, seed=9)
+    tcfg = TrainConfig(epochs=2, batch_size=8, min_freq=1, min_frames=0, max_frames=1000)
+    train(str(root), tmp_path / "m", model_preset("tiny"), tcfg, device="cpu", log=lambda *a: None)
+    files = sorted(p.name for p in (tmp_path / "m").iterdir() if p.is_file())
+    assert files == ["config.json", "model.safetensors"]
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert {"vocab", "normalization", "model", "dataset_fingerprint", "metrics", "m2t_version"} <= set(cfg)
+    script = f"""
+import pickle, torch, json, numpy as np
+def boom(*a, **k): raise AssertionError("unpickling attempted")
+pickle.load = pickle.loads = torch.load = boom
+from models.checkpoint import load_bundle
+from models.decoding import greedy
+from models.features import motion_features
+from models.training import batch_features
+b = load_bundle({str(tmp_path / 'm')!r})
+j = np.load({str(root / 'new_joints' / '000000.npy')!r})
+x, m = batch_features([motion_features(j, b.norm, b.downsample)], 'cpu')
+print(json.dumps(greedy(b.model, x, m, 15)[0].ids))
+"""
+    outs = [subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True).stdout
+            for _ in range(2)]
+    assert outs[0] == outs[1]
+    b = load_bundle(tmp_path / "m")
+    from models.decoding import greedy
+    from models.features import motion_features
+    from models.training import batch_features
+    x, m = batch_features([motion_features(np.load(root / "new_joints" / "000000.npy"), b.norm, b.downsample)], "cpu")
+    assert json.loads(outs[0]) == greedy(b.model, x, m, 15)[0].ids
+
+
+def test_missing_model_dir_is_a_clear_error(tmp_path):
+    from models.checkpoint import ModelDirError
+    with pytest.raises(ModelDirError, match="model directory not found"):
+        load_bundle(tmp_path / "nope")
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "config.json").write_text("{}")
+    with pytest.raises(ModelDirError, match=r"model.safetensors missing"):
+        load_bundle(tmp_path / "half")

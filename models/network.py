@@ -130,13 +130,13 @@ class Captioner(nn.Module):
     # -------------------------------------------------------------------------------- attention
     def attend(self, mem: Memory, h: torch.Tensor):
         """h (B, L, H) bottom-LSTM states -> context c (B, L, H) and the Attention trace."""
-        mask = mem.mask
+        mask = mem.mask                                  # tanh_ in place: the sums are fresh temporaries
         if self.cfg.spatial_scoring == "per_part":                       # (B, L, T, P)
-            s = self.spat_out(torch.tanh(mem.spat_x[:, None] + self.spat_h(h)[:, :, None, None])).squeeze(-1)
+            s = self.spat_out((mem.spat_x[:, None] + self.spat_h(h)[:, :, None, None]).tanh_()).squeeze(-1)
         else:
-            s = self.spat_out(torch.tanh(mem.spat_x[:, None] + self.spat_h(h)[:, :, None]))
+            s = self.spat_out((mem.spat_x[:, None] + self.spat_h(h)[:, :, None]).tanh_())
         alpha = torch.softmax(s, -1) * mask[:, None, :, None].to(s.dtype)           # Eq. 6
-        z = self.temp_out(torch.tanh(mem.temp_x[:, None] + self.temp_h(h)[:, :, None])).squeeze(-1)
+        z = self.temp_out((mem.temp_x[:, None] + self.temp_h(h)[:, :, None]).tanh_()).squeeze(-1)
         gamma = torch.softmax(z.masked_fill(~mask[:, None, :], float("-inf")), -1)  # Eq. 3
         window, centre, width = gaussian_window(gamma, mask, self.cfg.sigma_min)    # Eq. 4
         w = window[..., None] * alpha                                                # (B, L, T, P)

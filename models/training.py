@@ -151,7 +151,7 @@ def loss_terms(model, batch, tcfg: TrainConfig, generator, world: int = 1):
     sup_b = (batch.beta != -1) & tok
     sup_a = (batch.alpha[..., 0] != -1) & tok
     counts = {"lang": tok.sum(), "adapt": sup_b.sum(),
-              "spat": (sup_a[:, :, None] & batch.mask[:, None, :]).sum() * model.n_parts}
+              "spat": (sup_a[:, :, None] & batch.mask[:, None, :]).sum() * batch.alpha.shape[-1]}
     means = {"lang": language_loss(logits, target, PAD_ID),
              "adapt": adapt_loss(att.beta, batch.beta, tok),
              "spat": spatial_loss(att.alpha, batch.alpha, tok, batch.mask)}

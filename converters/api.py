@@ -26,8 +26,8 @@ def is_motion_file(path) -> bool:
 def read_motion(path, **options) -> Motion:
     """Read any supported file on its own skeleton, positions in metres.
 
-    Options are passed to the format's reader when it accepts them (e.g. ``units`` for BVH and
-    ASF/AMC, ``asf`` for AMC, ``body_model_dir`` and ``gender`` for SMPL, ``source_fps`` for
+    Options are passed to the format's reader when it accepts them (e.g. ``units`` for BVH,
+    ASF/AMC and C3D, ``asf`` for AMC, ``body_model_dir`` and ``gender`` for SMPL, ``source_fps`` for
     formats whose rate is missing or wrong: AMC, SMPL npz); options a reader does not take are
     ignored, so one call works for a folder of mixed formats.
     """

@@ -39,7 +39,7 @@ def convert(
     recursive: bool = typer.Option(False, "--recursive", "-r", help="Descend into sub-folders."),
     joint_map: Optional[Path] = typer.Option(None, help="JSON/CSV mapping canonical joint -> source joint(s)."),
     marker_map: Optional[Path] = typer.Option(None, help="C3D: JSON mapping canonical joint -> markers (same as --joint-map)."),
-    units: Optional[str] = typer.Option(None, help=f"Source length unit ({', '.join(UNITS)}); detected from body height if omitted."),
+    units: Optional[str] = typer.Option(None, help=f"Source length unit ({', '.join(UNITS)}); default: BVH detected from body height, ASF from its :units, C3D from POINT:UNITS."),
     up: Optional[str] = typer.Option(None, help=f"Source up axis ({', '.join(UP_AXES)}); detected if omitted."),
     asf: Optional[Path] = typer.Option(None, help="AMC: the skeleton .asf file (found next to the .amc if omitted)."),
     source_fps: Optional[float] = typer.Option(None, help="Frame rate of the source when the file has none or a wrong one (AMC default 120)."),

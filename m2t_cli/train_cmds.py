@@ -36,6 +36,9 @@ def train(
     part_pool: str = typer.Option("mean", help="Eq. 8 over parts: mean (official code) or sum (paper)."),
     spatial_scoring: str = typer.Option("concat", help="Eq. 5: concat (official code) or per_part (paper)."),
     output_layer: str = typer.Option("mix", help="Eq. 10: mix (official code) or single (paper)."),
+    side_aware: bool = typer.Option(True, help="α targets follow the side a caption names (m2t extension)."),
+    extended_words: bool = typer.Option(True, help="Extra motion-word lists beyond the paper's Table 5 (m2t extension)."),
+    val_every: int = typer.Option(1, help="Validate (and select the model) every N epochs."),
     seed: int = typer.Option(1234, help="Random seed."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in --out."),
@@ -70,7 +73,8 @@ def train(
                      min_frames=min_frames, max_frames=max_frames)
         tp.update({k: v for k, v in given.items() if v is not None})
         tcfg = TrainConfig(**tp, lr=lr, teacher_forcing=teacher_forcing, mirror=mirror, min_freq=min_freq,
-                           seed=seed, train_split=train_split, val_split=val_split)
+                           seed=seed, train_split=train_split, val_split=val_split, side_aware=side_aware,
+                           extended_words=extended_words, val_every=val_every)
         mcfg = model_preset(name, dropout=dropout, part_pool=part_pool, spatial_scoring=spatial_scoring,
                             output_layer=output_layer)
         with Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),

@@ -214,6 +214,8 @@ def main(argv=None):
     print(f"command: {rerun}")
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}, "
           f"numpy {np.__version__}, bvh {ver('bvh')}, pybvh {ver('pybvh')}")
+    if hasattr(os, "getloadavg"):
+        print("load average at start (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
 
     with tempfile.TemporaryDirectory(prefix="m2t-bench-") as tmpdir:
         groups = collect_files(data, args.frames, Path(tmpdir))
@@ -308,6 +310,8 @@ def main(argv=None):
             print(f"m2t speed / bvh 0.3 parse-only speed on the subset: {tp / tm:.1f}x")
 
     print(f"\ntotal benchmark time {time.perf_counter() - t_start:.0f} s")
+    if hasattr(os, "getloadavg"):
+        print("load average at end (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     print(f"re-run: {rerun}")
 
 

@@ -15,6 +15,7 @@ from converters.units import UNITS
 
 from .errors import EXIT_BATCH_FAILED, fail, user_errors
 from .show import print_info
+from .dataset_cmds import dataset_app
 from .train_cmds import evaluate as evaluate_cmd
 from .train_cmds import train as train_cmd
 
@@ -120,6 +121,7 @@ def info(
 
 
 app.command(name="train")(train_cmd)
+app.add_typer(dataset_app, name="dataset")
 app.command(name="evaluate")(evaluate_cmd)
 
 

@@ -39,6 +39,7 @@ class Bundle:
     downsample: int
     input_scale: float                 # metres -> dataset units (1 for t2m, 1000 for KIT mm)
     meta: dict = field(default_factory=dict)
+    path: Path | None = None           # the directory it was loaded from (None when built in memory)
 
     @property
     def cfg(self) -> CaptionerConfig:
@@ -99,7 +100,7 @@ def load_bundle(directory, device="cpu") -> Bundle:
     meta = {k: v for k, v in cfg.items() if k not in ("format_version", "model", "vocab", "normalization",
                                                     "downsample", "input_scale")}
     return Bundle(model, Vocab.from_list(cfg["vocab"]), Normalizer.from_dict(cfg["normalization"]),
-                  int(cfg["downsample"]), float(cfg["input_scale"]), meta)
+                  int(cfg["downsample"]), float(cfg["input_scale"]), meta, d)
 
 
 # ------------------------------------------------------------------ training state for --resume

@@ -25,6 +25,7 @@ class Decoded:
     gamma: np.ndarray              # (S, T) temporal softmax γ
     centre: np.ndarray             # (S,) m_t, frames
     width: np.ndarray              # (S,) σ_t, frames
+    logprobs: np.ndarray | None = None   # (S,) log p of each emitted token (incl. <eos>), nats
 
 
 @torch.no_grad()
@@ -63,7 +64,8 @@ def _package(tokens, logps, traces, mask) -> list[Decoded]:
         n = int(lengths[b])
         out.append(Decoded(ids=row[:S - 1] if EOS_ID in row else row, score=float(logps[b, :S].mean()),
                            beta=cat["beta"][b, :S], alpha=cat["alpha"][b, :S, :n], window=cat["window"][b, :S, :n],
-                           gamma=cat["gamma"][b, :S, :n], centre=cat["centre"][b, :S], width=cat["width"][b, :S]))
+                           gamma=cat["gamma"][b, :S, :n], centre=cat["centre"][b, :S], width=cat["width"][b, :S],
+                           logprobs=logps[b, :S].copy()))
     return out
 
 
@@ -159,7 +161,7 @@ def _one(tokens, logps, trace, n_frames) -> Decoded:
     tr = {k: v.cpu().numpy() for k, v in trace.items()}
     return Decoded(ids=ids, score=float(logps.mean()), beta=tr["beta"][:S], alpha=tr["alpha"][:S, :n_frames],
                    window=tr["window"][:S, :n_frames], gamma=tr["gamma"][:S, :n_frames],
-                   centre=tr["centre"][:S], width=tr["width"][:S])
+                   centre=tr["centre"][:S], width=tr["width"][:S], logprobs=logps.cpu().numpy()[:S])
 
 
 def decode(model: Captioner, x: torch.Tensor, mask: torch.Tensor, beam: int = 1, max_len: int = 30) -> list[Decoded]:

@@ -1,0 +1,58 @@
+"""`m2t dataset build`: a thin wrapper over models.dataset_build.build_dataset."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from .errors import EXIT_BATCH_FAILED, fail, user_errors
+
+dataset_app = typer.Typer(help="Build datasets from labelled mocap. Example: m2t dataset build --preset bandai2 -o data/b2",
+                          no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+err = Console(stderr=True)
+
+
+@dataset_app.command()
+def build(
+    out: Path = typer.Option(..., "-o", "--out", help="Dataset folder to write (HumanML3D layout)."),
+    preset: Optional[str] = typer.Option(None, help="bandai1, bandai2, hdm05, cmu, xia or shared (all five)."),
+    data: Optional[Path] = typer.Option(None, help="Root of the shared data for presets [default: $M2T_DATA or ../shared/data]."),
+    manifest: Optional[Path] = typer.Option(None, help="CSV with file and caption (or label[, style]) columns, optional split."),
+    skeleton: str = typer.Option("t2m", help="t2m or kit."),
+    mirror: bool = typer.Option(True, help="Also write left/right mirrored copies (M<id>), joints and words."),
+    seed: int = typer.Option(0, help="Seed for caption choice and the stratified splits."),
+    captions_per_motion: int = typer.Option(3, help="Paraphrases per motion from the label templates."),
+    templates: Optional[Path] = typer.Option(None, help="Label templates JSON [default: the shipped one]."),
+):
+    """Turn folders of labelled mocap into a HumanML3D-format dataset (new_joints/, texts/ with
+    POS tags, train/val/test splits stratified by label).
+
+    Examples:
+
+      m2t dataset build --preset shared -o data/shared
+
+      m2t dataset build --manifest my_lab/labels.csv -o data/lab
+    """
+    if skeleton not in ("t2m", "kit"):
+        raise fail(f"--skeleton {skeleton!r} is not one of: t2m, kit")
+    root = data or Path(os.environ.get("M2T_DATA", "../shared/data"))
+    with user_errors():
+        from models.dataset_build import build_dataset
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                      console=err, transient=True) as bar:
+            task = bar.add_task("building", total=1)
+            rep = build_dataset(out, preset=preset, data_root=root, manifest=manifest, skeleton=skeleton, mirror=mirror,
+                                seed=seed, captions_per_motion=captions_per_motion, templates=templates,
+                                progress=lambda i, n, p: bar.update(task, completed=i, total=n,
+                                                                    description=f"building {Path(p).name}"))
+    c = rep.counts
+    typer.echo(f"{out}: {c['motions']} motions (+{c['mirrored']} mirrored), train {c['train_ids']}, "
+               f"val {c['val_ids']}, test {c['test_ids']} ids; {c['failed']} failed")
+    for f in rep.failures:
+        typer.echo(f"Error: {f}", err=True)
+    if rep.failures:
+        raise typer.Exit(EXIT_BATCH_FAILED)

@@ -1,0 +1,171 @@
+"""Output writers for `m2t caption` and `m2t segment` (layouts in docs/outputs.md).
+
+Every writer writes a temporary file beside the destination and renames it when complete, so an
+interrupted run never leaves a half-written output. They take a `models.captioning.CaptionResult`
+(or, for segments, the plain dict of `segments_document`) and import nothing heavy at module
+level: matplotlib loads only inside :func:`write_heatmap`.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import textwrap
+from pathlib import Path
+
+from converters.fileio import atomic_path, write_text_atomic
+
+# heatmap geometry: fixed inches at a fixed dpi, chosen as exact binary fractions so the pixel
+# size is exact: width 1000 px, height 50 + 200 px per panel (one panel per motion word, min 1)
+HEATMAP_DPI = 100
+HEATMAP_WIDTH_IN = 10.0
+HEATMAP_HEADER_IN = 0.5
+HEATMAP_PANEL_IN = 2.0
+EXTENSIONS = {"txt": "txt", "json": "json", "srt": "srt", "heatmap": "png"}
+
+
+# ----------------------------------------------------------------------------- txt / json
+def caption_txt(result) -> str:
+    """The caption and a newline."""
+    return result.text + "\n"
+
+
+def write_txt(result, path) -> Path:
+    write_text_atomic(path, caption_txt(result))
+    return Path(path)
+
+
+def caption_json(result, attention: bool = False, indent: int | None = 1) -> str:
+    """The "m2t.caption/1" document (models.captioning.CAPTION_SCHEMA) as JSON text."""
+    return json.dumps(result.to_dict(attention=attention), indent=indent, allow_nan=False) + "\n"
+
+
+def write_json(result, path, attention: bool = False) -> Path:
+    write_text_atomic(path, caption_json(result, attention))
+    return Path(path)
+
+
+# ----------------------------------------------------------------------------- SubRip
+def srt_time(seconds: float) -> str:
+    """Seconds -> 'HH:MM:SS,mmm' (rounded to the millisecond)."""
+    ms = max(0, int(round(seconds * 1000)))
+    h, ms = divmod(ms, 3_600_000)
+    m, ms = divmod(ms, 60_000)
+    s, ms = divmod(ms, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d},{ms:03d}"
+
+
+def _part_label(parts, top: int = 2) -> str:
+    return ", ".join(f"{name.replace('_', ' ')} {100 * score:.0f}%" for name, score in parts[:top])
+
+
+def srt_cues(result) -> list[tuple[int, int, str]]:
+    """(start ms, end ms, text) sorted by start: the whole caption over the clip, then one cue per
+    motion word from its onset to its offset. Cues shorter than one feature frame are widened to
+    one feature frame around their middle; all cues lie within [0, duration]."""
+    dur = int(round(result.duration_s * 1000))
+    step = 1000.0 * result.downsample / result.fps
+    cues = [(0, dur, 0, -1, result.text or "(empty caption)")]
+    for t in result.motion_words:
+        a, b = 1000.0 * t.onset_s, 1000.0 * t.offset_s
+        if b - a < step:
+            mid = (a + b) / 2
+            a, b = mid - step / 2, mid + step / 2
+        a, b = int(round(max(0.0, a))), int(round(min(float(dur), b)))
+        if b <= a:                                   # a clip shorter than one feature frame
+            a, b = max(0, min(a, dur - 1)), min(dur, max(b, a + 1))
+        text = t.word + (f" ({_part_label(t.parts)})" if t.parts else "")
+        cues.append((a, b, 1, t.index, text))
+    cues.sort(key=lambda c: (c[0], c[2], c[3]))
+    return [(a, b, text) for a, b, _, _, text in cues]
+
+
+def caption_srt(result) -> str:
+    """Valid SubRip: 1-based cue numbers, 'HH:MM:SS,mmm --> HH:MM:SS,mmm', blank line between cues."""
+    blocks = [f"{i}\n{srt_time(a / 1000)} --> {srt_time(b / 1000)}\n{text}\n"
+              for i, (a, b, text) in enumerate(srt_cues(result), 1)]
+    return "\n".join(blocks)
+
+
+def write_srt(result, path) -> Path:
+    write_text_atomic(path, caption_srt(result))
+    return Path(path)
+
+
+# ----------------------------------------------------------------------------- heatmap
+def heatmap_size(n_motion_words: int) -> tuple[int, int]:
+    """(width, height) in pixels of the heatmap PNG for a caption with that many motion words."""
+    n = max(1, n_motion_words)
+    return (int(HEATMAP_WIDTH_IN * HEATMAP_DPI),
+            int((HEATMAP_HEADER_IN + HEATMAP_PANEL_IN * n) * HEATMAP_DPI))
+
+
+def write_heatmap(result, path) -> Path:
+    """PNG, as the paper's Fig. 7: one panel per motion word, body parts (rows) × time in seconds
+    (columns) of Γ_k·α_ki, viridis (scaled 0..panel max), title = word, β̂ and onset-offset; dashed
+    lines at onset and offset; the caption on top. Size: heatmap_size(n) = 1000 × (50 + 200·n) px."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from converters.skeletons import PART_NAMES
+
+    words = result.motion_words
+    n = max(1, len(words))
+    w_px, h_px = heatmap_size(len(words))
+    fig = Figure(figsize=(w_px / HEATMAP_DPI, h_px / HEATMAP_DPI), dpi=HEATMAP_DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    fig.suptitle(textwrap.shorten(f"{Path(result.source).name}: {result.text or '(empty caption)'}", 120),
+                 fontsize=11)
+    axes = fig.subplots(n, 1, squeeze=False)[:, 0]
+    times = result.frame_times
+    dt = result.downsample / result.fps
+    for ax, t in zip(axes, words):
+        m = result.attention_map(t.index)                     # (6, n_frames)
+        im = ax.imshow(m, aspect="auto", cmap="viridis", interpolation="nearest", vmin=0.0,
+                       vmax=max(float(m.max()), 1e-6),
+                       extent=(float(times[0]) - dt / 2, float(times[-1]) + dt / 2, len(PART_NAMES) - 0.5, -0.5))
+        ax.set_xlim(0.0, result.duration_s)
+        ax.set_yticks(range(len(PART_NAMES)), [p.replace("_", " ") for p in PART_NAMES], fontsize=8)
+        ax.tick_params(axis="x", labelsize=8)
+        ax.set_xlabel("time (s)", fontsize=8)
+        for x in (t.onset_s, t.offset_s):
+            ax.axvline(x, color="white", linestyle="--", linewidth=0.8)
+        ax.set_title(rf"{t.word}   $\hat\beta$ = {t.beta:.2f}   {t.onset_s:.2f}-{t.offset_s:.2f} s", fontsize=10)
+        fig.colorbar(im, ax=ax, pad=0.01, fraction=0.03, label=r"$\Gamma\cdot\alpha$")
+    if not words:
+        axes[0].set_axis_off()
+        axes[0].text(0.5, 0.5, "no motion words in this caption", ha="center", va="center", fontsize=12)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=HEATMAP_DPI)
+    return Path(path)
+
+
+# ----------------------------------------------------------------------------- segments
+SEGMENT_COLUMNS = ("index", "word", "onset_s", "offset_s", "beta", "confidence", "parts")
+
+
+def segments_csv(doc: dict) -> str:
+    """CSV with a header: index, word, onset_s, offset_s, beta, confidence, parts, where parts is
+    'name:score' pairs separated by spaces, ranked high to low."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(SEGMENT_COLUMNS)
+    for s in doc["segments"]:
+        w.writerow([s["index"], s["word"], f"{s['onset_s']:.3f}", f"{s['offset_s']:.3f}", f"{s['beta']:.4f}",
+                    f"{s['confidence']:.4f}", " ".join(f"{p['name']}:{p['score']:.4f}" for p in s["parts"])])
+    return buf.getvalue()
+
+
+def segments_json(doc: dict) -> str:
+    """The "m2t.segments/1" document (models.captioning.SEGMENTS_SCHEMA) as JSON text."""
+    return json.dumps(doc, indent=1, allow_nan=False) + "\n"
+
+
+def write_segments(doc: dict, path, fmt: str = "csv") -> Path:
+    if fmt not in ("csv", "json"):
+        raise ValueError(f"segment format must be csv or json, not {fmt!r}")
+    write_text_atomic(path, segments_csv(doc) if fmt == "csv" else segments_json(doc))
+    return Path(path)
+
+
+WRITERS = {"txt": write_txt, "json": write_json, "srt": write_srt, "heatmap": write_heatmap}

@@ -13,6 +13,8 @@ import converters
 from converters.canonical import UP_AXES
 from converters.units import UNITS
 
+from .caption_cmds import caption as caption_cmd
+from .caption_cmds import segment as segment_cmd
 from .errors import EXIT_BATCH_FAILED, fail, user_errors
 from .show import print_info
 from .dataset_cmds import dataset_app
@@ -120,6 +122,8 @@ def info(
         print_info(d)
 
 
+app.command(name="caption")(caption_cmd)
+app.command(name="segment")(segment_cmd)
 app.command(name="train")(train_cmd)
 app.add_typer(dataset_app, name="dataset")
 app.command(name="evaluate")(evaluate_cmd)

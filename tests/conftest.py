@@ -36,3 +36,17 @@ def pytest_configure(config):
         torch.set_num_threads(1)
     except ImportError:
         pass
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A tiny captioner trained on the synthetic dataset (~6 s on one CPU thread); its directory."""
+    from models.config import TrainConfig, model_preset
+    from models.synthetic import write_dataset
+    from models.training import train
+    base = tmp_path_factory.mktemp("tiny_model")
+    root = write_dataset(base / "data", per_class=5)
+    train(str(root), base / "model", model_preset("tiny", dropout=0.0),
+          TrainConfig(epochs=40, batch_size=8, lr=3e-3, min_freq=1, min_frames=0, max_frames=1000, val_every=10),
+          device="cpu", log=lambda *a: None)
+    return base / "model"

@@ -1,6 +1,7 @@
 """BVH reading speed: m2t against the `bvh` package 0.3, pybvh and bare float parsing.
 
-    python benchmarks/convert.py [--data DIR] [--frames N] [--bvh03 xia|xia+cmu]
+    python benchmarks/convert.py [--data DIR] [--frames N] [--repeat 3] [--bvh03 xia|xia+cmu|none]
+                                 [--also DIR]
 
 Everything runs in one process on one set of files: the real BVH files under DIR (default
 $M2T_DATA, else ../shared/data beside the repository) -- the CMU-131 files, the Xia files, the
@@ -24,6 +25,8 @@ Methods (each one starts from the file's path, so each pays for reading the file
                  pybvh.read_bvh_file(path), then .node_positions() (its FK, joints and End
                  Sites). pybvh rejects position channels on non-root joints (all Bandai files);
                  such failures are counted, not timed.
+  --also DIR     converters.bvh.read from another checkout (e.g. an older commit, unpacked with
+                 `git archive COMMIT converters | tar -x -C DIR`), to measure a speed-up.
 
 Timing: time.perf_counter; one warm-up pass per method (for bvh 0.3 frame access: on the
 smallest subset file only), then --repeat rounds (default 3) in which each file is read by
@@ -66,6 +69,20 @@ except ImportError:
 # ----------------------------------------------------------------------------------- methods
 def run_m2t(path):
     return m2t_bvh.read(path).n_frames
+
+
+def load_other_reader(root: Path):
+    """converters.bvh from another checkout (e.g. `git archive <commit> converters`), imported
+    under the package name `converters_other` so that it sits beside this one."""
+    import importlib
+    import importlib.util
+    pkg = root / "converters"
+    spec = importlib.util.spec_from_file_location("converters_other", pkg / "__init__.py",
+                                                  submodule_search_locations=[str(pkg)])
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["converters_other"] = mod
+    spec.loader.exec_module(mod)
+    return importlib.import_module("converters_other.bvh")
 
 
 def run_bare(path):
@@ -193,6 +210,8 @@ def main(argv=None):
     ap.add_argument("--data", default=default_data, help="folder with the real BVH files (default %(default)s)")
     ap.add_argument("--frames", type=int, default=20000, help="frames of the synthetic walk (default 20000)")
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per file, best kept (default 3)")
+    ap.add_argument("--also", metavar="DIR", help="also time converters.bvh.read from the checkout in DIR "
+                    "(e.g. an older commit: git archive COMMIT converters | tar -x -C DIR), interleaved")
     ap.add_argument("--bvh03", choices=["xia", "xia+cmu", "none"], default="xia",
                     help="subset for bvh 0.3 frame access: xia (~1 minute), xia+cmu (~3 minutes), none (skip)")
     args = ap.parse_args(argv)
@@ -230,6 +249,10 @@ def main(argv=None):
             assert run_bare(p) == nframes[p] * h.n_channels, p
 
         methods = {"m2t read (parse + FK)": run_m2t, "bare float parse": run_bare}
+        other = "m2t read from --also DIR"
+        if args.also:
+            other_bvh = load_other_reader(Path(args.also))
+            methods[other] = lambda p: other_bvh.read(p).n_frames
         if pybvh is not None:
             methods.update({"pybvh read": run_pybvh_read, "pybvh read + FK": run_pybvh_fk})
         if bvh03 is not None:
@@ -254,12 +277,21 @@ def main(argv=None):
 
         # m2t / bare parse, per group and overall, on the files both read
         m_ok, b_ok = results["m2t read (parse + FK)"][0], results["bare float parse"][0]
-        print("\nm2t time / bare-parse time (target <= 2.0):")
-        for g, fs in list(groups.items()) + [("all files", files)]:
-            both = [p for p in fs if p in m_ok and p in b_ok]
-            tm, tb = sum(m_ok[p] for p in both), sum(b_ok[p] for p in both)
-            print(f"  {g:16s} {sum(nframes[p] for p in both):7d} frames  m2t {tm:8.3f} s  "
-                  f"bare {tb:8.3f} s  ratio {tm / tb:.2f}")
+        readers = [("m2t", m_ok)] + ([("--also", results[other][0])] if args.also else [])
+        for label, r_ok in readers:
+            print(f"\n{label} time / bare-parse time" + (" (target <= 2.0):" if label == "m2t" else ":"))
+            for g, fs in list(groups.items()) + [("all files", files)]:
+                both = [p for p in fs if p in r_ok and p in b_ok]
+                tm, tb = sum(r_ok[p] for p in both), sum(b_ok[p] for p in both)
+                print(f"  {g:16s} {sum(nframes[p] for p in both):7d} frames  {label} {tm:8.3f} s  "
+                      f"bare {tb:8.3f} s  ratio {tm / tb:.2f}")
+        if args.also:
+            o_ok = results[other][0]
+            print(f"\nm2t speed / speed of the reader in {args.also}, per group:")
+            for g, fs in list(groups.items()) + [("all files", files)]:
+                both = [p for p in fs if p in m_ok and p in o_ok]
+                tm, to = sum(m_ok[p] for p in both), sum(o_ok[p] for p in both)
+                print(f"  {g:16s} m2t {tm:8.3f} s  --also {to:8.3f} s  speed-up {to / tm:.2f}x")
 
         if pybvh is not None:
             p_ok = results["pybvh read + FK"][0]

@@ -261,7 +261,8 @@ def channels_to_positions(h: Hierarchy, values: np.ndarray) -> np.ndarray:
                     R[:, r, k] = M[r][k]
             for g, j in enumerate(js):
                 local[j] = R[g]
-        off = [offsets[j] if pc is None else [offsets[j][m] if pc[m] is None else v[pc[m]] for m in range(3)]
+        off = [offsets[j] if pc is None else v[pc] if None not in pc
+               else [offsets[j][m] if pc[m] is None else v[pc[m]] for m in range(3)]
                for j, pc in enumerate(pos_cols)]
         out[a:b] = fk_columns(local, off, h.parents).transpose(2, 0, 1)
     return out

@@ -140,8 +140,8 @@ def fk_columns(local, offsets, parents) -> np.ndarray:
     """Forward kinematics in column layout (frames last), the engine of forward_kinematics.
 
     local: per joint a (3, 3, t) rotation relative to the parent, or None for the identity;
-    offsets: per joint its local offset: a (3,) array (the same every frame) or three items, each
-    a number or a (t,) array; for roots the position. Returns (J, 3, t) global positions.
+    offsets: per joint its local offset: a (3,) array (the same every frame), a (3, t) array, or
+    three items, each a number or a (t,) array; for roots the position. Returns (J, 3, t) global positions.
     Global rotations are formed only for joints that have children.
     """
     J = len(parents)
@@ -169,6 +169,8 @@ def fk_columns(local, offsets, parents) -> np.ndarray:
                 np.add(P[p, m], o[m], out=P[j, m])
         elif isinstance(o, np.ndarray) and o.shape == (3,):
             np.add(P[p], np.matmul(o, Gp), out=P[j])            # Gp @ o for every frame
+        elif isinstance(o, np.ndarray) and o.shape == (3, t):
+            np.add(P[p], np.einsum("imt,mt->it", Gp, o), out=P[j])
         else:
             acc = Gp[:, 0] * o[0]
             acc += Gp[:, 1] * o[1]

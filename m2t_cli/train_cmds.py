@@ -2,6 +2,7 @@
 torch is imported only when one of these commands runs."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -88,7 +89,8 @@ def train(
 
             result = run(dataset, out_dir, mcfg, tcfg, device=device, resume=resume, progress=progress,
                          log=lambda m: bar.console.print(m), max_steps=max_steps)
-    typer.echo(f"best val BLEU-4 {result.best_val_bleu4:.4f} at epoch {result.best_epoch}; model in {result.out_dir}")
+    if os.environ.get("RANK", "0") == "0":       # under torchrun only the first process reports
+        typer.echo(f"best val BLEU-4 {result.best_val_bleu4:.4f} at epoch {result.best_epoch}; model in {result.out_dir}")
 
 
 def evaluate(

@@ -39,7 +39,7 @@ def greedy(model: Captioner, x: torch.Tensor, mask: torch.Tensor, max_len: int =
     done = torch.zeros(B, dtype=torch.bool, device=x.device)
     toks, logps, traces = [], [], []
     for _ in range(max_len):
-        logits, state, att = model.step(mem, prev, state)
+        logits, state, att = model.step(mem, prev, state, exact=False)
         lp = torch.log_softmax(logits, -1)
         nxt = lp.argmax(-1)
         toks.append(nxt)
@@ -95,7 +95,7 @@ def beam_search(model: Captioner, x: torch.Tensor, mask: torch.Tensor, beam: int
     saved = {}                                           # (b, slot) -> (tokens, logps, trace)
     done = [False] * B
     for t in range(max_len):
-        logits, state, att = model.step(mem, prev, state)
+        logits, state, att = model.step(mem, prev, state, exact=False)
         lp = torch.log_softmax(logits, -1)                                 # (B*K, V)
         V = lp.shape[-1]
         cand = (score.reshape(B * K, 1) + lp).reshape(B, K * V)

@@ -78,6 +78,7 @@ def main(argv=None):
     flip = {"left": "right", "right": "left", "both": "both"}
     per = defaultdict(lambda: [0, 0])
     content, side, attn = [], [], []
+    by_source = defaultdict(lambda: {"content": [], "side": []})
     for s, p, dec in zip(samples, preds, traces):
         base = s.id[1:] if s.id.startswith("M") and s.id[1:] in labels else s.id
         lab = labels.get(base, {}).get("label", "")
@@ -91,10 +92,13 @@ def main(argv=None):
         text = " ".join(p)
         ok = re.search(pattern, text) is not None
         content.append(ok)
+        src = base.split("_", 1)[0]
+        by_source[src]["content"].append(ok)
         per[lab][0] += ok
         per[lab][1] += 1
         if want:
             side.append(side_of(text) == want)
+            by_source[src]["side"].append(side[-1])
             if want in ("left", "right") and lab.startswith(("wave", "raise")):
                 idx = [k for k, w in enumerate(p) if ACTION_WORD.match(w)]
                 if idx:
@@ -109,6 +113,8 @@ def main(argv=None):
            "side_accuracy": float(np.mean(side)) if side else None, "side_clips": len(side),
            "attention_side_accuracy": float(np.mean(attn)) if attn else None, "attention_clips": len(attn),
            "metrics": score_all(prep.hyps, prep.refs),
+           "by_source": {k: {m: (round(float(np.mean(v[m])), 3) if v[m] else None) for m in ("content", "side")}
+                         | {"clips": len(v["content"])} for k, v in sorted(by_source.items())},
            "per_label_content": {k: round(v[0] / v[1], 3) for k, v in sorted(per.items())}}
     print(json.dumps(res, indent=1))
     if args.out:

@@ -82,7 +82,7 @@ def timed(fn, repeat):
 
 def calibrate_eos(model, x, mask, steps, target):
     """Bisection on a bias added to the <eos> logit so greedy captions end after ~target tokens."""
-    base = float(model.out.bias[EOS_ID])
+    base = model.out.bias[EOS_ID].item()
     lo, hi = 0.0, 20.0
 
     def mean_len(b):
@@ -125,48 +125,62 @@ def run_size(name, args):
 
 def run_regime(model, x, mask, args, title):
     B, N, steps, R = args.batch, args.clips, args.steps, args.repeat
-    nr, nb = args.ref_clips, args.beam_clips
-    rows = []
+    nr, nb, nrb = args.ref_clips, args.beam_clips, args.ref_batch_clips
+    n2 = max(N, 2 * B)
 
-    def ours_greedy(xx, mm, bs, inference=False):
+    def ours(fn, xx, mm, bs, inference=False):
         out = []
         for i in range(0, xx.shape[0], bs):
             if inference:
                 with torch.inference_mode():
-                    out += greedy(model, xx[i:i + bs], mm[i:i + bs], steps)
+                    out += fn(model, xx[i:i + bs], mm[i:i + bs], max_len=steps)
             else:
-                out += greedy(model, xx[i:i + bs], mm[i:i + bs], steps)
+                out += fn(model, xx[i:i + bs], mm[i:i + bs], max_len=steps)
         return out
 
-    def add(method, n, batch, per_caption_steps, best, med=None):
-        rows.append((method, n, batch, per_caption_steps, best / n, n / best, None if med is None else n / med))
+    def beam2(model, x, mask, max_len):
+        return beam_search(model, x, mask, 2, max_len)
 
+    # m2t's methods: R rounds, the methods interleaved inside each round (load changes hit all alike)
+    fast = {"ours greedy": (lambda: ours(greedy, x[:N], mask[:N], B), N, B),
+            "ours greedy, inference_mode": (lambda: ours(greedy, x[:N], mask[:N], B, True), N, B),
+            "ours greedy, batch 2x": (lambda: ours(greedy, x[:n2], mask[:n2], 2 * B), n2, 2 * B),
+            "ours beam 2": (lambda: ours(beam2, x[:N], mask[:N], B), N, B)}
     greedy(model, x[:8], mask[:8], steps)                                       # warm-up
-    g_ours, best, med = timed(lambda: ours_greedy(x[:N], mask[:N], B), R)
-    add("ours greedy", N, B, sum(len(d.beta) for d in g_ours) / N, best, med)
-    g_inf, best, med = timed(lambda: ours_greedy(x[:N], mask[:N], B, True), R)
-    add("ours greedy, inference_mode", N, B, sum(len(d.beta) for d in g_inf) / N, best, med)
-    n2 = max(N, 2 * B)
-    g_big, best, med = timed(lambda: ours_greedy(x[:n2], mask[:n2], 2 * B), R)
-    add("ours greedy, batch 2x", n2, 2 * B, sum(len(d.beta) for d in g_big) / n2, best, med)
-    g_one, best, med = timed(lambda: ours_greedy(x[:nr], mask[:nr], 1), R)
-    add("ours greedy, 1 clip at a time", nr, 1, sum(len(d.beta) for d in g_one) / nr, best, med)
+    beam_search(model, x[:8], mask[:8], 2, steps)
+    times = {k: [] for k in fast}
+    outs = {}
+    for _ in range(R):
+        for k, (fn, _, _) in fast.items():
+            t0 = time.perf_counter()
+            outs[k] = fn()
+            times[k].append(time.perf_counter() - t0)
+    rows = []
+    for k, (_, n, b) in fast.items():
+        best, med = min(times[k]), statistics.median(times[k])
+        rows.append((k, n, b, sum(len(d.beta) for d in outs[k]) / n, best / n, n / best, n / med))
+    g_ours, b_ours = outs["ours greedy"], outs["ours beam 2"]
 
+    # the reference loops, once each (slow). The per-clip ones run at --ref-threads (default 1: ops on
+    # one clip are too small to gain from a second thread, and on a loaded machine every parallel op
+    # waits for a descheduled thread, which made them 10-100x slower at 2 threads)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(args.ref_threads)
+    th = f"{args.ref_threads} thread{'s' * (args.ref_threads > 1)}"
+    g_one, best, med = timed(lambda: ours(greedy, x[:nr], mask[:nr], 1), R)
+    rows.append((f"ours greedy, 1 clip at a time, {th}", nr, 1, sum(len(d.beta) for d in g_one) / nr,
+                 best / nr, nr / best, nr / med))
     reference_greedy(model, x[:1], mask[:1], 2)                                 # warm-up
-    r_one, best, _ = timed(lambda: reference_greedy(model, x[:nr], mask[:nr], steps), 1)
-    add("reference greedy, per clip", nr, 1, steps, best)
-    ref_per_clip = best / nr
-    nrb = args.ref_batch_clips
-    r_bat, best, _ = timed(lambda: reference_greedy(model, x[:nrb], mask[:nrb], steps, per_sample=False), 1)
-    add("reference greedy, batched", nrb, nrb, steps, best)
-
-    beam_search(model, x[:8], mask[:8], 2, steps)                               # warm-up
-    b_ours, best, med = timed(lambda: [d for i in range(0, N, B)
-                                       for d in beam_search(model, x[i:i + B], mask[i:i + B], 2, steps)], R)
-    add("ours beam 2", N, B, sum(len(d.beta) for d in b_ours) / N, best, med)
+    r_one, r_time, _ = timed(lambda: reference_greedy(model, x[:nr], mask[:nr], steps), 1)
+    rows.append((f"reference greedy, per clip, {th}", nr, 1, steps, r_time / nr, nr / r_time, None))
+    ref_per_clip = r_time / nr
     reference_beam(model, x[:1], mask[:1], 2, max_pops=5)                      # warm-up
-    (b_ref, pops), best, _ = timed(lambda: reference_beam(model, x[:nb], mask[:nb], 2), 1)
-    add("reference beam 2 (best-first)", nb, 1, sum(pops) / nb, best)
+    (b_ref, pops), b_time, _ = timed(lambda: reference_beam(model, x[:nb], mask[:nb], 2), 1)
+    torch.set_num_threads(threads)
+    r_bat, best, _ = timed(lambda: reference_greedy(model, x[:nrb], mask[:nrb], steps, per_sample=False), 1)
+    rows.append(("reference greedy, batched", nrb, nrb, steps, best / nrb, nrb / best, None))
+    rows.append((f"reference beam 2 (best-first), {th}", nb, 1, sum(pops) / nb, b_time / nb, nb / b_time, None))
+    g_inf, g_big = outs["ours greedy, inference_mode"], outs["ours greedy, batch 2x"]
 
     # ---- checks: the greedy decoders agree token for token
     ours_ids = [d.ids for d in g_ours]
@@ -179,8 +193,8 @@ def run_regime(model, x, mask, args, title):
     }
     agree = sum(a.ids == cut(b) for a, b in zip(b_ours[:nb], b_ref))
 
-    print(f"\n{title}: {torch.get_num_threads()} threads; s/caption and captions/s from the best run"
-          f" (median run in brackets)")
+    print(f"\n{title}: {torch.get_num_threads()} threads unless said; ms/caption and captions/s from the "
+          f"best of {R} runs (median run in brackets); x ref per clip = against the per-clip reference greedy")
     head = ("method", "clips", "batch", "steps/caption", "ms/caption", "captions/s", "x ref per clip")
     table = [head] + [(m, n, b, f"{st:.1f}", f"{spc * 1e3:.2f}",
                        f"{cps:,.1f}" + (f" [{cm:,.1f}]" if cm else ""), f"{ref_per_clip / spc:,.1f}")
@@ -198,7 +212,7 @@ def run_regime(model, x, mask, args, title):
     by = {r[0]: r for r in rows}
     res = {"greedy_cps": by["ours greedy"][5], "greedy_ratio": ref_per_clip / by["ours greedy"][4],
            "greedy_ratio_batched": by["reference greedy, batched"][4] / by["ours greedy"][4],
-           "beam_ratio": by["reference beam 2 (best-first)"][4] / by["ours beam 2"][4],
+           "beam_ratio": (b_time / nb) / by["ours beam 2"][4],
            "beam_cps": by["ours beam 2"][5], "ok": all(checks.values())}
     print(f"ours greedy / reference greedy per clip: {res['greedy_ratio']:,.0f}x   "
           f"(vs the batched reference loop: {res['greedy_ratio_batched']:,.1f}x)")
@@ -219,6 +233,8 @@ def main(argv=None):
                     "all in one batch (default %(default)s)")
     ap.add_argument("--beam-clips", type=int, default=4, help="clips for the reference best-first beam "
                     "(default %(default)s)")
+    ap.add_argument("--ref-threads", type=int, default=1, help="torch threads for the per-clip reference "
+                    "loops (default %(default)s)")
     ap.add_argument("--steps", type=int, default=20, help="greedy steps / max caption length (default %(default)s)")
     ap.add_argument("--eos-len", type=float, default=10.0, help="mean caption length in the eos regime "
                     "(default %(default)s)")

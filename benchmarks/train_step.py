@@ -1,37 +1,40 @@
 """Captioner training-step speed: m2t's parallel teacher-forced step against the official loop.
 
-    python benchmarks/train_step.py [--threads 2] [--steps 5] [--compile]
+    python benchmarks/train_step.py [--threads 2] [--steps 4] [--compile] [--variants all]
 
 One training step = models.training.loss_terms (L_lang + 3 L_adapt + 2 L_spat) + backward +
 clip_grad_norm_(1.0) + AdamW step, exactly as models.training.train does it, at KIT size
 (H = D = 128, E = 64, V = 1700, 21 joints) on one batch of 64 clips of T = 100 frames (the KIT
 training maximum after downsampling) with captions of 20 tokens (<sos> + 18 words + <eos>: 19
-decoder steps), random weights (fixed seed) and random targets (about half the words supervised).
+decoder steps), random weights (fixed seed) and random β/α targets (part of the words supervised).
 
-Variants (each in its own fresh Python process, one after the other, so that none inherits
-another's heap; the driver only starts them and collects one JSON line from each):
+Variants, each in its own fresh Python process, one after the other, so that none inherits another's
+heap or allocator settings (the driver only starts them, with any MALLOC_* variables removed from
+their environment, and collects one JSON line from each):
   ours                 Captioner.forward: the whole caption in parallel (the LSTMs see only words,
-                       so all 19 steps' attention is one batched computation), glibc's default
-                       malloc thresholds.
-  ours, allocator      the same after models.training.tune_cpu_allocator() (what train() calls on
-                       CPU), called first thing in the process, before any large allocation:
-                       mallopt thresholds only affect later allocations, and a process that has
-                       already mmapped and trimmed its big blocks would keep part of the old
-                       behaviour. (Setting MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ in the
-                       environment of the child does the same; the function is what m2t uses.)
-  ... , TF 0.5         teacher forcing 0.5 the m2t way (parallel scheduled sampling: an extra
+                       so the attention of all 19 steps is one batched computation); glibc's
+                       default malloc thresholds.
+  ours+alloc           the same after models.training.tune_cpu_allocator() (what train() calls on
+                       CPU), called first thing in the process, before torch makes any large
+                       allocation: mallopt thresholds only apply to later allocations. (Exporting
+                       MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=68719476736 to the
+                       child would do the same; the function is what m2t itself uses.)
+  ours+tf0.5, ours+alloc+tf0.5
+                       teacher forcing 0.5 the m2t way (parallel scheduled sampling: an extra
                        no-grad teacher-forced pass gives the model's predictions, and each input
                        token is replaced by the prediction with probability 0.5).
-  ..., torch.compile   (--compile) torch.compile(model) on top of the allocator; the first step
-                       (compilation) is timed separately and capped by --compile-timeout.
+  ours+alloc+compile   (--compile) torch.compile(model) on top of ours+alloc; the first step
+                       (compilation) is timed on its own and capped by --compile-timeout.
   reference            benchmarks/reference_loop.ReferenceTrainLoop: the official forward, one
                        decoder step at a time with teacher forcing 0.5 (one coin per step for the
-                       batch), the encoder and the attention projections recomputed at every step,
-                       default malloc thresholds (as the official code runs); same loss and
-                       optimizer code. "reference, allocator" is the same loop after
-                       tune_cpu_allocator().
-Timing: time.perf_counter per step after --warmup steps; the median and the best of --steps timed
-steps are printed. torch.set_num_threads(--threads) in every process.
+                       whole batch, argmax fed otherwise), the encoder and the attention projections
+                       recomputed at every step; default malloc thresholds (as the official code
+                       runs); the same loss, clipping and optimizer code as ours.
+  reference+alloc      the same loop after tune_cpu_allocator().
+Default: ours, ours+alloc, ours+alloc+tf0.5, reference (--variants all: every variant).
+Timing: time.perf_counter around each step after --warmup untimed steps (reference: 1); the median
+and the best of --steps (reference: --ref-steps) timed steps are printed; ratios use medians.
+torch.set_num_threads(--threads) in every process.
 """
 from __future__ import annotations
 
@@ -49,19 +52,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-VARIANTS = {   # name -> (model, teacher forcing, tune allocator, compile)
-    "ours": ("ours", 1.0, False, False),
-    "ours, allocator": ("ours", 1.0, True, False),
-    "ours, TF 0.5": ("ours", 0.5, False, False),
-    "ours, allocator, TF 0.5": ("ours", 0.5, True, False),
-    "ours, allocator, torch.compile": ("ours", 1.0, True, True),
-    "reference": ("reference", 0.5, False, False),
-    "reference, allocator": ("reference", 0.5, True, False),
+VARIANTS = {   # name -> (model, teacher forcing, tune allocator, compile, run by default)
+    "ours": ("ours", 1.0, False, False, True),
+    "ours+alloc": ("ours", 1.0, True, False, True),
+    "ours+tf0.5": ("ours", 0.5, False, False, False),
+    "ours+alloc+tf0.5": ("ours", 0.5, True, False, True),
+    "ours+alloc+compile": ("ours", 1.0, True, True, False),
+    "reference": ("reference", 0.5, False, False, True),
+    "reference+alloc": ("reference", 0.5, True, False, False),
 }
 
 
 def worker(name: str, args) -> dict:
-    kind, tf, tune, comp = VARIANTS[name]
+    kind, tf, tune, comp, _ = VARIANTS[name]
     tuned = False
     if tune:                                      # first, before torch makes any large allocation
         from models.training import tune_cpu_allocator
@@ -110,10 +113,11 @@ def worker(name: str, args) -> dict:
         t0 = time.perf_counter()
         step()
         res["compile_s"] = time.perf_counter() - t0
-    for _ in range(args.warmup):
+    n_steps, n_warm = (args.ref_steps, 1) if kind == "reference" else (args.steps, args.warmup)
+    for _ in range(n_warm):
         step()
     times, losses = [], []
-    for _ in range(args.steps):
+    for _ in range(n_steps):
         t0 = time.perf_counter()
         losses.append(step())
         times.append(time.perf_counter() - t0)
@@ -123,7 +127,8 @@ def worker(name: str, args) -> dict:
 
 def run_variant(name, args, timeout):
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, "--threads", str(args.threads),
-           "--steps", str(args.steps), "--warmup", str(args.warmup), "--batch", str(args.batch),
+           "--steps", str(args.steps), "--ref-steps", str(args.ref_steps), "--warmup", str(args.warmup),
+           "--batch", str(args.batch),
            "--frames", str(args.frames), "--caption-tokens", str(args.caption_tokens), "--seed", str(args.seed)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}   # clean allocator settings
     try:
@@ -140,22 +145,29 @@ def run_variant(name, args, timeout):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=2, help="torch threads (default %(default)s)")
-    ap.add_argument("--steps", type=int, default=5, help="timed steps per variant (default %(default)s)")
-    ap.add_argument("--warmup", type=int, default=2, help="untimed steps first (default %(default)s)")
+    ap.add_argument("--steps", type=int, default=4, help="timed steps per variant (default %(default)s)")
+    ap.add_argument("--ref-steps", type=int, default=2, help="timed steps of the reference variants, after "
+                    "1 warm-up step (default %(default)s)")
+    ap.add_argument("--warmup", type=int, default=1, help="untimed steps first (default %(default)s)")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--frames", type=int, default=100)
     ap.add_argument("--caption-tokens", type=int, default=20, help="incl. <sos> and <eos> (default %(default)s)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--compile", action="store_true", help="also time torch.compile (first compile 100+ s)")
     ap.add_argument("--compile-timeout", type=int, default=400, help="seconds for the compile variant")
-    ap.add_argument("--variants", default=None, help="comma list of variant names (default: all but compile)")
+    ap.add_argument("--variants", default=None, help="comma list of variant names, or 'all' (default: "
+                    + ", ".join(n for n, v in VARIANTS.items() if v[4]) + "; plus the compile one with --compile)")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(args.worker, args)))
         return
-    names = args.variants.split(",") if args.variants else \
-        [n for n in VARIANTS if args.compile or "compile" not in n]
+    if args.variants == "all":
+        names = list(VARIANTS)
+    elif args.variants:
+        names = args.variants.split(",")
+    else:
+        names = [n for n, v in VARIANTS.items() if v[4] or (args.compile and v[3])]
     import torch
     t_start = time.perf_counter()
     print(f"command: cd {shlex.quote(os.getcwd())} && {shlex.join([sys.executable, *sys.argv])}")
@@ -163,8 +175,8 @@ def main(argv=None):
           f"{platform.python_version()}, torch {torch.__version__}, {args.threads} threads; "
           f"load average {os.getloadavg()[0]:.2f}")
     print(f"step: KIT size, V=1700, batch {args.batch}, T={args.frames} frames, captions of "
-          f"{args.caption_tokens} tokens ({args.caption_tokens - 1} decoder steps); "
-          f"{args.warmup} warm-up + {args.steps} timed steps per variant, each in a fresh process")
+          f"{args.caption_tokens} tokens ({args.caption_tokens - 1} decoder steps); {args.warmup} warm-up + "
+          f"{args.steps} timed steps per variant (reference: 1 + {args.ref_steps}), each in a fresh process")
     results = []
     for n in names:
         r = run_variant(n, args, args.compile_timeout if "compile" in n else 600)

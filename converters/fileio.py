@@ -54,6 +54,7 @@ def atomic_path(dest):
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())          # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, dest)
     except BaseException:
         try:
@@ -61,6 +62,12 @@ def atomic_path(dest):
         except FileNotFoundError:
             pass
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_text_atomic(dest, text: str) -> None:

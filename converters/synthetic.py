@@ -22,7 +22,8 @@ ROT = ["Zrotation", "Xrotation", "Yrotation"]
 def walk_rig(order: str = "ZXY"):
     """-> (names, parents, offsets (J, 3) cm, channels per joint). The root has 6 channels."""
     rot = [f"{a}rotation" for a in order]
-    rest = T2M.rest * 100.0
+    mirrored = T2M.rest[list(T2M.mirror)] * [-1.0, 1.0, 1.0]
+    rest = 0.5 * (T2M.rest + mirrored) * 100.0           # left/right symmetric, so it faces exactly +Z
     offsets = np.array([rest[j] - rest[p] if p >= 0 else rest[j] for j, p in enumerate(T2M.parents)])
     channels = [["Xposition", "Yposition", "Zposition"] + rot if p < 0 else list(rot) for p in T2M.parents]
     return list(RIG_NAMES), list(T2M.parents), offsets, channels

@@ -33,7 +33,7 @@ def greedy(model: Captioner, x: torch.Tensor, mask: torch.Tensor, max_len: int =
     """x (B, T, J, 3), mask (B, T) -> B decoded captions; stops when every caption hit <eos>."""
     model.eval()
     B = x.shape[0]
-    mem = model.encode(x, mask)
+    mem = model.encode(x, mask, exact=False)
     state = model.init_state(B, x.device)
     prev = torch.full((B,), SOS_ID, dtype=torch.long, device=x.device)
     done = torch.zeros(B, dtype=torch.bool, device=x.device)
@@ -83,7 +83,7 @@ def beam_search(model: Captioner, x: torch.Tensor, mask: torch.Tensor, beam: int
         return greedy(model, x, mask, max_len)
     model.eval()
     B, K, dev = x.shape[0], beam, x.device
-    mem = model.encode(x, mask).index_select(torch.arange(B, device=dev).repeat_interleave(K))
+    mem = model.encode(x, mask, exact=False).index_select(torch.arange(B, device=dev).repeat_interleave(K))
     state = model.init_state(B * K, dev)
     prev = torch.full((B * K,), SOS_ID, dtype=torch.long, device=dev)
     score = torch.full((B, K), float("-inf"), device=dev)

@@ -53,6 +53,27 @@ class Memory:
         return Memory(*(t.index_select(0, idx) for t in (self.parts, self.spat_x, self.temp_x, self.mask)))
 
 
+def _tanh_linear(layer: nn.Linear, a: torch.Tensor, exact: bool = True) -> torch.Tensor:
+    """layer(tanh(a)); `a` must be a fresh temporary (it is overwritten). exact=False uses
+    tanh(a) = 2 sigmoid(2a) - 1 folded into the layer, W tanh(a) + b = 2W sigmoid(2a) + (b - W 1):
+    the same function, but torch.sigmoid is ~3x cheaper than torch.tanh on CPU; results agree to
+    float rounding (~1e-7). Decoding uses it; training and forward() keep torch.tanh."""
+    if exact:
+        return layer(a.tanh_())
+    return F.linear(a.mul_(2).sigmoid_(), 2 * layer.weight, layer.bias - layer.weight.sum(1))
+
+
+def _mlp(mlp: nn.Sequential, x: torch.Tensor, exact: bool = True) -> torch.Tensor:
+    """Linear-Tanh-Linear-Tanh; exact=False in sigmoid form as `_tanh_linear` (the factors of 2
+    folded into the weights are exact in floating point)."""
+    if exact:
+        return mlp(x)
+    first, second = mlp[0], mlp[2]
+    a = F.linear(x, 2 * first.weight, 2 * first.bias).sigmoid_()                       # σ(2 a1)
+    z = F.linear(a, 4 * second.weight, 2 * (second.bias - second.weight.sum(1)))      # 2 a2
+    return z.sigmoid_().mul_(2).sub_(1)                                                # tanh(a2)
+
+
 class PartEncoder(nn.Module):
     """Per-part position and velocity MLPs: (B, T, J, 3) -> P (B, T, P, H)."""
 
@@ -67,7 +88,8 @@ class PartEncoder(nn.Module):
         self.pos = nn.ModuleList(mlp(len(p)) for p in self.parts)
         self.vel = nn.ModuleList(mlp(len(p)) for p in self.parts)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, exact: bool = True) -> torch.Tensor:
+        """exact=False: tanh in sigmoid form (see `_tanh_linear`), for decoding."""
         m = mask[..., None, None].to(x.dtype)
         x = x * m
         v = torch.zeros_like(x)
@@ -75,8 +97,8 @@ class PartEncoder(nn.Module):
         out = []
         for i in range(len(self.parts)):
             idx = getattr(self, f"idx{i}")
-            out.append(self.pos[i](x.index_select(2, idx).flatten(2)))     # (B, T, H/2) from (B, T, 3 n_i)
-            out.append(self.vel[i](v.index_select(2, idx).flatten(2)))
+            out.append(_mlp(self.pos[i], x.index_select(2, idx).flatten(2), exact))  # (B, T, H/2)
+            out.append(_mlp(self.vel[i], v.index_select(2, idx).flatten(2), exact))
         B, T = x.shape[:2]
         return torch.cat(out, -1).view(B, T, len(self.parts), -1)           # (B, T, P, H), one copy
 
@@ -89,16 +111,6 @@ def gaussian_window(gamma: torch.Tensor, mask: torch.Tensor, sigma_min: float):
     sigma = torch.sqrt(var + sigma_min ** 2)
     window = torch.exp(-((k - m[..., None]) ** 2) / (2 * sigma[..., None] ** 2))
     return window * mask[:, None, :].to(window.dtype), m, sigma
-
-
-def _tanh_linear(layer: nn.Linear, a: torch.Tensor, exact: bool = True) -> torch.Tensor:
-    """layer(tanh(a)); `a` must be a fresh temporary (overwritten in place). exact=False uses
-    tanh(a) = 2 sigmoid(2a) - 1 folded into the layer, W tanh(a) + b = 2W sigmoid(2a) + (b - W 1):
-    the same function, ~3x cheaper than torch.tanh on CPU, equal up to float rounding (~1e-7 on
-    the attention; decoding uses it, training keeps torch.tanh)."""
-    if exact:
-        return layer(a.tanh_())
-    return F.linear(a.mul_(2).sigmoid_(), 2 * layer.weight, layer.bias - layer.weight.sum(1))
 
 
 class Captioner(nn.Module):
@@ -130,9 +142,10 @@ class Captioner(nn.Module):
         self.out = nn.Linear(n, V)
 
     # ---------------------------------------------------------------------------------- encoder
-    def encode(self, x: torch.Tensor, mask: torch.Tensor) -> Memory:
-        """x (B, T, J, 3) normalised root-relative joints, mask (B, T) bool -> Memory."""
-        P = self.encoder(x, mask)
+    def encode(self, x: torch.Tensor, mask: torch.Tensor, exact: bool = True) -> Memory:
+        """x (B, T, J, 3) normalised root-relative joints, mask (B, T) bool -> Memory.
+        exact=False: tanh in sigmoid form (see `_tanh_linear`), for decoding."""
+        P = self.encoder(x, mask, exact)
         R = P.flatten(2)                                                  # (B, T, P*H)
         spat = self.spat_x(P) if self.cfg.spatial_scoring == "per_part" else self.spat_x(R)
         return Memory(P, spat, self.temp_x(R), mask)

@@ -8,5 +8,5 @@ from converters.synthetic import write_walk_bvh
 
 if __name__ == "__main__":
     out = Path(__file__).resolve().parents[1] / "examples"
-    write_walk_bvh(out / "walk.bvh", seconds=3.0, fps=30.0)
+    write_walk_bvh(out / "walk.bvh", seconds=5.0, fps=30.0)
     print(f"wrote {out / 'walk.bvh'}")

@@ -8,37 +8,42 @@ after downsampling; HumanML3D: H = D = 256, E = 128, V = 3605, 22 joints, T = 10
 random weights from a fixed seed, random normalised motions. No checkpoint or dataset is needed.
 
 Methods:
-  ours greedy          models.decoding.greedy, batches of --batch clips: the encoder and the
-                       attention projections run once per batch, each step reuses them; stops when
-                       every caption has emitted <eos> (or after --steps steps).
+  ours greedy          models.decoding.greedy on batches of --batch clips: the encoder and the
+                       attention projections run once per batch, every step reuses them; ended
+                       captions leave the batch; stops when all have emitted <eos> or after --steps.
   ours greedy, inference_mode / batch 2x
                        the same call under torch.inference_mode() / with twice the batch.
-  ours greedy, 1 clip  the same call one clip at a time (what caching alone buys, without batching).
+  ours beam 2          models.decoding.beam_search(beam=2): synchronous, batched, length-normalised.
+  ours greedy, 1 clip at a time
+                       the greedy call on one clip at a time (caching without batching).
   reference greedy, per clip
                        benchmarks/reference_loop.py: the official loop, one clip at a time, the
                        encoder and the attention projections recomputed at every step, exactly
                        --steps steps (the official code runs trg_len - 1 steps, never stops early).
   reference greedy, batched
-                       the same loop on --batch clips at once (the official evaluation batches its
-                       greedy loop, 1024 clips per batch).
-  ours beam 2          models.decoding.beam_search(beam=2): synchronous, batched, length-normalised.
+                       the same loop on --ref-batch-clips clips at once (the official evaluation
+                       batches this loop, 1024 clips per batch).
   reference beam 2     the official per-clip best-first search (PriorityQueue, score
                        -log p / (len - 1 + 1e-6), 2 children per pop, stops after 2 finished
                        hypotheses or 100 pops), recomputing the encoder at every pop.
 The two beam searches are different algorithms (their captions can differ); the greedy ones must
-give the same tokens, and the script checks that.
+give the same tokens, and the script checks that. The reference loops are rebuilt on m2t's modules
+(vectorised encoder), so they are a lower bound on the cost of the authors' code as released.
 
 Regimes (random weights almost never emit <eos>):
   full  nothing ends: every greedy caption runs all --steps steps, every best-first search all
         100 pops (a worst case for both, and the only regime where the step counts match exactly).
   eos   the <eos> logit is raised by a bias found by bisection so that greedy captions end after
-        about --eos-len tokens, as trained models do (KIT captions: ~10 tokens with <eos>).
+        about --eos-len tokens on average, as trained models do.
 
-Timing: time.perf_counter around whole calls after one warm-up call per method; m2t's methods take
-the best of --repeat runs (the median is printed too: other processes on this machine add noise),
-the slow reference methods run once. --threads sets torch.set_num_threads for everything. The
-glibc allocator thresholds are raised at start-up (models.training.tune_cpu_allocator) unless
---no-tune-allocator.
+Timing: time.perf_counter around whole calls after one warm-up call per method. m2t's batched
+methods run --repeat rounds, interleaved within each round (load changes hit them alike); the best
+round counts and the median is printed in brackets. The slow reference loops run once. --threads
+sets torch.set_num_threads; the per-clip loops (ours and the reference's) run at --ref-threads
+(default 1): ops on one clip are too small to gain from a second thread, and when another process
+keeps a core busy, every parallel op of a 2-thread process waits for its descheduled thread (OpenMP
+spin-waits), which made the per-clip loops 10-100x slower. The glibc allocator thresholds are
+raised at start-up (models.training.tune_cpu_allocator) unless --no-tune-allocator.
 """
 from __future__ import annotations
 
@@ -115,7 +120,7 @@ def run_size(name, args):
     for regime in args.regimes:
         if regime == "eos":
             mlen = calibrate_eos(model, x[:64], mask[:64], args.steps, args.eos_len)
-            print(f"\n[{name} / eos] <eos> bias {float(model.out.bias[EOS_ID]):.3f}: greedy captions end "
+            print(f"\n[{name} / eos] <eos> bias {model.out.bias[EOS_ID].item():.3f}: greedy captions end "
                   f"after {mlen:.1f} tokens on average (incl. <eos>)")
         else:
             print(f"\n[{name} / full] no caption ends: every method runs to its cap")
@@ -226,7 +231,7 @@ def main(argv=None):
     ap.add_argument("--regimes", default="full,eos", help="comma list of full, eos (default %(default)s)")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (default %(default)s)")
     ap.add_argument("--batch", type=int, default=256, help="our decoding batch (default %(default)s)")
-    ap.add_argument("--clips", type=int, default=512, help="clips for our methods (default %(default)s)")
+    ap.add_argument("--clips", type=int, default=256, help="clips for our methods (default %(default)s)")
     ap.add_argument("--ref-clips", type=int, default=8, help="clips for the per-clip reference greedy "
                     "(default %(default)s)")
     ap.add_argument("--ref-batch-clips", type=int, default=64, help="clips for the batched reference greedy, "

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .network import Captioner
+from .network import Attention, Captioner
 from .vocab import EOS_ID, SOS_ID
 
 
@@ -30,26 +30,49 @@ class Decoded:
 
 @torch.no_grad()
 def greedy(model: Captioner, x: torch.Tensor, mask: torch.Tensor, max_len: int = 30) -> list[Decoded]:
-    """x (B, T, J, 3), mask (B, T) -> B decoded captions; stops when every caption hit <eos>."""
+    """x (B, T, J, 3), mask (B, T) -> B decoded captions; stops when every caption hit <eos>.
+    Captions that have ended are dropped from the computation (the batch is compacted once a
+    quarter of its rows are done), so a batch costs about its mean caption length, not its max."""
     model.eval()
     B = x.shape[0]
     mem = model.encode(x, mask, exact=False)
     state = model.init_state(B, x.device)
     prev = torch.full((B,), SOS_ID, dtype=torch.long, device=x.device)
+    rows = None                                          # original index of each computed row (None: all)
     done = torch.zeros(B, dtype=torch.bool, device=x.device)
     toks, logps, traces = [], [], []
     for _ in range(max_len):
         logits, state, att = model.step(mem, prev, state, exact=False)
         lp = torch.log_softmax(logits, -1)
         nxt = lp.argmax(-1)
-        toks.append(nxt)
-        logps.append(lp.gather(1, nxt[:, None])[:, 0])
-        traces.append(att)
+        toks.append(_to_batch(nxt, rows, B, EOS_ID))     # rows no longer computed ended earlier:
+        logps.append(_to_batch(lp.gather(1, nxt[:, None])[:, 0], rows, B, 0.0))   # _package ignores them
+        traces.append(att if rows is None else
+                      Attention(*(_to_batch(getattr(att, k), rows, B, 0.0) for k in _ATT_FIELDS)))
         done |= nxt == EOS_ID
         prev = nxt
-        if bool(done.all()):
+        alive = int((~done).sum())
+        if alive == 0:
             break
+        if alive <= 0.75 * done.numel():                 # compact: keep the rows still decoding
+            keep = (~done).nonzero()[:, 0]
+            rows = keep if rows is None else rows[keep]
+            mem = mem.index_select(keep)
+            state = tuple((h.index_select(1, keep), c.index_select(1, keep)) for h, c in state)
+            prev, done = prev[keep], done[keep]
     return _package(torch.stack(toks, 1), torch.stack(logps, 1), traces, mask)
+
+
+_ATT_FIELDS = ("alpha", "gamma", "window", "centre", "width", "beta")
+
+
+def _to_batch(t: torch.Tensor, rows: torch.Tensor | None, B: int, fill) -> torch.Tensor:
+    """Values of the computed rows -> (B, ...) in the original row order, `fill` elsewhere."""
+    if rows is None:
+        return t
+    out = t.new_full((B,) + t.shape[1:], fill)
+    out[rows] = t
+    return out
 
 
 def _package(tokens, logps, traces, mask) -> list[Decoded]:

@@ -78,6 +78,7 @@ def main(argv=None):
     flip = {"left": "right", "right": "left", "both": "both"}
     per = defaultdict(lambda: [0, 0])
     content, side, attn = [], [], []
+    side_by = defaultdict(list)
     by_source = defaultdict(lambda: {"content": [], "side": []})
     for s, p, dec in zip(samples, preds, traces):
         base = s.id[1:] if s.id.startswith("M") and s.id[1:] in labels else s.id
@@ -98,6 +99,7 @@ def main(argv=None):
         per[lab][1] += 1
         if want:
             side.append(side_of(text) == want)
+            side_by["both" if want == "both" else "left_or_right"].append(side[-1])
             by_source[src]["side"].append(side[-1])
             if want in ("left", "right") and lab.startswith(("wave", "raise")):
                 idx = [k for k, w in enumerate(p) if ACTION_WORD.match(w)]
@@ -111,6 +113,8 @@ def main(argv=None):
     res = {"split": args.split, "motions": len(samples), "labelled": len(content),
            "content_accuracy": float(np.mean(content)) if content else None,
            "side_accuracy": float(np.mean(side)) if side else None, "side_clips": len(side),
+           "side_accuracy_by_kind": {k: {"accuracy": round(float(np.mean(v)), 3), "clips": len(v)}
+                                     for k, v in sorted(side_by.items())},
            "attention_side_accuracy": float(np.mean(attn)) if attn else None, "attention_clips": len(attn),
            "metrics": score_all(prep.hyps, prep.refs),
            "by_source": {k: {m: (round(float(np.mean(v[m])), 3) if v[m] else None) for m in ("content", "side")}

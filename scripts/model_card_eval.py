@@ -118,7 +118,8 @@ def main(argv=None):
            "attention_side_accuracy": float(np.mean(attn)) if attn else None, "attention_clips": len(attn),
            "metrics": score_all(prep.hyps, prep.refs),
            "by_source": {k: {m: (round(float(np.mean(v[m])), 3) if v[m] else None) for m in ("content", "side")}
-                         | {"clips": len(v["content"])} for k, v in sorted(by_source.items())},
+                         | {"clips": len(v["content"]), "side_clips": len(v["side"])}
+                         for k, v in sorted(by_source.items())},
            "per_label_content": {k: round(v[0] / v[1], 3) for k, v in sorted(per.items())}}
     print(json.dumps(res, indent=1))
     if args.out:

@@ -29,14 +29,14 @@ def test_default_model_files_and_size():
 def test_readme_first_command_captions_the_example_walk():
     r = runner.invoke(app, ["caption", str(REPO / "examples" / "walk.bvh")])
     assert r.exit_code == 0, r.output
-    assert "walks" in r.stdout.split()
+    assert any(w.startswith("walk") for w in r.stdout.split())          # walks / walking
 
 
 def test_example_walk_json_has_times_and_parts():
     r = runner.invoke(app, ["caption", str(REPO / "examples" / "walk.bvh"), "--format", "json"])
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
-    walks = [t for t in doc["tokens"] if t["word"] == "walks"]
+    walks = [t for t in doc["tokens"] if t["word"].startswith("walk")]
     assert walks and walks[0]["is_motion_word"]
     w = walks[0]
     assert 0 <= w["onset_s"] <= w["offset_s"] <= doc["duration_s"]

@@ -70,7 +70,7 @@ def test_checkpoint_reloads_in_fresh_process_without_pickle(tmp_path):
     script = f"""
 import pickle, torch, json, numpy as np
 def boom(*a, **k): raise AssertionError("unpickling attempted")
-pickle.load = pickle.loads = torch.load = boom
+setattr(pickle, "load", boom); setattr(pickle, "loads", boom); setattr(torch, "load", boom)
 from models.checkpoint import load_bundle
 from models.decoding import greedy
 from models.features import motion_features

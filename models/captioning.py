@@ -40,7 +40,8 @@ from .checkpoint import Bundle, ModelDirError, load_bundle
 from .decoding import Decoded, decode
 from .features import motion_features
 from .supervision import caption_targets
-from .training import batch_features, pick_device
+from .features import batch_features
+from .runtime import pick_device
 
 SCHEMA = "m2t.caption/1"
 SEGMENTS_SCHEMA_ID = "m2t.segments/1"

@@ -7,8 +7,6 @@ weights come from safetensors, everything else from JSON. Training state for --r
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from converters.errors import M2TError
+from converters.fileio import atomic_path
 
 from .config import CaptionerConfig
 from .features import Normalizer
@@ -47,17 +46,9 @@ class Bundle:
 
 
 def _atomic_write(path: Path, write):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """write(tmp_path) to a temporary file beside `path`, renamed onto it when complete."""
+    with atomic_path(path) as tmp:
+        write(str(tmp))
 
 
 def save_bundle(directory, bundle: Bundle) -> Path:

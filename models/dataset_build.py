@@ -25,7 +25,7 @@ from converters.errors import M2TError
 from converters.fileio import write_text_atomic
 from converters.skeletons import get_skeleton
 
-from .data import DatasetError, Sample, mirror_sample
+from .data import MIRROR_WORDS, DatasetError, Sample, mirror_sample
 from .supervision import tag
 from .vocab import tokenize
 
@@ -234,12 +234,8 @@ def build_dataset(out_dir, preset: str | None = None, data_root=None, manifest=N
     return BuildReport(out, counts, failures)
 
 
-_SWAP = {"left": "right", "right": "left", "clockwise": "counterclockwise", "counterclockwise": "clockwise",
-         "anticlockwise": "clockwise"}
-
-
 def _mirror_text(caption: str) -> str:
-    return re.sub(r"[A-Za-z]+", lambda m: _SWAP.get(m.group(0).lower(), m.group(0)), caption)
+    return re.sub(r"[A-Za-z]+", lambda m: MIRROR_WORDS.get(m.group(0).lower(), m.group(0)), caption)
 
 
 def _save(out: Path, mid: str, joints: np.ndarray, captions: list[str]) -> None:

@@ -21,7 +21,8 @@ from .decoding import decode
 from .features import motion_features
 from .metrics import bertscore, bertscore_status, score_all
 from .protocols import PROTOCOLS, prepare
-from .training import batch_features, pick_device
+from .features import batch_features
+from .runtime import pick_device
 
 
 @dataclass

@@ -25,22 +25,15 @@ from . import data as D
 from .checkpoint import Bundle, load_train_state, save_bundle, save_train_state
 from .config import CaptionerConfig, TrainConfig
 from .decoding import greedy
-from .features import Normalizer, motion_features
+from .features import Normalizer, batch_features, motion_features  # noqa: F401 (re-exported)
 from .metrics import bleu
 from .network import Captioner
+from .runtime import pick_device  # noqa: F401 (re-exported)
 from .losses import adapt_loss, language_loss, spatial_loss
 from .supervision import caption_targets
 from .vocab import PAD_ID, Vocab
 
 VERSION = "0.1.0"
-
-
-def pick_device(device: str = "auto") -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise D.DatasetError("--device cuda: no CUDA GPU is available here (use --device auto or cpu)")
-    return torch.device(device)
 
 
 def tune_cpu_allocator() -> bool:
@@ -114,16 +107,6 @@ def validation_bleu(model, samples, norm, vocab, downsample, device, max_len=30,
             hyps.append(" ".join(vocab.decode(dec.ids)))
             refs.append([" ".join(c.tokens) for c in s.captions])
     return bleu(hyps, refs, 4)[-1]
-
-
-def batch_features(feats, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """[(T_i, J, 3)] -> x (B, T, J, 3) zero-padded, mask (B, T)."""
-    T = max(f.shape[0] for f in feats)
-    x = np.zeros((len(feats), T) + feats[0].shape[1:], np.float32)
-    mask = np.zeros((len(feats), T), bool)
-    for i, f in enumerate(feats):
-        x[i, :len(f)], mask[i, :len(f)] = f, True
-    return torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device)
 
 
 def scheduled_inputs(model, batch, teacher_forcing: float, generator) -> torch.Tensor:

@@ -49,12 +49,11 @@ from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from converters import bvh as m2t_bvh  # noqa: E402
-from converters.synthetic import write_walk_bvh  # noqa: E402
+from m2t.converters import bvh as m2t_bvh  # noqa: E402
+from m2t.converters.synthetic import write_walk_bvh  # noqa: E402
 
 try:
     import bvh as bvh03

@@ -57,16 +57,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from benchmarks.reference_loop import reference_beam, reference_greedy  # noqa: E402
-from models.config import model_preset  # noqa: E402
-from models.decoding import beam_search, greedy  # noqa: E402
-from models.network import Captioner, count_parameters  # noqa: E402
-from models.training import tune_cpu_allocator  # noqa: E402
-from models.vocab import EOS_ID  # noqa: E402
+from reference_loop import reference_beam, reference_greedy  # noqa: E402
+from m2t.models.config import model_preset  # noqa: E402
+from m2t.models.decoding import beam_search, greedy  # noqa: E402
+from m2t.models.network import Captioner, count_parameters  # noqa: E402
+from m2t.models.training import tune_cpu_allocator  # noqa: E402
+from m2t.models.vocab import EOS_ID  # noqa: E402
 
 SIZES = {"kit": dict(preset="kit", V=1700, T=62, J=21), "hml3d": dict(preset="hml3d", V=3605, T=100, J=22)}
 

@@ -25,8 +25,8 @@ from queue import PriorityQueue
 import torch
 from torch import nn
 
-from models.network import Attention, Captioner
-from models.vocab import EOS_ID, SOS_ID
+from m2t.models.network import Attention, Captioner
+from m2t.models.vocab import EOS_ID, SOS_ID
 
 
 def _step_recomputed(model: Captioner, x, mask, prev, state):

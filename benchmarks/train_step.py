@@ -50,7 +50,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 VARIANTS = {   # name -> (model, teacher forcing, tune allocator, compile, run by default)
     "ours": ("ours", 1.0, False, False, True),
@@ -67,16 +66,16 @@ def worker(name: str, args) -> dict:
     kind, tf, tune, comp, _ = VARIANTS[name]
     tuned = False
     if tune:                                      # first, before torch makes any large allocation
-        from models.training import tune_cpu_allocator
+        from m2t.models.training import tune_cpu_allocator
         tuned = tune_cpu_allocator()
     import numpy as np
     import torch
 
     from benchmarks.reference_loop import ReferenceTrainLoop
-    from models.config import TRAIN_PRESETS, TrainConfig, model_preset
-    from models.data import Item, collate
-    from models.network import Captioner
-    from models.training import loss_terms
+    from m2t.models.config import TRAIN_PRESETS, TrainConfig, model_preset
+    from m2t.models.data import Item, collate
+    from m2t.models.network import Captioner
+    from m2t.models.training import loss_terms
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)

@@ -9,9 +9,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-import converters
-from converters.canonical import UP_AXES
-from converters.units import UNITS
+from m2t import converters
+from m2t.converters.canonical import UP_AXES
+from m2t.converters.units import UNITS
 
 from .caption_cmds import caption as caption_cmd
 from .caption_cmds import segment as segment_cmd

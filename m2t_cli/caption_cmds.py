@@ -11,10 +11,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from converters.api import collect_inputs
-from converters.canonical import UP_AXES
-from converters.fileio import strip_gz
-from converters.units import UNITS
+from m2t.converters.api import collect_inputs
+from m2t.converters.canonical import UP_AXES
+from m2t.converters.fileio import strip_gz
+from m2t.converters.units import UNITS
 
 from .errors import EXIT_BATCH_FAILED, EXIT_USER_ERROR, fail, user_errors
 
@@ -104,7 +104,7 @@ def caption(
     if batch_size < 1:
         raise fail(f"--batch-size must be >= 1, got {batch_size}")
     with user_errors():
-        from models.captioning import resolve_model_dir
+        from m2t.models.captioning import resolve_model_dir
         resolve_model_dir(model)                                   # no model: one line, before any work
     files = collect_inputs(inputs, recursive)
     if not files:
@@ -139,7 +139,7 @@ def caption(
                         body_model_dir=body_model_dir)
     if todo:
         with user_errors():
-            from models.captioning import iter_captions, load_model
+            from m2t.models.captioning import iter_captions, load_model
             from .writers import WRITERS, caption_json, caption_srt, caption_txt
             bundle = load_model(model, device)
             with _progress(len(todo)) as bar:
@@ -223,7 +223,7 @@ def segment(
     if fmt == "table" and out is not None:
         raise fail("--format table prints to the terminal; use --format csv or json with -o")
     with user_errors():
-        from models.captioning import caption_motion, load_model, segments_document
+        from m2t.models.captioning import caption_motion, load_model, segments_document
         from .writers import segments_csv, segments_json, write_segments
         bundle = load_model(model, device)
         r = caption_motion(file, bundle, beam=beam, onset_rule=onset_rule, units=units, up=up, asf=asf,

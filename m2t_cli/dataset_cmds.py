@@ -41,7 +41,7 @@ def build(
         raise fail(f"--skeleton {skeleton!r} is not one of: t2m, kit")
     root = data or Path(os.environ.get("M2T_DATA", "../shared/data"))
     with user_errors():
-        from models.dataset_build import build_dataset
+        from m2t.models.dataset_build import build_dataset
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       console=err, transient=True) as bar:
             task = bar.add_task("building", total=1)

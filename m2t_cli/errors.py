@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import typer
 
-from converters.errors import M2TError
+from m2t.converters.errors import M2TError
 
 EXIT_USER_ERROR = 2
 EXIT_BATCH_FAILED = 1

@@ -54,7 +54,7 @@ def train(
 
       m2t train --dataset my_labelled_mocap/ --preset tiny --epochs 30 -o runs/lab
 
-      torchrun --nproc_per_node 2 -m m2t_cli train --dataset hml3d -o runs/h3d
+      torchrun --nproc_per_node 2 -m m2t.cli train --dataset hml3d -o runs/h3d
     """
     for value, allowed, flag in ((device, ("auto", "cpu", "cuda"), "--device"),
                                  (preset, ("kit", "hml3d", "tiny", None), "--preset"),
@@ -66,8 +66,8 @@ def train(
     if not 0.0 <= teacher_forcing <= 1.0:
         raise fail(f"--teacher-forcing must be in [0, 1], got {teacher_forcing}")
     with user_errors():
-        from models.config import TRAIN_PRESETS, TrainConfig, model_preset
-        from models.training import train as run
+        from m2t.models.config import TRAIN_PRESETS, TrainConfig, model_preset
+        from m2t.models.training import train as run
         name = preset or (dataset if dataset in ("kit", "hml3d") else "hml3d")
         tp = dict(TRAIN_PRESETS.get(dataset if dataset in TRAIN_PRESETS else "hml3d", {}))
         given = dict(epochs=epochs, batch_size=batch_size, lambda_spat=lambda_spat, lambda_adapt=lambda_adapt,
@@ -115,7 +115,7 @@ def evaluate(
     if beam < 1:
         raise fail(f"--beam must be >= 1, got {beam}")
     with user_errors():
-        from models.evaluation import evaluate as run
+        from m2t.models.evaluation import evaluate as run
         with Progress(TextColumn("captioning"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                       console=err, transient=True) as bar:
             task = bar.add_task("eval", total=1)

@@ -13,7 +13,7 @@ import json
 import textwrap
 from pathlib import Path
 
-from converters.fileio import atomic_path, write_text_atomic
+from m2t.converters.fileio import atomic_path, write_text_atomic
 
 # heatmap geometry: fixed inches at a fixed dpi, chosen as exact binary fractions so the pixel
 # size is exact: width 1000 px, height 50 + 200 px per panel (one panel per motion word, min 1)
@@ -107,7 +107,7 @@ def write_heatmap(result, path) -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from converters.skeletons import PART_NAMES
+    from m2t.converters.skeletons import PART_NAMES
 
     words = result.motion_words
     n = max(1, len(words))

@@ -31,10 +31,10 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 
-from converters.api import load_motion
-from converters.errors import ConfigError, M2TError, MotionFileError
-from converters.motion import Motion
-from converters.skeletons import PART_NAMES, get_skeleton
+from m2t.converters.api import load_motion
+from m2t.converters.errors import ConfigError, M2TError, MotionFileError
+from m2t.converters.motion import Motion
+from m2t.converters.skeletons import PART_NAMES, get_skeleton
 
 from .checkpoint import Bundle, ModelDirError, load_bundle
 from .decoding import Decoded, decode

@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from converters.errors import M2TError
-from converters.fileio import atomic_path
+from m2t.converters.errors import M2TError
+from m2t.converters.fileio import atomic_path
 
 from .config import CaptionerConfig
 from .features import Normalizer

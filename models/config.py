@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-from converters.errors import ConfigError
+from m2t.converters.errors import ConfigError
 
 
 @dataclass

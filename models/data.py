@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from converters.errors import M2TError
-from converters.skeletons import get_skeleton
+from m2t.converters.errors import M2TError
+from m2t.converters.skeletons import get_skeleton
 
 from .features import Normalizer, motion_features
 from .supervision import align_hml3d_tags, parse_hml3d_tags

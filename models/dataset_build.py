@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-import converters
-from converters.errors import M2TError
-from converters.fileio import write_text_atomic
-from converters.skeletons import get_skeleton
+from m2t import converters
+from m2t.converters.errors import M2TError
+from m2t.converters.fileio import write_text_atomic
+from m2t.converters.skeletons import get_skeleton
 
 from .data import MIRROR_WORDS, DatasetError, Sample, mirror_sample
 from .supervision import tag

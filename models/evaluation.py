@@ -83,7 +83,7 @@ def evaluate(model_dir, dataset: str, split: str = "test", beam: int = 1, protoc
 
 
 def write_report(report: EvalReport, out_dir, model_dir, dataset) -> list[Path]:
-    from converters.fileio import write_text_atomic
+    from m2t.converters.fileio import write_text_atomic
     out = Path(out_dir)
     buf = io.StringIO()
     w = csv.writer(buf)

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from converters.skeletons import get_skeleton
+from m2t.converters.skeletons import get_skeleton
 
 from .config import CaptionerConfig
 

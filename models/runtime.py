@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from converters.errors import M2TError
+from m2t.converters.errors import M2TError
 
 
 class DeviceError(M2TError):

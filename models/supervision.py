@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 from nltk.stem import PorterStemmer
 
-from converters.skeletons import PART_NAMES
+from m2t.converters.skeletons import PART_NAMES
 
 WORDLIST_DIR = Path(__file__).with_name("wordlists")
 N_PARTS = len(PART_NAMES)

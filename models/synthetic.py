@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from converters.skeletons import T2M
+from m2t.converters.skeletons import T2M
 
 # class -> (caption with UPOS tags, moving joints description)
 CLASSES = {

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from converters.skeletons import get_skeleton
+from m2t.converters.skeletons import get_skeleton
 
 from . import data as D
 from .checkpoint import Bundle, load_train_state, save_bundle, save_train_state

@@ -4,7 +4,7 @@
 """
 from pathlib import Path
 
-from converters.synthetic import write_walk_bvh
+from m2t.converters.synthetic import write_walk_bvh
 
 if __name__ == "__main__":
     out = Path(__file__).resolve().parents[1] / "examples"

@@ -22,14 +22,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from converters.skeletons import PART_NAMES
-from models import data as D
-from models.checkpoint import load_bundle
-from models.decoding import greedy
-from models.features import motion_features
-from models.metrics import score_all
-from models.protocols import prepare
-from models.training import batch_features
+from m2t.converters.skeletons import PART_NAMES
+from m2t.models import data as D
+from m2t.models.checkpoint import load_bundle
+from m2t.models.decoding import greedy
+from m2t.models.features import motion_features
+from m2t.models.metrics import score_all
+from m2t.models.protocols import prepare
+from m2t.models.training import batch_features
 
 # label -> (regex that the caption must match to name the action, side or None)
 ACTIONS = {

@@ -1,8 +1,7 @@
 """Train m2t's default model: python scripts/train_default_model.py DATASET_DIR OUT_DIR [--resume]"""
 import sys
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
-from models.config import TrainConfig, model_preset
-from models.training import train
+from m2t.models.config import TrainConfig, model_preset
+from m2t.models.training import train
 
 resume = "--resume" in sys.argv[3:]
 tcfg = TrainConfig(epochs=40, batch_size=64, lr=1e-3, weight_decay=1e-4, lambda_spat=2.0, lambda_adapt=3.0,

@@ -41,9 +41,9 @@ def pytest_configure(config):
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """A tiny captioner trained on the synthetic dataset (~6 s on one CPU thread); its directory."""
-    from models.config import TrainConfig, model_preset
-    from models.synthetic import write_dataset
-    from models.training import train
+    from m2t.models.config import TrainConfig, model_preset
+    from m2t.models.synthetic import write_dataset
+    from m2t.models.training import train
     base = tmp_path_factory.mktemp("tiny_model")
     root = write_dataset(base / "data", per_class=5)
     train(str(root), base / "model", model_preset("tiny", dropout=0.0),

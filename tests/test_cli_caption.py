@@ -12,10 +12,10 @@ import struct
 import pytest
 from typer.testing import CliRunner
 
-from converters.synthetic import write_walk_bvh
-from m2t_cli.app import app
-from m2t_cli.writers import heatmap_size
-from models.captioning import CAPTION_SCHEMA, SEGMENTS_SCHEMA
+from m2t.converters.synthetic import write_walk_bvh
+from m2t.cli.app import app
+from m2t.cli.writers import heatmap_size
+from m2t.models.captioning import CAPTION_SCHEMA, SEGMENTS_SCHEMA
 from schema_check import validate
 
 runner = CliRunner()
@@ -181,8 +181,8 @@ def test_several_files_to_stdout(tiny_model, tmp_path):
 
 # ----------------------------------------------------------------------------- errors
 def test_no_default_model_is_one_line(walk, monkeypatch, tmp_path):
-    import models.captioning
-    monkeypatch.setattr(models.captioning, "default_model_dir", lambda: tmp_path / "none")
+    import m2t.models.captioning
+    monkeypatch.setattr(m2t.models.captioning, "default_model_dir", lambda: tmp_path / "none")
     for cmd in ("caption", "segment"):
         r = invoke(cmd, walk)
         assert r.exit_code == 2

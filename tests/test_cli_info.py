@@ -5,8 +5,8 @@ import json
 
 from typer.testing import CliRunner
 
-from converters.synthetic import write_walk_bvh
-from m2t_cli.app import app
+from m2t.converters.synthetic import write_walk_bvh
+from m2t.cli.app import app
 
 runner = CliRunner()
 
@@ -24,7 +24,7 @@ def test_info_json_and_table(tmp_path):
 
 
 def test_info_unmappable_file_reports_unmapped(tmp_path):
-    from converters import bvh
+    from m2t.converters import bvh
     import numpy as np
     bvh.write(tmp_path / "arm.bvh", ["Shoulder", "Elbow"], [-1, 0], np.array([[0, 150, 0], [30, 0, 0]]),
               [["Xposition", "Yposition", "Zposition", "Zrotation", "Xrotation", "Yrotation"], ["Zrotation"]],

@@ -7,8 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import need
-from m2t_cli.app import app
-from models.synthetic import write_dataset
+from m2t.cli.app import app
+from m2t.models.synthetic import write_dataset
 
 runner = CliRunner()
 

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from converters import MotionFileError, asfamc, read_motion
+from m2t.converters import MotionFileError, asfamc, read_motion
 from conftest import need
 
 # A small rig (raw units = metres with units="m"): a up from the root, b sideways off a with
@@ -226,7 +226,7 @@ def test_cmu_walk_moves(shared_data):
 
 
 def test_load_motion_cmu_walk(shared_data):
-    from converters import load_motion
+    from m2t.converters import load_motion
     m = load_motion(need(shared_data / "cmu-amc" / "07_05-walk.amc"))
     assert m.skeleton == "t2m" and m.n_joints == 22 and m.meta.get("rig") == "cmu_asf"
     p = m.positions

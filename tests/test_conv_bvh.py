@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from converters import MotionFileError, read_motion
-from converters import bvh
-from converters.synthetic import walk_rig, walk_values, write_walk_bvh
+from m2t.converters import MotionFileError, read_motion
+from m2t.converters import bvh
+from m2t.converters.synthetic import walk_rig, walk_values, write_walk_bvh
 
 ORDERS = ["XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX"]
 

@@ -15,10 +15,10 @@ import ezc3d
 import numpy as np
 import pytest
 
-from converters import ConfigError, MotionFileError, SkeletonMatchError, c3d, load_motion, read_motion
-from converters.canonical import canonicalize
-from converters.motion import Motion
-from converters.skeletons import T2M
+from m2t.converters import ConfigError, MotionFileError, SkeletonMatchError, c3d, load_motion, read_motion
+from m2t.converters.canonical import canonicalize
+from m2t.converters.motion import Motion
+from m2t.converters.skeletons import T2M
 from conftest import REPO, need
 
 PRESETS = REPO / "converters" / "presets"
@@ -246,8 +246,7 @@ def test_fuzzed_files_never_crash_or_hang(tmp_path):
     _valid(tmp_path)
     code = f"""
 import sys, warnings, numpy as np
-sys.path.insert(0, {str(REPO)!r})
-from converters import c3d, MotionFileError
+from m2t.converters import c3d, MotionFileError
 warnings.simplefilter("ignore")
 src = open({str(tmp_path / "ok.c3d")!r}, "rb").read()
 rng = np.random.default_rng(7)

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from converters import Motion
-from converters.canonical import canonicalize, detect_up, make_bones_uniform, resample
-from converters.rotations import axis_rotation
-from converters.skeletons import KIT, T2M
+from m2t.converters import Motion
+from m2t.converters.canonical import canonicalize, detect_up, make_bones_uniform, resample
+from m2t.converters.rotations import axis_rotation
+from m2t.converters.skeletons import KIT, T2M
 
 
 def _t2m_walk(T=40, fps=30.0, heading_deg=0.0, up="+y", offset=(3.0, 0.2, -1.0)):
@@ -62,8 +62,8 @@ def test_uniform_bones_sets_reference_lengths():
 
 
 def test_kit_rate_and_mm_npy(tmp_path):
-    from converters import save_motion
-    from converters.retarget import retarget
+    from m2t.converters import save_motion
+    from m2t.converters.retarget import retarget
     k = canonicalize(retarget(_t2m_walk(), "kit"))
     assert k.fps == 12.5 and k.joint_names == KIT.joint_names
     assert k.positions[0, KIT.index("LS"), 0] > 0         # left shoulder on +X

@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from converters import ConfigError, Motion, SkeletonMatchError
-from converters.retarget import build_mapping, parse_name, retarget
-from converters.skeletons import KIT, T2M
+from m2t.converters import ConfigError, Motion, SkeletonMatchError
+from m2t.converters.retarget import build_mapping, parse_name, retarget
+from m2t.converters.skeletons import KIT, T2M
 
 
 @pytest.mark.parametrize("name, expected", [

@@ -11,11 +11,11 @@ import pickle
 import numpy as np
 import pytest
 
-from converters import smpl
-from converters.errors import ConfigError, MotionFileError
-from converters.motion import Motion
-from converters.rotations import axis_rotation
-from converters.skeletons import T2M, T2M_JOINTS, T2M_PARENTS
+from m2t.converters import smpl
+from m2t.converters.errors import ConfigError, MotionFileError
+from m2t.converters.motion import Motion
+from m2t.converters.rotations import axis_rotation
+from m2t.converters.skeletons import T2M, T2M_JOINTS, T2M_PARENTS
 
 REST = T2M.rest
 NATIVE = REST - REST[0] + smpl.SMPL_REST_PELVIS        # (22, 3) rest joints in SMPL model coordinates
@@ -234,7 +234,7 @@ def test_bad_options(tmp_path):
 # ----------------------------------------------------------------------------- m2t's own npz
 
 def test_m2t_npz_passes_through(tmp_path):
-    from converters.api import save_motion
+    from m2t.converters.api import save_motion
     rng = np.random.default_rng(4)
     pos = (REST[None] + rng.normal(0, 0.01, (5, 22, 3))).astype(np.float32)
     m = Motion(positions=pos, fps=20.0, joint_names=T2M_JOINTS, parents=T2M_PARENTS, skeleton="t2m",
@@ -245,7 +245,7 @@ def test_m2t_npz_passes_through(tmp_path):
     assert back.fps == 20.0 and back.joint_names == T2M_JOINTS and back.parents == T2M_PARENTS
     assert back.skeleton == "t2m" and back.up == "+y"
     assert back.meta["retarget"] == "identity" and back.meta["converted_from"] == "walk.bvh"
-    from converters import info
+    from m2t.converters import info
     d = info(tmp_path / "walk.npz")
     assert d["frames"] == 5 and d["joints"] == 22 and d["up"] == "+y" and d["mapping"] == "identity"
 
@@ -270,7 +270,7 @@ def amass_walk(T=120, fps=60.0):
 
 
 def test_amass_walk_load_motion(tmp_path):
-    from converters import load_motion
+    from m2t.converters import load_motion
     poses, trans = amass_walk()
     raw = smpl.read(write_amass(tmp_path / "walk.npz", poses, trans, fps=60.0))
     head_up = raw.positions[:, J["head"]] - raw.positions[:, 0]

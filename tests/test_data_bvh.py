@@ -12,8 +12,8 @@ import re
 import numpy as np
 import pytest
 
-from converters import load_motion
-from converters.skeletons import T2M
+from m2t.converters import load_motion
+from m2t.converters.skeletons import T2M
 
 from conftest import need
 

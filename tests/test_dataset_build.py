@@ -7,10 +7,10 @@ import numpy as np
 from typer.testing import CliRunner
 
 from conftest import need
-from converters.synthetic import write_walk_bvh
-from m2t_cli.app import app
-from models.data import load_samples, parse_caption_line, read_split
-from models.dataset_build import Entry, label_captions, load_templates, stratified_splits
+from m2t.converters.synthetic import write_walk_bvh
+from m2t.cli.app import app
+from m2t.models.data import load_samples, parse_caption_line, read_split
+from m2t.models.dataset_build import Entry, label_captions, load_templates, stratified_splits
 
 runner = CliRunner()
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from m2t_cli.app import app
-from models.captioning import default_model_dir
+from m2t.cli.app import app
+from m2t.models.captioning import default_model_dir
 
 REPO = Path(__file__).resolve().parents[1]
 runner = CliRunner()

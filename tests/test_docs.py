@@ -7,20 +7,20 @@ from pathlib import Path
 
 import typer
 
-from m2t_cli.app import app
+from m2t.cli.app import app
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _generated() -> str:
-    out = subprocess.run([sys.executable, "-m", "typer", "m2t_cli.app", "utils", "docs", "--name", "m2t"],
+    out = subprocess.run([sys.executable, "-m", "typer", "m2t.cli.app", "utils", "docs", "--name", "m2t"],
                          cwd=REPO, capture_output=True, text=True, check=True)
     return out.stdout
 
 
 def test_cli_reference_is_current():
     assert (REPO / "docs" / "cli.md").read_text().strip() == _generated().strip(), \
-        "docs/cli.md is stale: run `python -m typer m2t_cli.app utils docs --name m2t --output docs/cli.md`"
+        "docs/cli.md is stale: run `python -m typer m2t.cli.app utils docs --name m2t --output docs/cli.md`"
 
 
 def test_every_command_has_an_example_and_api_doc():

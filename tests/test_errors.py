@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from converters.synthetic import write_walk_bvh
-from m2t_cli.app import app
+from m2t.converters.synthetic import write_walk_bvh
+from m2t.cli.app import app
 
 runner = CliRunner()
 

@@ -1,4 +1,4 @@
-"""Imports flow m2t_cli -> models -> converters, never back; the converters path never loads torch."""
+"""Imports flow m2t.cli -> m2t.models -> m2t.converters, never back; the converters path never loads torch."""
 from __future__ import annotations
 
 import ast
@@ -17,10 +17,20 @@ def _imports(path: Path) -> set[str]:
     out = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            out |= {a.name.split(".")[0] for a in node.names}
+            out |= {_layer(a.name) for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            out.add(node.module.split(".")[0])
+            out.add(_layer(node.module))
+            if node.module == "m2t":
+                out |= {_layer("m2t." + a.name) for a in node.names}
     return out
+
+
+def _layer(module: str) -> str:
+    """`m2t.models.x` -> "models" (the folder it lives in), `m2t.cli` -> "m2t_cli", `numpy` -> "numpy"."""
+    parts = module.split(".")
+    if parts[0] != "m2t" or len(parts) == 1:
+        return parts[0]
+    return {"cli": "m2t_cli"}.get(parts[1], parts[1])
 
 
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
@@ -30,8 +40,16 @@ def test_no_upward_imports(package):
     assert not bad, bad
 
 
+def test_generic_top_level_names_are_not_importable(tmp_path):
+    """The install exposes only `m2t`: `models` / `converters` must not shadow other projects'."""
+    for name in ("models", "converters", "m2t_cli"):
+        r = subprocess.run([sys.executable, "-c", f"import {name}"], cwd=tmp_path, capture_output=True, text=True)
+        assert r.returncode != 0 and "No module named" in r.stderr, name
+
+
 def test_convert_and_info_do_not_load_torch():
-    code = ("import sys, m2t_cli.app, converters, converters.bvh, converters.retarget, converters.canonical;"
+    code = ("import sys, m2t.cli.app, m2t.converters, m2t.converters.bvh, m2t.converters.retarget, "
+            "m2t.converters.canonical;"
             "print(sorted(m for m in ('torch', 'smplx', 'ezc3d', 'matplotlib') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

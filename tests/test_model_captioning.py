@@ -5,16 +5,16 @@ import numpy as np
 import pytest
 import torch
 
-from converters.errors import ConfigError, MotionFileError
-from converters.motion import Motion
-from converters.synthetic import write_walk_bvh
-from m2t_cli.writers import srt_cues
-from models.captioning import (FWHM_C, CAPTION_SCHEMA, caption_files, caption_motion, feature_time, load_model,
+from m2t.converters.errors import ConfigError, MotionFileError
+from m2t.converters.motion import Motion
+from m2t.converters.synthetic import write_walk_bvh
+from m2t.cli.writers import srt_cues
+from m2t.models.captioning import (FWHM_C, CAPTION_SCHEMA, caption_files, caption_motion, feature_time, load_model,
                                part_scores, segments, word_span)
-from models.config import model_preset
-from models.decoding import beam_search, greedy
-from models.network import Captioner
-from models.supervision import caption_targets
+from m2t.models.config import model_preset
+from m2t.models.decoding import beam_search, greedy
+from m2t.models.network import Captioner
+from m2t.models.supervision import caption_targets
 from schema_check import validate
 
 

@@ -11,11 +11,11 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from safetensors.torch import load_file, save_file
 
-from models.config import TrainConfig, model_preset
-from models.data import collate
-from models.network import Captioner
-from models.synthetic import write_dataset
-from models.training import loss_terms, prepare_data
+from m2t.models.config import TrainConfig, model_preset
+from m2t.models.data import collate
+from m2t.models.network import Captioner
+from m2t.models.synthetic import write_dataset
+from m2t.models.training import loss_terms, prepare_data
 
 
 def _items(root):

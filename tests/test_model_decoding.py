@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import torch
 
-from models.config import model_preset
-from models.decoding import beam_search, greedy
-from models.network import Captioner
-from models.vocab import EOS_ID
+from m2t.models.config import model_preset
+from m2t.models.decoding import beam_search, greedy
+from m2t.models.network import Captioner
+from m2t.models.vocab import EOS_ID
 
 
 def _setup(seed=0):

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from models import metrics
-from models.protocols import prepare
+from m2t.models import metrics
+from m2t.models.protocols import prepare
 
 REPO = Path(__file__).resolve().parents[1]
 

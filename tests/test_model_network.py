@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models.config import CaptionerConfig, model_preset
-from models.network import Captioner, count_parameters, gaussian_window
+from m2t.models.config import CaptionerConfig, model_preset
+from m2t.models.network import Captioner, count_parameters, gaussian_window
 
 
 def _batch(B=3, T=40, J=22, L=9, V=30, seed=0):

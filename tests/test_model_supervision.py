@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from converters.skeletons import PART_NAMES
-from models import supervision as sv
-from models.losses import adapt_loss, language_loss, spatial_loss, total_loss
-from models.vocab import tokenize
+from m2t.converters.skeletons import PART_NAMES
+from m2t.models import supervision as sv
+from m2t.models.losses import adapt_loss, language_loss, spatial_loss, total_loss
+from m2t.models.vocab import tokenize
 
 COL = {n: i for i, n in enumerate(PART_NAMES)}
 UNSUP = [-1.0] * 6

@@ -11,10 +11,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from models.checkpoint import load_bundle
-from models.config import TrainConfig, model_preset
-from models.synthetic import write_dataset
-from models.training import train
+from m2t.models.checkpoint import load_bundle
+from m2t.models.config import TrainConfig, model_preset
+from m2t.models.synthetic import write_dataset
+from m2t.models.training import train
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -71,10 +71,10 @@ def test_checkpoint_reloads_in_fresh_process_without_pickle(tmp_path):
 import pickle, torch, json, numpy as np
 def boom(*a, **k): raise AssertionError("unpickling attempted")
 setattr(pickle, "load", boom); setattr(pickle, "loads", boom); setattr(torch, "load", boom)
-from models.checkpoint import load_bundle
-from models.decoding import greedy
-from models.features import motion_features
-from models.training import batch_features
+from m2t.models.checkpoint import load_bundle
+from m2t.models.decoding import greedy
+from m2t.models.features import motion_features
+from m2t.models.training import batch_features
 b = load_bundle({str(tmp_path / 'm')!r})
 j = np.load({str(root / 'new_joints' / '000000.npy')!r})
 x, m = batch_features([motion_features(j, b.norm, b.downsample)], 'cpu')
@@ -84,15 +84,15 @@ print(json.dumps(greedy(b.model, x, m, 15)[0].ids))
             for _ in range(2)]
     assert outs[0] == outs[1]
     b = load_bundle(tmp_path / "m")
-    from models.decoding import greedy
-    from models.features import motion_features
-    from models.training import batch_features
+    from m2t.models.decoding import greedy
+    from m2t.models.features import motion_features
+    from m2t.models.training import batch_features
     x, m = batch_features([motion_features(np.load(root / "new_joints" / "000000.npy"), b.norm, b.downsample)], "cpu")
     assert json.loads(outs[0]) == greedy(b.model, x, m, 15)[0].ids
 
 
 def test_missing_model_dir_is_a_clear_error(tmp_path):
-    from models.checkpoint import ModelDirError
+    from m2t.models.checkpoint import ModelDirError
     with pytest.raises(ModelDirError, match="model directory not found"):
         load_bundle(tmp_path / "nope")
     (tmp_path / "half").mkdir()

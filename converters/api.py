@@ -44,19 +44,29 @@ def read_motion(path, **options) -> Motion:
 
 
 def load_motion(path, skeleton: str = "t2m", fps: float | None = None, joint_map=None,
-                up: str | None = None, uniform_bones: bool = False, **options) -> Motion:
+                up: str | None = None, keep_proportions: bool = False, **options) -> Motion:
     """Read a file and return it on a canonical skeleton in HumanML3D's frame.
 
     skeleton: "t2m" (22 joints, 20 fps) or "kit" (21 joints, 12.5 fps); fps: output rate (default
     the skeleton's dataset rate); joint_map: a mapping file or dict overriding the automatic joint
-    matching; up: the source up axis ("+y", "+z", ...), detected when None; uniform_bones: rescale
-    bones to the reference skeleton's lengths.
+    matching; up: the source up axis ("+y", "+z", ...), detected when None; keep_proportions: keep
+    the performer's bone lengths instead of retargeting onto the canonical body (converters/body.py).
+    Warnings (e.g. an implausible stature) are emitted and listed in ``meta["warnings"]``.
     """
+    from .body import stature_m, stature_warning, warn
     from .canonical import canonicalize
     from .retarget import retarget
     raw = read_motion(path, **options)
     on_skel = retarget(raw, skeleton, joint_map=joint_map)
-    return canonicalize(on_skel, fps=fps, up=up or raw.up, uniform_bones=uniform_bones)
+    skel = get_skeleton(skeleton)
+    meta = dict(on_skel.meta)
+    meta["warnings"] = list(meta.get("warnings", []))
+    stature = stature_m(on_skel.positions, skel)
+    meta["stature_m"] = round(stature, 3)
+    msg = stature_warning(stature, str(path), raw.meta.get("units"), raw.meta.get("units_from"))
+    if msg:
+        warn(meta, msg)
+    return canonicalize(on_skel.with_(meta=meta), fps=fps, up=up or raw.up, keep_proportions=keep_proportions)
 
 
 def save_motion(motion: Motion, stem, npy: bool = True, npz: bool = True) -> list[Path]:
@@ -123,7 +133,7 @@ def output_stem(rel: Path, out_dir) -> Path:
 
 
 def convert(inputs, out_dir="out", skeleton: str = "t2m", fps: float | None = None, recursive: bool = False,
-            joint_map=None, up: str | None = None, uniform_bones: bool = False, overwrite: bool = True,
+            joint_map=None, up: str | None = None, keep_proportions: bool = False, overwrite: bool = True,
             progress=None, **options) -> list[ConvertResult]:
     """Convert files and folders; never stops at a bad file.
 
@@ -146,7 +156,7 @@ def convert(inputs, out_dir="out", skeleton: str = "t2m", fps: float | None = No
             continue
         try:
             m = load_motion(path, skeleton=skeleton, fps=fps, joint_map=joint_map, up=up,
-                            uniform_bones=uniform_bones, **options)
+                            keep_proportions=keep_proportions, **options)
             results.append(ConvertResult(path, save_motion(m, stem)))
         except M2TError as e:
             results.append(ConvertResult(path, [], error=str(e)))

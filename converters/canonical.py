@@ -1,5 +1,6 @@
 """Canonicalisation as HumanML3D does it: Y up, floor at y = 0, root XZ at the origin and facing
-+Z at frame 0 (left side on +X), resampled to the dataset rate, optional uniform bone lengths.
++Z at frame 0 (left side on +X), resampled to the dataset rate, retargeted onto the canonical body
+(converters/body.py) unless the source proportions are kept.
 
 All functions take and return (T, J, 3) float arrays in metres and are pure.
 """
@@ -51,25 +52,24 @@ def resample(positions: np.ndarray, fps_in: float, fps_out: float) -> np.ndarray
 
 
 def make_bones_uniform(positions: np.ndarray, skel: Skeleton) -> np.ndarray:
-    """Keep every bone's direction, set its length to the reference skeleton's; the root path
-    is scaled by the ratio of leg lengths (as HumanML3D's uniform_skeleton)."""
-    par = skel.parents
-    rest_len = np.array([np.linalg.norm(skel.rest[j] - skel.rest[p]) if p >= 0 else 0.0
-                         for j, p in enumerate(par)])
-    legs = [(skel.face[1], c) for c in range(len(par)) if par[c] == skel.face[1]]  # left hip -> knee
-    hip, knee = legs[0]
-    ankle = next(c for c in range(len(par)) if par[c] == knee)
-    src_leg = (np.linalg.norm(positions[:, knee] - positions[:, hip], axis=-1)
-               + np.linalg.norm(positions[:, ankle] - positions[:, knee], axis=-1)).mean()
-    tgt_leg = rest_len[knee] + rest_len[ankle]
+    """Retarget onto the canonical body (converters/body.py): every bone keeps its direction and
+    gets the canonical length; the root path is scaled by the ratio of leg lengths (canonical /
+    source, mean over frames and both legs), as HumanML3D's uniform_skeleton. A bone of zero
+    length in some frame takes the canonical rest direction there."""
+    from .body import canonical_rest, leg_length, target_lengths
+    lengths = target_lengths(skel)
+    rest = canonical_rest(skel)
+    scale = leg_length(rest[None], skel) / max(leg_length(positions, skel), 1e-9)
     out = np.empty_like(positions)
-    out[:, 0] = positions[:, 0] * (tgt_leg / max(src_leg, 1e-9))
-    for j, p in enumerate(par):
+    out[:, 0] = positions[:, 0] * scale
+    for j, p in enumerate(skel.parents):
         if p < 0:
             continue
         d = positions[:, j] - positions[:, p]
         n = np.linalg.norm(d, axis=-1, keepdims=True)
-        out[:, j] = out[:, p] + d / np.maximum(n, 1e-9) * rest_len[j]
+        r = rest[j] - rest[p]
+        d = np.where(n > 1e-9, d / np.maximum(n, 1e-12), r / np.linalg.norm(r))
+        out[:, j] = out[:, p] + d * lengths[j]
     return out
 
 
@@ -84,10 +84,11 @@ def facing_angle(frame: np.ndarray, skel: Skeleton) -> float:
 
 
 def canonicalize(m: Motion, fps: float | None = None, up: str | None = None,
-                 uniform_bones: bool = False) -> Motion:
+                 keep_proportions: bool = False) -> Motion:
     """Motion on t2m/kit joints (any axes, any rate) -> HumanML3D canonical frame.
 
     up: the source up axis ("+y", "+z", ...), detected from the feet-to-head direction when None.
+    keep_proportions: keep the source's bone lengths instead of retargeting onto the canonical body.
     """
     skel = get_skeleton(m.skeleton)
     fps = float(fps or skel.fps)
@@ -97,7 +98,7 @@ def canonicalize(m: Motion, fps: float | None = None, up: str | None = None,
     up_used = up or detect_up(p, skel)
     p = to_y_up(p, up_used)
     p = resample(p, m.fps, fps)
-    if uniform_bones:
+    if not keep_proportions:
         p = make_bones_uniform(p, skel)
     floor = p[..., 1].min()
     p[..., 1] -= floor
@@ -113,5 +114,5 @@ def canonicalize(m: Motion, fps: float | None = None, up: str | None = None,
                                     "floor_offset_m": round(float(floor), 4),
                                     "origin_offset_m": [round(float(x), 4) for x in origin],
                                     "facing_rotation_deg": round(float(np.degrees(-angle)), 2),
-                                    "uniform_bones": uniform_bones}}
+                                    "canonical_body": not keep_proportions}}
     return m.with_(positions=p.astype(np.float32), fps=fps, meta=meta)

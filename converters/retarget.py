@@ -251,6 +251,49 @@ def build_mapping(m: Motion, skeleton: str = "t2m", joint_map=None) -> tuple[dic
     return mapping, rig, unmapped
 
 
+MIN_BONE_M = 0.01   # a canonical bone shorter than this (median over frames) is degenerate
+
+
+def _chain_child(skel, j: int) -> int | None:
+    for chain in skel.chains:
+        if j in chain[:-1]:
+            return chain[chain.index(j) + 1]
+    return None
+
+
+def place_degenerate(W: np.ndarray, skel, positions: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Rows of W (canonical <- source weights) whose joint coincides with its canonical parent
+    (e.g. spine1 mapped onto a zero-offset LowerBack, collars onto a zero-offset Shoulder) are
+    re-placed on the segment from the parent to the first distinct joint down the chain, at the
+    canonical body's proportions. -> (new W, {joint: 'placed between A and B'})."""
+    from .body import canonical_rest
+    rest_len = np.linalg.norm(canonical_rest(skel) - canonical_rest(skel)[np.maximum(skel.parents, 0)], axis=-1)
+    W = W.copy()
+    placed = {}
+    pos = positions.astype(np.float64)
+    for j, p in enumerate(skel.parents):
+        if p < 0:
+            continue
+        P = np.einsum("s,tsc->tc", W[p], pos)
+        if np.median(np.linalg.norm(np.einsum("s,tsc->tc", W[j], pos) - P, axis=-1)) >= MIN_BONE_M:
+            continue
+        path, c = [j], _chain_child(skel, j)
+        while c is not None and np.median(np.linalg.norm(np.einsum("s,tsc->tc", W[c], pos) - P, axis=-1)) < MIN_BONE_M:
+            path.append(c)
+            c = _chain_child(skel, c)
+        if c is None:
+            continue
+        total = rest_len[path].sum() + rest_len[c]
+        acc = 0.0
+        for k in path:      # every coincident joint on the way gets its share of the segment
+            acc += rest_len[k]
+            f = acc / total
+            W[k] = (1 - f) * W[p] + f * W[c]
+            placed[skel.joint_names[k]] = (f"placed {f:.2f} of the way from {skel.joint_names[p]} to "
+                                           f"{skel.joint_names[c]} (source joint coincides with its parent)")
+    return W, placed
+
+
 def retarget(m: Motion, skeleton: str = "t2m", joint_map=None) -> Motion:
     """Motion on its source joints -> Motion on the canonical skeleton (same frames, fps, axes)."""
     skel = get_skeleton(skeleton)
@@ -269,9 +312,11 @@ def retarget(m: Motion, skeleton: str = "t2m", joint_map=None) -> Motion:
             raise ConfigError(f"{m.source}: weights for {t} sum to zero")
         for s, w in row.items():
             W[skel.index(t), idx[s]] = w / total
+    W, placed = place_degenerate(W, skel, m.positions)
     pos = np.einsum("ks,tsc->tkc", W, m.positions.astype(np.float64))
-    meta = {**m.meta, "rig": rig, "source_skeleton": m.skeleton,
-            "mapping": {t: {s: round(w / sum(r.values()), 4) for s, w in r.items()} for t, r in mapping.items()}}
+    meta = {**m.meta, "rig": rig, "source_skeleton": m.skeleton, "placed": placed,
+            "mapping": {t: {m.joint_names[i]: round(float(W[k, i]), 4) for i in np.flatnonzero(np.abs(W[k]) > 1e-9)}
+                        for k, t in enumerate(skel.joint_names)}}
     return m.with_(positions=pos.astype(np.float32), joint_names=skel.joint_names, parents=skel.parents,
                    skeleton=skel.name, meta=meta)
 

@@ -51,7 +51,7 @@ T2M_CHAINS = ((0, 2, 5, 8, 11), (0, 1, 4, 7, 10), (0, 3, 6, 9, 12, 15), (9, 14, 
 
 # Approximate SMPL neutral joint locations for the mean shape (metres, T-pose, Y up, facing +Z,
 # left on +X), shifted so the lowest foot joint is at y = 0. Used by the SMPL reader when no body
-# model is given (shape ignored) and as target bone lengths for `uniform_bones`.
+# model is given (shape ignored) and for the directions of the canonical body (converters/body.py).
 _SMPL_REST = np.array([
     [-0.0018, -0.2233, 0.0282], [0.0695, -0.3142, 0.0239], [-0.0677, -0.3147, 0.0214],
     [-0.0025, -0.1088, 0.0022], [0.1043, -0.6933, 0.0160], [-0.1056, -0.6960, 0.0114],

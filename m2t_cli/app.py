@@ -47,7 +47,7 @@ def convert(
     asf: Optional[Path] = typer.Option(None, help="AMC: the skeleton .asf file (found next to the .amc if omitted)."),
     source_fps: Optional[float] = typer.Option(None, help="Frame rate of the source when the file has none or a wrong one (AMC default 120)."),
     body_model_dir: Optional[Path] = typer.Option(None, help="SMPL npz: folder with SMPL/SMPL-H/SMPL-X model files for exact joints."),
-    uniform_bones: bool = typer.Option(False, help="Rescale bones to the reference skeleton's lengths."),
+    keep_proportions: bool = typer.Option(False, "--keep-proportions", help="Keep the performer's bone lengths (default: retarget onto the canonical HumanML3D body, root path scaled by the leg-length ratio)."),
     overwrite: bool = typer.Option(True, help="Re-convert files whose output exists."),
 ):
     """Convert motion files to the HumanML3D joint format (.npy positions + .npz with velocities).
@@ -78,7 +78,7 @@ def convert(
                 bar.update(task, completed=i, description=f"converting {Path(path).name}")
 
             results = converters.convert(inputs, out, skeleton=skeleton, fps=fps, recursive=recursive,
-                                         joint_map=joint_map or marker_map, up=up, uniform_bones=uniform_bones,
+                                         joint_map=joint_map or marker_map, up=up, keep_proportions=keep_proportions,
                                          overwrite=overwrite, progress=progress, units=units, asf=asf,
                                          source_fps=source_fps, body_model_dir=body_model_dir)
             bar.update(task, completed=len(files))

@@ -403,11 +403,11 @@ def test_plugin_gait_end_to_end(tmp_path, sacr):
         mk["SACR"] = (mk.pop("LPSI") + mk.pop("RPSI")) / 2
     labels = [f"Walker:{k}" for k in mk]                           # namespaced, as Vicon writes
     f = write_c3d(tmp_path / "pig.c3d", labels, _to_lab(np.stack(list(mk.values())), t), rate=100.0)
-    m = load_motion(f)
+    m = load_motion(f, keep_proportions=True)        # marker placement against the true joints
     assert m.meta["rig"] == ("plugin_gait_full_sacr" if sacr else "plugin_gait_full")
     assert m.joint_names == T2M.joint_names and m.fps == 20.0 and m.n_frames == 30
     ref = canonicalize(Motion(_to_lab(joints, t) / 1000.0, 100.0, T2M.joint_names, T2M.parents,
-                              skeleton="t2m"), up="+z").positions
+                              skeleton="t2m"), up="+z", keep_proportions=True).positions
     err = np.linalg.norm(m.positions - ref, axis=-1).mean(axis=0)  # (22,) metres
     hips = [T2M.index("left_hip"), T2M.index("right_hip")]
     others = np.delete(err, hips)

@@ -51,14 +51,38 @@ def test_resample_linear_and_exact_at_same_rate():
     np.testing.assert_allclose(y[:, 0, 0], np.arange(7) * 1.5)
 
 
-def test_uniform_bones_sets_reference_lengths():
+def test_canonical_body_sets_hml3d_lengths():
+    from m2t.converters.body import HML3D_BONE_LENGTHS
     m = _t2m_walk()
     scaled = m.with_(positions=m.positions * 1.3)
     p = make_bones_uniform(scaled.positions.astype(float), T2M)
     for j, par in enumerate(T2M.parents):
         if par >= 0:
             got = np.linalg.norm(p[:, j] - p[:, par], axis=-1)
-            np.testing.assert_allclose(got, np.linalg.norm(T2M.rest[j] - T2M.rest[par]), atol=1e-6)
+            np.testing.assert_allclose(got, HML3D_BONE_LENGTHS[T2M.joint_names[j]], atol=1e-6)
+
+
+def test_canonical_body_matches_hml3d_sample(shared_data):
+    """The stored lengths are the ones every HumanML3D new_joints file has."""
+    from m2t.converters.body import bone_lengths, target_lengths
+    from conftest import need
+    for f in sorted(need(shared_data / "humanml3d-sample" / "new_joints").glob("*.npy")):
+        got = bone_lengths(np.load(f).astype(float), T2M.parents)[:, 1:]
+        np.testing.assert_allclose(got, np.broadcast_to(target_lengths(T2M)[1:], got.shape), atol=2e-5)
+
+
+@pytest.mark.parametrize("skeleton", ["t2m", "kit"])
+def test_body_size_does_not_change_the_canonical_motion(skeleton):
+    from m2t.converters.retarget import retarget
+    m = _t2m_walk(T=60)
+    rng = np.random.default_rng(0)
+    wobble = m.positions + rng.normal(0, 0.01, m.positions.shape).astype(np.float32)
+    ref = canonicalize(retarget(m.with_(positions=wobble), skeleton)).positions
+    for k in (0.8, 0.9, 1.1, 1.25):
+        got = canonicalize(retarget(m.with_(positions=wobble * k), skeleton)).positions
+        np.testing.assert_allclose(got, ref, atol=2e-6)
+    kept = canonicalize(retarget(m.with_(positions=wobble * 1.25), skeleton), keep_proportions=True).positions
+    assert np.abs(kept - ref).max() > 0.05
 
 
 def test_kit_rate_and_mm_npy(tmp_path):

@@ -83,24 +83,38 @@ def _norm(name: str) -> str:
     return re.split(r"[:|]", name)[-1].lower()
 
 
-def _auto_map(m: Motion) -> tuple[dict, list[str]]:
-    """Automatic name matching -> ({t2m joint: {source: w}}, unmapped t2m joints)."""
+def _auto_found(m: Motion, exclude=(), skip=()) -> dict[str, int]:
+    """Matching by name words -> {t2m joint: source index} (spine1-3 excluded)."""
     parsed = [parse_name(n) for n in m.joint_names]
-    used: set[int] = set()
+    used: set[int] = set(exclude)
     found: dict[str, int] = {}
     for part in _ORDER:
         sides = [None] if part in ("pelvis", "neck", "head") else ["left", "right"]
         for side in sides:
             target = part if side is None else f"{side}_{part}"
+            if target in skip:
+                continue
             for syn in SYNONYMS[part]:
                 hits = [i for i, (s, r) in enumerate(parsed) if s == side and r == syn and i not in used]
                 if hits:
                     found[target] = hits[0]
                     used.add(hits[0])
                     break
-    mapping = {k: {m.joint_names[i]: 1.0} for k, i in found.items()}
-    mapping.update(_spine_map(m, found))
-    return mapping, [j for j in T2M.joint_names if j not in mapping]
+    return found
+
+
+def _auto_map(m: Motion) -> tuple[dict, dict, list[str], str]:
+    """Automatic matching (converters/rig_match.py) -> ({t2m joint: {source: w}},
+    {t2m joint: (how, confidence)}, problems)."""
+    from .rig_match import match
+    r = match(m)
+    mapping = {k: {m.joint_names[i]: 1.0} for k, i in r.found.items()}
+    how = {k: (r.how[k], round(r.confidence[k], 2)) for k in r.found}
+    for k, v in _spine_map(m, r.found).items():
+        mapping[k] = v
+        how[k] = ("placed along the pelvis-neck chain", round(min(r.confidence.get("pelvis", 0), r.confidence.get("neck", 0)), 2))
+    rig = f"auto ({r.scheme} names)" if r.scheme else "auto"
+    return mapping, how, r.problems, rig
 
 
 def _spine_map(m: Motion, found: dict[str, int]) -> dict:
@@ -177,7 +191,7 @@ def _resolve(mapping: dict, m: Motion, where: str) -> tuple[dict, list[str]]:
 def _find_preset(m: Motion) -> tuple[dict | None, str | None]:
     best = None
     for p in _presets():
-        if "t2m" not in p:
+        if "t2m" not in p or ("requires" in p and not any(re.match(p["requires"], n) for n in m.joint_names)):
             continue
         _, missing = _resolve(p["t2m"], m, p["name"])
         if not missing and (best is None or len(_refs(p["t2m"])) > len(_refs(best["t2m"]))):
@@ -217,16 +231,28 @@ def load_joint_map(path) -> dict:
 
 def build_mapping(m: Motion, skeleton: str = "t2m", joint_map=None) -> tuple[dict, str, list[str]]:
     """-> ({canonical joint: {source joint: weight}}, rig name, unmapped canonical joints)."""
+    d = mapping_detail(m, skeleton, joint_map)
+    return d["mapping"], d["rig"], d["unmapped"]
+
+
+def mapping_detail(m: Motion, skeleton: str = "t2m", joint_map=None) -> dict:
+    """-> {"mapping", "rig", "unmapped", "how": {joint: (how found, confidence)}, "problems"}."""
     skel = get_skeleton(skeleton)
     user = load_joint_map(joint_map) if isinstance(joint_map, (str, Path)) else (joint_map or {})
     where = str(joint_map) if isinstance(joint_map, (str, Path)) else "joint map"
     user_tables = user if ("t2m" in user or "kit" in user) else {skeleton: user}
     preset, rig = _find_preset(m)
+    how: dict = {}
+    problems: list[str] = []
     if skeleton in (preset or {}):
         base, _ = _resolve(preset[skeleton], m, rig)
+        how = {k: (f"preset {rig}", 1.0) for k in base}
     else:
-        base = _resolve(preset["t2m"], m, rig)[0] if preset else _auto_map(m)[0]
-        rig = rig or "auto"
+        if preset:
+            base = _resolve(preset["t2m"], m, rig)[0]
+            how = {k: (f"preset {rig}", 1.0) for k in base}
+        else:
+            base, how, problems, rig = _auto_map(m)
         if skeleton == "kit":  # compose kit <- t2m <- source
             t2m_map = {**base, **_resolve(user_tables.get("t2m", {}), m, where)[0]}
             base = {}
@@ -237,6 +263,7 @@ def build_mapping(m: Motion, skeleton: str = "t2m", joint_map=None) -> tuple[dic
                         for s, ws in t2m_map[t].items():
                             acc[s] = acc.get(s, 0.0) + w * ws
                     base[k] = acc
+            how = {k: (f"from t2m ({rig})", 1.0) for k in base}
     override, missing = _resolve(user_tables.get(skeleton, {}), m, where)
     if missing:
         raise SkeletonMatchError(f"{where}: joint(s) not in {m.source}: {', '.join(sorted(set(missing)))}")
@@ -246,9 +273,22 @@ def build_mapping(m: Motion, skeleton: str = "t2m", joint_map=None) -> tuple[dic
                           f"{skeleton} joints are {', '.join(skel.joint_names)}")
     if override:
         rig = f"{rig} + {where}"
+        how.update({k: (f"user map {where}", 1.0) for k in override})
     mapping = {**base, **override}
     unmapped = [j for j in skel.joint_names if j not in mapping or not mapping[j]]
-    return mapping, rig, unmapped
+    return {"mapping": mapping, "rig": rig, "unmapped": unmapped, "how": how, "problems": problems}
+
+
+def _weights(mapping: dict, skel, m: Motion) -> np.ndarray:
+    W = np.zeros((skel.n_joints, m.n_joints))
+    idx = {n: i for i, n in enumerate(m.joint_names)}
+    for t, row in mapping.items():
+        total = sum(row.values())
+        if abs(total) < 1e-9:
+            raise ConfigError(f"{m.source}: weights for {t} sum to zero")
+        for s, w in row.items():
+            W[skel.index(t), idx[s]] = w / total
+    return W
 
 
 MIN_BONE_M = 0.01   # a canonical bone shorter than this (median over frames) is degenerate
@@ -299,19 +339,16 @@ def retarget(m: Motion, skeleton: str = "t2m", joint_map=None) -> Motion:
     skel = get_skeleton(skeleton)
     if m.skeleton == skel.name and m.joint_names == skel.joint_names and joint_map is None:
         return m
-    mapping, rig, unmapped = build_mapping(m, skeleton, joint_map)
+    d = mapping_detail(m, skeleton, joint_map)
+    mapping, rig, unmapped = d["mapping"], d["rig"], d["unmapped"]
+    if unmapped and d["problems"]:
+        raise SkeletonMatchError(f"{m.source}: cannot map onto {skeleton}: {d['problems'][0]}; "
+                                 f"pass --joint-map FILE naming them (docs/formats.md)")
     if unmapped:
         raise SkeletonMatchError(
             f"{m.source}: cannot map onto {skeleton}: no source joint for {', '.join(unmapped)}; "
             f"source joints: {', '.join(m.joint_names)}; pass --joint-map FILE (docs/formats.md)")
-    W = np.zeros((skel.n_joints, m.n_joints))
-    idx = {n: i for i, n in enumerate(m.joint_names)}
-    for t, row in mapping.items():
-        total = sum(row.values())
-        if abs(total) < 1e-9:
-            raise ConfigError(f"{m.source}: weights for {t} sum to zero")
-        for s, w in row.items():
-            W[skel.index(t), idx[s]] = w / total
+    W = _weights(mapping, skel, m)
     W, placed = place_degenerate(W, skel, m.positions)
     pos = np.einsum("ks,tsc->tkc", W, m.positions.astype(np.float64))
     meta = {**m.meta, "rig": rig, "source_skeleton": m.skeleton, "placed": placed,
@@ -322,10 +359,21 @@ def retarget(m: Motion, skeleton: str = "t2m", joint_map=None) -> Motion:
 
 
 def match_report(m: Motion, skeleton: str = "t2m") -> dict:
-    """For `m2t info`: the detected rig and the mapping (or what stays unmapped); never raises
-    on an unmappable file."""
+    """For `m2t info`: the detected rig, the mapping, how each joint was found with a confidence,
+    and ambiguities (or what stays unmapped); never raises on an unmappable file."""
     if m.skeleton == skeleton and m.joint_names == get_skeleton(skeleton).joint_names:
         return {"rig": skeleton, "mapping": "identity", "unmapped": []}
-    mapping, rig, unmapped = build_mapping(m, skeleton)
-    return {"rig": rig, "unmapped": unmapped,
-            "mapping": {t: (next(iter(r)) if len(r) == 1 else r) for t, r in mapping.items()}}
+    d = mapping_detail(m, skeleton)
+    out = {"rig": d["rig"], "unmapped": d["unmapped"],
+           "mapping": {t: (next(iter(r)) if len(r) == 1 else r) for t, r in d["mapping"].items()},
+           "found_by": {t: f"{h} ({c:.2f})" for t, (h, c) in d["how"].items()}}
+    if d["problems"]:
+        out["ambiguous"] = [f"{p}; pass --joint-map FILE naming them" for p in d["problems"]]
+    if not d["unmapped"] and m.n_joints > 0:
+        try:
+            W = _weights(d["mapping"], get_skeleton(skeleton), m)
+            _, placed = place_degenerate(W, get_skeleton(skeleton), m.positions)
+            out["placed"] = placed
+        except ConfigError:
+            pass
+    return out

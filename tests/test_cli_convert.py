@@ -25,7 +25,7 @@ def test_convert_one_file(tmp_path):
     d = np.load(tmp_path / "out" / "walk.npz")
     assert d["velocities"].shape == pos.shape and float(d["fps"]) == 20.0
     meta = json.loads(str(d["meta"]))
-    assert meta["rig"] == "mixamo" and meta["canonical"]["up_from"] == "+y"
+    assert meta["rig"] == "auto (humanik names)" and meta["canonical"]["up_from"] == "+y"
 
 
 def test_convert_folder_recursive_goes_past_bad_files(tmp_path):

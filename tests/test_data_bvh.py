@@ -101,4 +101,4 @@ def test_misc_rigs(shared_data):
     assert [f.name for f in files] == ["test_freebvh.bvh", "test_mocapbank.bvh"]
     run_folder(files, lambda f: "")
     rigs = {f.name: load_motion(f).meta["rig"] for f in files}
-    assert rigs == {"test_freebvh.bvh": "mixamo", "test_mocapbank.bvh": "auto"}
+    assert rigs == {"test_freebvh.bvh": "mixamo", "test_mocapbank.bvh": "auto (biovision names)"}

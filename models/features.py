@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 
 @dataclass
@@ -41,18 +40,3 @@ def motion_features(joints: np.ndarray, norm: Normalizer, downsample: int = 2) -
     x = (joints.astype(np.float32) - norm.mean) / norm.std
     x[:, 1:] -= x[:, :1]
     return np.ascontiguousarray(x[downsample // 2::downsample])
-
-
-def feature_times(n_source_frames: int, fps: float, downsample: int = 2) -> np.ndarray:
-    """Seconds, in the source clip, of each feature frame: (s//2 + k*s) / fps."""
-    return (np.arange(downsample // 2, n_source_frames, downsample) / fps).astype(np.float32)
-
-
-def batch_features(feats, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """[(T_i, J, 3)] -> x (B, T, J, 3) zero-padded, mask (B, T)."""
-    T = max(f.shape[0] for f in feats)
-    x = np.zeros((len(feats), T) + feats[0].shape[1:], np.float32)
-    mask = np.zeros((len(feats), T), bool)
-    for i, f in enumerate(feats):
-        x[i, :len(f)], mask[i, :len(f)] = f, True
-    return torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device)

@@ -156,11 +156,11 @@ class Captioner(nn.Module):
         exact=False: the two (B, L, T, D) tanh through `_tanh_linear`'s sigmoid form (decoding)."""
         mask = mem.mask
         if self.cfg.spatial_scoring == "per_part":                       # (B, L, T, P)
-            s = _tanh_linear(self.spat_out, mem.spat_x[:, None] + self.spat_h(h)[:, :, None, None], exact).squeeze(-1)
+            s = _tanh_linear(self.spat_out, mem.spat_x[:, None] + self.spat_h(h)[:, :, None, None], exact).squeeze(-1)  # Eq. 5
         else:
-            s = _tanh_linear(self.spat_out, mem.spat_x[:, None] + self.spat_h(h)[:, :, None], exact)
+            s = _tanh_linear(self.spat_out, mem.spat_x[:, None] + self.spat_h(h)[:, :, None], exact)  # Eq. 5
         alpha = torch.softmax(s, -1) * mask[:, None, :, None].to(s.dtype)           # Eq. 6
-        z = _tanh_linear(self.temp_out, mem.temp_x[:, None] + self.temp_h(h)[:, :, None], exact).squeeze(-1)
+        z = _tanh_linear(self.temp_out, mem.temp_x[:, None] + self.temp_h(h)[:, :, None], exact).squeeze(-1)  # Eq. 2
         gamma = torch.softmax(z.masked_fill(~mask[:, None, :], float("-inf")), -1)  # Eq. 3
         window, centre, width = gaussian_window(gamma, mask, self.cfg.sigma_min)    # Eq. 4
         w = window[..., None] * alpha                                                # (B, L, T, P)
@@ -175,7 +175,7 @@ class Captioner(nn.Module):
         """Eq. 7, 9, 10. y_prev (B, L) ids; h, h_top, c (B, L, H) -> logits (B, L, V), β̂ (B, L)."""
         e = self.embed(y_prev)
         beta = torch.sigmoid(self.gate_h(h) + self.gate_e(e)).squeeze(-1)           # Eq. 7
-        c_hat = beta[..., None] * torch.tanh(self.ctx(c)) + (1 - beta[..., None]) * torch.tanh(self.lang(h_top))
+        c_hat = beta[..., None] * torch.tanh(self.ctx(c)) + (1 - beta[..., None]) * torch.tanh(self.lang(h_top))  # Eq. 9
         z = torch.cat([self.drop_out(e), c_hat, h], -1)
         logits = self.out(torch.tanh(self.mix(z))) if self.mix is not None else self.out(z)   # Eq. 10
         return logits, beta

@@ -8,9 +8,10 @@ import torch
 from m2t.converters.errors import ConfigError, MotionFileError
 from m2t.converters.motion import Motion
 from m2t.converters.synthetic import write_walk_bvh
-from m2t.cli.writers import srt_cues
-from m2t.models.captioning import (FWHM_C, CAPTION_SCHEMA, caption_files, caption_motion, feature_time, load_model,
-                               part_scores, segments, word_span)
+from m2t.models.captioning import caption_files, caption_motion, load_model
+from m2t.models.results import FWHM_C, feature_time, part_scores, segments, word_span
+from m2t.models.schemas import CAPTION_SCHEMA
+from m2t.models.writers import srt_cues
 from m2t.models.config import model_preset
 from m2t.models.decoding import beam_search, greedy
 from m2t.models.network import Captioner

@@ -74,7 +74,7 @@ setattr(pickle, "load", boom); setattr(pickle, "loads", boom); setattr(torch, "l
 from m2t.models.checkpoint import load_bundle
 from m2t.models.decoding import greedy
 from m2t.models.features import motion_features
-from m2t.models.training import batch_features
+from m2t.models.batching import batch_features
 b = load_bundle({str(tmp_path / 'm')!r})
 j = np.load({str(root / 'new_joints' / '000000.npy')!r})
 x, m = batch_features([motion_features(j, b.norm, b.downsample)], 'cpu')
@@ -86,13 +86,13 @@ print(json.dumps(greedy(b.model, x, m, 15)[0].ids))
     b = load_bundle(tmp_path / "m")
     from m2t.models.decoding import greedy
     from m2t.models.features import motion_features
-    from m2t.models.training import batch_features
+    from m2t.models.batching import batch_features
     x, m = batch_features([motion_features(np.load(root / "new_joints" / "000000.npy"), b.norm, b.downsample)], "cpu")
     assert json.loads(outs[0]) == greedy(b.model, x, m, 15)[0].ids
 
 
 def test_missing_model_dir_is_a_clear_error(tmp_path):
-    from m2t.models.checkpoint import ModelDirError
+    from m2t.models.errors import ModelDirError
     with pytest.raises(ModelDirError, match="model directory not found"):
         load_bundle(tmp_path / "nope")
     (tmp_path / "half").mkdir()

@@ -20,13 +20,13 @@ import torch
 from m2t.converters.api import load_motion
 from m2t.converters.errors import ConfigError, MotionFileError, file_error
 from m2t.converters.motion import Motion
-from m2t.converters.skeletons import get_skeleton
+from m2t.converters.skeletons import PART_NAMES, get_skeleton
 
 from .batching import batch_features
 from .checkpoint import Bundle, load_bundle
 from .decoding import Decoded, decode
 from .errors import ModelDirError
-from .features import motion_features
+from .features import motion_features, observed_parts
 from .results import CaptionResult, FileCaption, Token, check_options, feature_time, part_scores, word_span
 from .runtime import pick_device
 from .supervision import caption_targets
@@ -132,6 +132,25 @@ def _features(m: Motion, bundle: Bundle) -> np.ndarray:
     return motion_features(m.positions * bundle.input_scale, bundle.norm, bundle.downsample)
 
 
+def _part_mask(m: Motion, bundle: Bundle, warns: list[str]) -> np.ndarray:
+    """(P,) observed body parts of a clip (Motion.observed per joint, when the reader knows it);
+    a warning names the parts the model cannot see (their attention is masked to 0)."""
+    parts = get_skeleton(bundle.cfg.skeleton).parts
+    pm = observed_parts(getattr(m, "observed", None), parts)
+    if not pm.all():
+        names = ", ".join(PART_NAMES[i].replace("_", " ") for i in np.flatnonzero(pm == 0))
+        warns.append(f"body parts not observed in this file: {names}; the model's attention is masked there "
+                     "and it cannot describe what they do")
+    return pm
+
+
+def _model_input(items, dev) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """[(features, part mask)] -> x, mask, part_mask (None when every part of every clip is observed)."""
+    x, mask = batch_features([f for f, _ in items], dev)
+    pm = np.stack([p for _, p in items])
+    return x, mask, (None if pm.all() else torch.from_numpy(pm).to(dev))
+
+
 def _device_of(bundle: Bundle, device) -> torch.device:
     if device is None:
         return next(bundle.model.parameters()).device
@@ -153,8 +172,8 @@ def caption_motion(motion_or_path, bundle: Bundle, beam: int = 1, device: str | 
     m = _as_motion(motion_or_path, bundle, load_options)
     warns = _check_clip(m, bundle)
     dev = _device_of(bundle, device)
-    x, mask = batch_features([_features(m, bundle)], dev)
-    dec = decode(bundle.model, x, mask, beam, _max_len(bundle))[0]
+    x, mask, pm = _model_input([(_features(m, bundle), _part_mask(m, bundle, warns))], dev)
+    dec = decode(bundle.model, x, mask, beam, _max_len(bundle), pm)[0]
     source = str(motion_or_path) if not isinstance(motion_or_path, Motion) else str(m.source)
     return build_result(dec, bundle, source, m.n_frames, m.fps, onset_rule, beam, warns)
 
@@ -178,13 +197,13 @@ def iter_captions(paths: Iterable, bundle: Bundle, beam: int = 1, device: str | 
             try:
                 m = load_motion(p, skeleton=bundle.cfg.skeleton, **load_options)
                 warns = _check_clip(m, bundle)
-                loaded.append((len(out), m, warns, _features(m, bundle)))
+                loaded.append((len(out), m, warns, (_features(m, bundle), _part_mask(m, bundle, warns))))
                 out.append(FileCaption(p))
             except Exception as e:            # noqa: BLE001 - a bad file never stops the batch
                 out.append(FileCaption(p, error=file_error(p, e)))
         if loaded:
-            x, mask = batch_features([f for *_, f in loaded], dev)
-            for (k, m, warns, _), dec in zip(loaded, decode(bundle.model, x, mask, beam, max_len)):
+            x, mask, pm = _model_input([f for *_, f in loaded], dev)
+            for (k, m, warns, _), dec in zip(loaded, decode(bundle.model, x, mask, beam, max_len, pm)):
                 out[k].result = build_result(dec, bundle, str(chunk[k]), m.n_frames, m.fps, onset_rule, beam, warns)
         yield from out
 

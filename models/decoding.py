@@ -31,13 +31,14 @@ class Decoded:
 
 
 @torch.no_grad()
-def greedy(model: Captioner, x: torch.Tensor, mask: torch.Tensor, max_len: int = 30) -> list[Decoded]:
+def greedy(model: Captioner, x: torch.Tensor, mask: torch.Tensor, max_len: int = 30,
+           part_mask: torch.Tensor | None = None) -> list[Decoded]:
     """x (B, T, J, 3), mask (B, T) -> B decoded captions; stops when every caption hit <eos>.
     Captions that have ended are dropped from the computation (the batch is compacted once a
     quarter of its rows are done), so a batch costs about its mean caption length, not its max."""
     model.eval()
     B = x.shape[0]
-    mem = model.encode(x, mask, exact=False)
+    mem = model.encode(x, mask, exact=False, part_mask=part_mask)
     state = model.init_state(B, x.device)
     prev = torch.full((B,), SOS_ID, dtype=torch.long, device=x.device)
     rows = None                                          # original index of each computed row (None: all)
@@ -96,21 +97,22 @@ def _package(tokens, logps, traces, mask) -> list[Decoded]:
 
 @torch.no_grad()
 def beam_search(model: Captioner, x: torch.Tensor, mask: torch.Tensor, beam: int = 2,
-                max_len: int = 30) -> list[Decoded]:
+                max_len: int = 30, part_mask: torch.Tensor | None = None) -> list[Decoded]:
     """Batched synchronous beam search with length-normalised scores (sum log p / length, the
     <eos> counted); a hypothesis ends at <eos>. Each sample stops once it has `beam` finished
     hypotheses; the best finished (or, failing that, the best alive) one is returned.
     beam=1 runs greedy (the beam code with K = 1 gives the same tokens: tests check it)."""
     if beam <= 1:
-        return greedy(model, x, mask, max_len)
-    return _beam(model, x, mask, beam, max_len)
+        return greedy(model, x, mask, max_len, part_mask)
+    return _beam(model, x, mask, beam, max_len, part_mask)
 
 
 @torch.no_grad()
-def _beam(model: Captioner, x: torch.Tensor, mask: torch.Tensor, K: int, max_len: int) -> list[Decoded]:
+def _beam(model: Captioner, x: torch.Tensor, mask: torch.Tensor, K: int, max_len: int,
+          part_mask: torch.Tensor | None = None) -> list[Decoded]:
     model.eval()
     B, dev = x.shape[0], x.device
-    mem = model.encode(x, mask, exact=False).index_select(torch.arange(B, device=dev).repeat_interleave(K))
+    mem = model.encode(x, mask, exact=False, part_mask=part_mask).index_select(torch.arange(B, device=dev).repeat_interleave(K))
     state = model.init_state(B * K, dev)
     prev = torch.full((B * K,), SOS_ID, dtype=torch.long, device=dev)
     score = torch.full((B, K), float("-inf"), device=dev)
@@ -191,6 +193,7 @@ def _one(tokens, logps, trace, n_frames) -> Decoded:
                    centre=tr["centre"][:S], width=tr["width"][:S], logprobs=logps.cpu().numpy()[:S])
 
 
-def decode(model: Captioner, x: torch.Tensor, mask: torch.Tensor, beam: int = 1, max_len: int = 30) -> list[Decoded]:
-    """Greedy for beam <= 1, beam search otherwise."""
-    return greedy(model, x, mask, max_len) if beam <= 1 else beam_search(model, x, mask, beam, max_len)
+def decode(model: Captioner, x: torch.Tensor, mask: torch.Tensor, beam: int = 1, max_len: int = 30,
+           part_mask: torch.Tensor | None = None) -> list[Decoded]:
+    """Greedy for beam <= 1, beam search otherwise; part_mask (B, P) as Captioner.encode."""
+    return beam_search(model, x, mask, beam, max_len, part_mask)

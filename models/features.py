@@ -40,3 +40,14 @@ def motion_features(joints: np.ndarray, norm: Normalizer, downsample: int = 2) -
     x = (joints.astype(np.float32) - norm.mean) / norm.std
     x[:, 1:] -= x[:, :1]
     return np.ascontiguousarray(x[downsample // 2::downsample])
+
+
+def observed_parts(joint_observed, parts) -> np.ndarray:
+    """Per-joint observation flags (J,) -> (P,) float32 part mask for the captioner: a body part
+    counts as observed when at least half of its joints are (the root always is). None -> all 1."""
+    if joint_observed is None:
+        return np.ones(len(parts), np.float32)
+    obs = np.asarray(joint_observed, bool)
+    out = np.array([obs[list(p)].mean() >= 0.5 for p in parts], np.float32)
+    out[0] = 1.0
+    return out

@@ -122,11 +122,33 @@ def scheduled_inputs(model, batch, teacher_forcing: float, generator) -> torch.T
     return torch.where(coin.to(y_in.device), pred, y_in)
 
 
+# limb sets a partial marker set leaves out (t2m/kit part order: root, torso, l arm, r arm, l leg, r leg)
+DROPOUT_PATTERNS = ((2, 3), (4, 5), (2,), (3,))
+
+
+def part_dropout(alpha_targets: torch.Tensor, p: float, generator) -> torch.Tensor | None:
+    """Random part masks (B, P) that mimic partial marker sets (no arms, no legs, one arm missing),
+    each sample with probability p; a limb the caption's α targets point at is never dropped."""
+    if p <= 0:
+        return None
+    B, _, P = alpha_targets.shape
+    used = (alpha_targets > 0).any(1)                                   # (B, P)
+    mask = torch.ones(B, P)
+    coin = torch.rand(B, generator=generator) < p
+    pick = torch.randint(len(DROPOUT_PATTERNS), (B,), generator=generator)
+    for b in torch.nonzero(coin)[:, 0].tolist():
+        parts = list(DROPOUT_PATTERNS[int(pick[b])])
+        if not used[b, parts].any():
+            mask[b, parts] = 0.0
+    return mask.to(alpha_targets.device)
+
+
 def loss_terms(model, batch, tcfg: TrainConfig, generator, world: int = 1):
     """-> (total loss, {name: local mean}, {name: local count}). In DDP each term is a local sum
     over the global count times the world size, so averaged gradients equal the global mean."""
     y_in = scheduled_inputs(model, batch, tcfg.teacher_forcing, generator)
-    logits, att = model(batch.x, batch.mask, y_in)
+    part_mask = part_dropout(batch.alpha, tcfg.part_dropout, generator) if model.training else None
+    logits, att = model(batch.x, batch.mask, y_in, part_mask)
     target = batch.y[:, 1:]
     tok = target != PAD_ID
     sup_b = (batch.beta != -1) & tok

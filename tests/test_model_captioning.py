@@ -155,3 +155,22 @@ def test_srt_widens_point_cues_inside_the_clip(bundle, walks):
         dur = round(r.duration_s * 1000)
         assert all(0 <= a < b <= dur for a, b, _ in cues)
         assert [a for a, _, _ in cues] == sorted(a for a, _, _ in cues)
+
+
+def test_unobserved_arms_are_masked_and_reported(bundle, tmp_path):
+    """A canonical clip whose arm joints were not measured: the caption says so in its warnings and
+    no motion word attends to an arm."""
+    import dataclasses
+    from m2t.converters import load_motion
+    src = tmp_path / "walk.bvh"
+    write_walk_bvh(src, seconds=3.0)
+    m = load_motion(src)
+    obs = np.ones(22, bool)
+    obs[[13, 16, 18, 20, 14, 17, 19, 21]] = False
+    r = caption_motion(dataclasses.replace(m, observed=obs), bundle)
+    assert any("not observed" in w and "left arm, right arm" in w for w in r.warnings)
+    assert float(np.abs(r.alpha[..., 2:4]).max()) == 0.0
+    for t in r.motion_words:
+        assert dict(t.parts)["left_arm"] == 0.0 and dict(t.parts)["right_arm"] == 0.0
+    full = caption_motion(m, bundle)
+    assert not any("not observed" in w for w in full.warnings)

@@ -99,3 +99,16 @@ def test_missing_model_dir_is_a_clear_error(tmp_path):
     (tmp_path / "half" / "config.json").write_text("{}")
     with pytest.raises(ModelDirError, match=r"model.safetensors missing"):
         load_bundle(tmp_path / "half")
+
+
+def test_part_dropout_masks_limbs_but_never_a_supervised_one():
+    from m2t.models.training import DROPOUT_PATTERNS, part_dropout
+    assert part_dropout(torch.zeros(4, 3, 6), 0.0, None) is None
+    alpha = -torch.ones(64, 3, 6)
+    alpha[:32, 1] = torch.tensor([0, 0, 1.0, 0, 0, 0])    # "waves the left hand": left arm supervised
+    g = torch.Generator().manual_seed(0)
+    pm = part_dropout(alpha, 1.0, g)
+    assert pm.shape == (64, 6) and bool((pm[:, :2] == 1).all())        # root and torso always kept
+    assert bool((pm[:32, 2] == 1).all())                                # the waving arm is never dropped
+    dropped = [tuple(int(i) for i in torch.nonzero(r == 0)[:, 0]) for r in pm[32:]]
+    assert all(d in DROPOUT_PATTERNS for d in dropped)                  # p = 1: every free sample drops a pattern

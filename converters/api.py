@@ -15,8 +15,12 @@ from .motion import Motion
 from .skeletons import get_skeleton
 
 # extension (without .gz) -> module in this package exposing read(path, **options) -> Motion
-READERS = {".bvh": "bvh", ".amc": "asfamc", ".c3d": "c3d", ".npz": "smpl"}
-FORMAT_NAMES = {".bvh": "BVH", ".amc": "ASF/AMC", ".c3d": "C3D", ".npz": "SMPL-family npz"}
+READERS = {".bvh": "bvh", ".amc": "asfamc", ".c3d": "c3d", ".npz": "smpl", ".npy": "hml3d_npy"}
+FORMAT_NAMES = {".bvh": "BVH", ".amc": "ASF/AMC", ".c3d": "C3D", ".npz": "SMPL-family npz",
+                ".npy": "HumanML3D npy (joints or 263-d vectors)"}
+# what `convert` writes: m2t = <stem>.npy (new_joints layout) + <stem>.npz; hml3d-vecs = <stem>.npy
+# holding 263-d vectors; hml3d = new_joints/<stem>.npy + new_joint_vecs/<stem>.npy (HumanML3D's tree)
+OUTPUT_FORMATS = ("m2t", "hml3d-vecs", "hml3d")
 
 
 def is_motion_file(path) -> bool:
@@ -132,16 +136,48 @@ def output_stem(rel: Path, out_dir) -> Path:
     return Path(out_dir) / rel.parent / Path(strip_gz(rel)).stem
 
 
+def output_paths(rel: Path, out_dir, fmt: str = "m2t") -> list[Path]:
+    """The files `convert` writes for one input (see OUTPUT_FORMATS)."""
+    if fmt not in OUTPUT_FORMATS:
+        raise ConfigError(f"--format {fmt!r} is not one of: {', '.join(OUTPUT_FORMATS)}")
+    name = Path(strip_gz(rel)).stem + ".npy"
+    if fmt == "hml3d":
+        return [Path(out_dir) / sub / rel.parent / name for sub in ("new_joints", "new_joint_vecs")]
+    stem = output_stem(rel, out_dir)
+    return [stem.with_name(stem.name + ".npy")] + ([stem.with_name(stem.name + ".npz")] if fmt == "m2t" else [])
+
+
+def save_as(motion: Motion, paths: list[Path], fmt: str = "m2t") -> list[Path]:
+    """Write one converted motion in an output format to the paths of :func:`output_paths`."""
+    if fmt == "m2t":
+        return save_motion(motion, paths[0].with_suffix(""))
+    from .hml3d_vecs import joints_to_vecs, vecs_to_joints
+    if motion.skeleton != "t2m":
+        raise ConfigError(f"--format {fmt}: HumanML3D's 263-d vectors are defined for the t2m skeleton, "
+                          f"not {motion.skeleton}")
+    vecs = joints_to_vecs(motion.positions)
+    arrays = [vecs] if fmt == "hml3d-vecs" else [vecs_to_joints(vecs), vecs]
+    for dest, a in zip(paths, arrays):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(dest) as tmp, open(tmp, "wb") as f:
+            np.save(f, a.astype(np.float32))
+    return list(paths)
+
+
 def convert(inputs, out_dir="out", skeleton: str = "t2m", fps: float | None = None, recursive: bool = False,
             joint_map=None, up: str | None = None, keep_proportions: bool = False, overwrite: bool = True,
-            progress=None, **options) -> list[ConvertResult]:
+            progress=None, fmt: str = "m2t", **options) -> list[ConvertResult]:
     """Convert files and folders; never stops at a bad file.
 
     Returns one :class:`ConvertResult` per input file (``error`` holds the one-line message of a
     file that failed). ``progress(i, n, path)`` is called before each file when given. Outputs
-    mirror the input tree under ``out_dir``: ``a/b/walk.bvh`` -> ``out/a/b/walk.npy`` + ``.npz``.
+    mirror the input tree under ``out_dir``: ``a/b/walk.bvh`` -> ``out/a/b/walk.npy`` + ``.npz``;
+    ``fmt`` is one of OUTPUT_FORMATS.
     """
     get_skeleton(skeleton)  # fail early on a bad --skeleton
+    output_paths(Path("x"), out_dir, fmt)
+    if fmt != "m2t" and skeleton != "t2m":
+        raise ConfigError(f"--format {fmt} needs --skeleton t2m (HumanML3D's 263-d vectors are t2m only)")
     files = collect_inputs(inputs, recursive)
     if not files:
         raise ConfigError(f"no motion files found in {', '.join(map(str, inputs))}"
@@ -150,14 +186,14 @@ def convert(inputs, out_dir="out", skeleton: str = "t2m", fps: float | None = No
     for i, (path, rel) in enumerate(files):
         if progress:
             progress(i, len(files), path)
-        stem = output_stem(rel, out_dir)
-        if not overwrite and stem.with_name(stem.name + ".npy").exists():
+        paths = output_paths(rel, out_dir, fmt)
+        if not overwrite and paths[0].exists():
             results.append(ConvertResult(path, [], skipped=True))
             continue
         try:
             m = load_motion(path, skeleton=skeleton, fps=fps, joint_map=joint_map, up=up,
                             keep_proportions=keep_proportions, **options)
-            results.append(ConvertResult(path, save_motion(m, stem)))
+            results.append(ConvertResult(path, save_as(m, paths, fmt)))
         except M2TError as e:
             results.append(ConvertResult(path, [], error=str(e)))
     return results

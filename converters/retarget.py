@@ -350,8 +350,12 @@ def retarget(m: Motion, skeleton: str = "t2m", joint_map=None) -> Motion:
     meta = {**m.meta, "rig": rig, "source_skeleton": m.skeleton, "placed": placed,
             "mapping": {t: {m.joint_names[i]: round(float(W[k, i]), 4) for i in np.flatnonzero(np.abs(W[k]) > 1e-9)}
                         for k, t in enumerate(skel.joint_names)}}
+    observed = None
+    if m.observed is not None:       # a canonical joint is observed when every source joint it uses is
+        src_obs = np.asarray(m.observed, bool)
+        observed = np.array([bool(src_obs[np.abs(W[k]) > 1e-9].all()) for k in range(skel.n_joints)])
     return m.with_(positions=pos.astype(np.float32), joint_names=skel.joint_names, parents=skel.parents,
-                   skeleton=skel.name, meta=meta)
+                   skeleton=skel.name, meta=meta, observed=observed)
 
 
 def match_report(m: Motion, skeleton: str = "t2m") -> dict:

@@ -45,6 +45,7 @@ def convert(
     body_model_dir: Optional[Path] = typer.Option(None, help="SMPL npz: folder with SMPL/SMPL-H/SMPL-X model files for exact joints."),
     keep_proportions: bool = typer.Option(False, "--keep-proportions", help="Keep the performer's bone lengths (default: retarget onto the canonical HumanML3D body, root path scaled by the leg-length ratio)."),
     overwrite: bool = typer.Option(True, help="Re-convert files whose output exists."),
+    fmt: str = typer.Option("m2t", "--format", help="Output: m2t (<name>.npy joints + <name>.npz), hml3d-vecs (<name>.npy, HumanML3D 263-d vectors) or hml3d (new_joints/ and new_joint_vecs/ trees)."),
 ):
     """Convert motion files to the HumanML3D joint format (.npy positions + .npz with velocities).
 
@@ -57,6 +58,8 @@ def convert(
       m2t convert 07_05.amc --asf 07.asf --fps 20
 
       m2t convert trial.c3d --marker-map my_markers.json
+
+      m2t convert mocap/ -r --format hml3d -o HumanML3D/   # new_joints/ + new_joint_vecs/
     """
     with user_errors():
         check_load_options(skeleton, units, up)
@@ -74,7 +77,7 @@ def convert(
 
             results = converters.convert(inputs, out, skeleton=skeleton, fps=fps, recursive=recursive,
                                          joint_map=joint_map or marker_map, up=up, keep_proportions=keep_proportions,
-                                         overwrite=overwrite, progress=progress, units=units, asf=asf,
+                                         overwrite=overwrite, progress=progress, fmt=fmt, units=units, asf=asf,
                                          source_fps=source_fps, body_model_dir=body_model_dir)
             bar.update(task, completed=len(files))
     failed = [r for r in results if not r.ok]

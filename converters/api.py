@@ -31,46 +31,57 @@ def read_motion(path, **options) -> Motion:
     """Read any supported file on its own skeleton, positions in metres.
 
     Options are passed to the format's reader when it accepts them (e.g. ``units`` for BVH,
-    ASF/AMC and C3D, ``asf`` for AMC, ``body_model_dir`` and ``gender`` for SMPL, ``source_fps`` for
-    formats whose rate is missing or wrong: AMC, SMPL npz); options a reader does not take are
-    ignored, so one call works for a folder of mixed formats.
+    ASF/AMC and C3D, ``asf`` for AMC, ``body_model_dir`` and ``gender`` for SMPL, ``subject`` for
+    C3D); options a reader does not take are ignored, so one call works for a folder of mixed
+    formats. ``source_fps`` sets the frame rate of every format (for a missing or wrong one).
     """
+    from .timing import check_rate, with_source_fps
     suffix = format_suffix(path)
     if suffix not in READERS:
         known = ", ".join(sorted(READERS) + [".gz"])
         raise UnsupportedFormatError(f"{path}: unknown file type {suffix or '(no extension)'!r}; m2t reads {known}")
     module = importlib.import_module(f"{__package__}.{READERS[suffix]}")
     accepted = inspect.signature(module.read).parameters
-    if "source_fps" in options:
-        options = {**options, "fps": options.pop("source_fps")}
-    kwargs = {k: v for k, v in options.items() if k in accepted and v is not None}
-    return module.read(path, **kwargs)
+    source_fps = check_rate(options.pop("source_fps", None))
+    kwargs = {k: v for k, v in options.items() if k in accepted and k != "fps" and v is not None}
+    if source_fps and "fps" in accepted:
+        kwargs["fps"] = source_fps
+    m = module.read(path, **kwargs)
+    return with_source_fps(m, source_fps) if source_fps and "fps" not in accepted else m
 
 
 def load_motion(path, skeleton: str = "t2m", fps: float | None = None, joint_map=None,
-                up: str | None = None, keep_proportions: bool = False, **options) -> Motion:
+                up: str | None = None, keep_proportions: bool = False, start: float | None = None,
+                end: float | None = None, keep_lead_in: bool = False, **options) -> Motion:
     """Read a file and return it on a canonical skeleton in HumanML3D's frame.
 
     skeleton: "t2m" (22 joints, 20 fps) or "kit" (21 joints, 12.5 fps); fps: output rate (default
     the skeleton's dataset rate); joint_map: a mapping file or dict overriding the automatic joint
     matching; up: the source up axis ("+y", "+z", ...), detected when None; keep_proportions: keep
-    the performer's bone lengths instead of retargeting onto the canonical body (converters/body.py).
-    Warnings (e.g. an implausible stature) are emitted and listed in ``meta["warnings"]``.
+    the performer's bone lengths instead of retargeting onto the canonical body (converters/body.py);
+    start / end: keep only this part (seconds of the source file); keep_lead_in: keep leading
+    bind-pose frames (dropped by default, converters/timing.py). The result's ``time_offset_s`` is
+    the source time of its frame 0. Warnings (implausible stature, dropped lead-in) are emitted and
+    listed in ``meta["warnings"]``.
     """
     from .body import stature_m, stature_warning, warn
     from .canonical import canonicalize
     from .retarget import retarget
+    from .timing import drop_lead_in, trim
     raw = read_motion(path, **options)
-    on_skel = retarget(raw, skeleton, joint_map=joint_map)
-    skel = get_skeleton(skeleton)
-    meta = dict(on_skel.meta)
-    meta["warnings"] = list(meta.get("warnings", []))
-    stature = stature_m(on_skel.positions, skel)
+    on_skel = trim(retarget(raw, skeleton, joint_map=joint_map), start, end)
+    meta = {**on_skel.meta, "warnings": list(on_skel.meta.get("warnings", []))}
+    on_skel = on_skel.with_(meta=meta)
+    if not keep_lead_in and start is None:
+        on_skel = drop_lead_in(on_skel)
+    meta = on_skel.meta
+    stature = stature_m(on_skel.positions, get_skeleton(skeleton))
     meta["stature_m"] = round(stature, 3)
     msg = stature_warning(stature, str(path), raw.meta.get("units"), raw.meta.get("units_from"))
     if msg:
         warn(meta, msg)
-    return canonicalize(on_skel.with_(meta=meta), fps=fps, up=up or raw.up, keep_proportions=keep_proportions)
+    meta["time_offset_s"] = round(on_skel.time_offset_s, 6)
+    return canonicalize(on_skel, fps=fps, up=up or raw.up, keep_proportions=keep_proportions)
 
 
 def save_motion(motion: Motion, stem, npy: bool = True, npz: bool = True) -> list[Path]:
@@ -93,6 +104,7 @@ def save_motion(motion: Motion, stem, npy: bool = True, npz: bool = True) -> lis
                      fps=np.float32(motion.fps), joint_names=np.array(motion.joint_names),
                      parents=np.array(motion.parents if motion.parents is not None else [], dtype=np.int64),
                      skeleton=np.array(motion.skeleton), source=np.array(str(motion.source)),
+                     time_offset_s=np.float64(motion.time_offset_s),
                      units=np.array("m"), meta=np.array(json.dumps(meta)))
         written.append(dest)
     return written
@@ -166,22 +178,29 @@ def save_as(motion: Motion, paths: list[Path], fmt: str = "m2t") -> list[Path]:
 
 def convert(inputs, out_dir="out", skeleton: str = "t2m", fps: float | None = None, recursive: bool = False,
             joint_map=None, up: str | None = None, keep_proportions: bool = False, overwrite: bool = True,
-            progress=None, fmt: str = "m2t", **options) -> list[ConvertResult]:
+            progress=None, fmt: str = "m2t", manifest=None, **options) -> list[ConvertResult]:
     """Convert files and folders; never stops at a bad file.
 
     Returns one :class:`ConvertResult` per input file (``error`` holds the one-line message of a
     file that failed). ``progress(i, n, path)`` is called before each file when given. Outputs
     mirror the input tree under ``out_dir``: ``a/b/walk.bvh`` -> ``out/a/b/walk.npy`` + ``.npz``;
-    ``fmt`` is one of OUTPUT_FORMATS.
+    ``fmt`` is one of OUTPUT_FORMATS. ``manifest``: a CSV (path, fps, start, end, subject;
+    converters/timing.py) with settings per file, which override the call's options.
     """
+    from .timing import read_manifest
     get_skeleton(skeleton)  # fail early on a bad --skeleton
     output_paths(Path("x"), out_dir, fmt)
     if fmt != "m2t" and skeleton != "t2m":
         raise ConfigError(f"--format {fmt} needs --skeleton t2m (HumanML3D's 263-d vectors are t2m only)")
+    per_file = read_manifest(manifest) if manifest else {}
     files = collect_inputs(inputs, recursive)
     if not files:
         raise ConfigError(f"no motion files found in {', '.join(map(str, inputs))}"
                           + ("" if recursive else " (use --recursive for sub-folders)"))
+    unused = set(per_file) - {p.resolve() for p, _ in files}
+    if unused:
+        raise ConfigError(f"{manifest}: lists file(s) not among the inputs: "
+                          f"{', '.join(sorted(str(u) for u in unused)[:5])}")
     results = []
     for i, (path, rel) in enumerate(files):
         if progress:
@@ -192,7 +211,7 @@ def convert(inputs, out_dir="out", skeleton: str = "t2m", fps: float | None = No
             continue
         try:
             m = load_motion(path, skeleton=skeleton, fps=fps, joint_map=joint_map, up=up,
-                            keep_proportions=keep_proportions, **options)
+                            keep_proportions=keep_proportions, **{**options, **per_file.get(path.resolve(), {})})
             results.append(ConvertResult(path, save_as(m, paths, fmt)))
         except M2TError as e:
             results.append(ConvertResult(path, [], error=str(e)))
@@ -214,5 +233,32 @@ def info(path, **options) -> dict:
         "up": raw.up or "detect",
     }
     d.update({k: v for k, v in raw.meta.items() if _jsonable(v)})
+    if raw.time_offset_s:
+        d["time_offset_s"] = round(raw.time_offset_s, 6)
     d.update(match_report(raw))
+    if not d["unmapped"]:
+        d.update(_body_report(raw))
     return d
+
+
+def _body_report(raw: Motion) -> dict:
+    """Stature (with its warning) and a bind-pose lead-in, as load_motion would find them."""
+    from .body import stature_m, stature_warning
+    from .retarget import retarget
+    from .timing import find_lead_in
+    try:
+        on = retarget(raw)
+    except M2TError:
+        return {}
+    out: dict = {"stature_m": round(stature_m(on.positions, get_skeleton("t2m")), 3)}
+    warns = list(raw.meta.get("warnings", []))
+    msg = stature_warning(out["stature_m"], raw.source, raw.meta.get("units"), raw.meta.get("units_from"))
+    if msg:
+        warns.append(msg)
+    lead = find_lead_in(on)
+    if lead:
+        out["lead_in_frames"] = lead[0]
+        warns.append(lead[1])
+    if warns:
+        out["warnings"] = warns
+    return out

@@ -129,7 +129,8 @@ def read(path, units: str | None = None) -> Motion:
     if up:
         meta["up_hint"] = up
     return Motion(positions=(filled * scale).astype(np.float32), fps=fps, joint_names=tuple(labels),
-                  parents=None, skeleton="c3d markers", source=str(path), up=None, meta=meta)
+                  parents=None, skeleton="c3d markers", source=str(path), up=None, meta=meta,
+                  time_offset_s=lead / fps)     # times stay in seconds of the file (docs/formats.md)
 
 
 def fill_gaps(xyz: np.ndarray, missing: np.ndarray) -> np.ndarray:

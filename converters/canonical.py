@@ -43,7 +43,7 @@ def resample(positions: np.ndarray, fps_in: float, fps_out: float) -> np.ndarray
     T = positions.shape[0]
     if abs(fps_in - fps_out) < 1e-9 or T == 1:
         return positions
-    n = int(np.floor((T - 1) * fps_out / fps_in + 1e-9)) + 1
+    n = int(np.floor((T - 1) * fps_out / fps_in + 1e-4)) + 1     # 1e-4 frame: BVH frame times are rounded
     t = np.arange(n) * (fps_in / fps_out)          # in input frames
     i0 = np.minimum(np.floor(t).astype(int), T - 1)
     i1 = np.minimum(i0 + 1, T - 1)

@@ -25,6 +25,7 @@ class Motion:
     source: str = ""                 # origin file, for error messages
     up: str | None = None            # up axis of the source data ("+y", "+z", ...); None = detect
     meta: dict = field(default_factory=dict)  # format-specific facts shown by `m2t info`
+    time_offset_s: float = 0.0               # source-file time of frame 0 (frames cut before it; converters/timing.py)
     observed: np.ndarray | None = None        # (J,) bool: joints the file really measured (None = all);
                                               # the captioner masks body parts without data
 

@@ -45,6 +45,10 @@ def convert(
     body_model_dir: Optional[Path] = typer.Option(None, help="SMPL npz: folder with SMPL/SMPL-H/SMPL-X model files for exact joints."),
     keep_proportions: bool = typer.Option(False, "--keep-proportions", help="Keep the performer's bone lengths (default: retarget onto the canonical HumanML3D body, root path scaled by the leg-length ratio)."),
     overwrite: bool = typer.Option(True, help="Re-convert files whose output exists."),
+    start: Optional[float] = typer.Option(None, help="Keep the motion from this time on (seconds of the source file)."),
+    end: Optional[float] = typer.Option(None, help="Keep the motion up to this time (seconds of the source file)."),
+    keep_lead_in: bool = typer.Option(False, "--keep-lead-in", help="Keep leading bind/T-pose frames (dropped with a warning by default)."),
+    manifest: Optional[Path] = typer.Option(None, help="CSV with columns path, fps, start, end, subject: settings per file (paths relative to the CSV)."),
     fmt: str = typer.Option("m2t", "--format", help="Output: m2t (<name>.npy joints + <name>.npz), hml3d-vecs (<name>.npy, HumanML3D 263-d vectors) or hml3d (new_joints/ and new_joint_vecs/ trees)."),
 ):
     """Convert motion files to the HumanML3D joint format (.npy positions + .npz with velocities).
@@ -60,6 +64,10 @@ def convert(
       m2t convert trial.c3d --marker-map my_markers.json
 
       m2t convert mocap/ -r --format hml3d -o HumanML3D/   # new_joints/ + new_joint_vecs/
+
+      m2t convert take.bvh --source-fps 120 --start 2.5 --end 9
+
+      m2t convert lab/ --manifest lab/takes.csv         # per-file fps, start, end, subject
     """
     with user_errors():
         check_load_options(skeleton, units, up)
@@ -77,7 +85,8 @@ def convert(
 
             results = converters.convert(inputs, out, skeleton=skeleton, fps=fps, recursive=recursive,
                                          joint_map=joint_map or marker_map, up=up, keep_proportions=keep_proportions,
-                                         overwrite=overwrite, progress=progress, fmt=fmt, units=units, asf=asf,
+                                         overwrite=overwrite, progress=progress, fmt=fmt, manifest=manifest,
+                                         start=start, end=end, keep_lead_in=keep_lead_in, units=units, asf=asf,
                                          source_fps=source_fps, body_model_dir=body_model_dir)
             bar.update(task, completed=len(files))
     failed = [r for r in results if not r.ok]
@@ -102,6 +111,7 @@ def info(
     units: Optional[str] = typer.Option(None, help=f"Source length unit ({', '.join(UNITS)})."),
     asf: Optional[Path] = typer.Option(None, help="AMC: the skeleton .asf file."),
     body_model_dir: Optional[Path] = typer.Option(None, help="SMPL npz: body model folder."),
+    source_fps: Optional[float] = typer.Option(None, help="Frame rate of the source when the file has none or a wrong one."),
 ):
     """Show what a motion file holds: format, frames, fps, duration, joints, rig, mapping, units.
 
@@ -113,7 +123,7 @@ def info(
     """
     with user_errors():
         check_load_options(units=units)
-        d = converters.info(file, units=units, asf=asf, body_model_dir=body_model_dir)
+        d = converters.info(file, units=units, asf=asf, body_model_dir=body_model_dir, source_fps=source_fps)
     if as_json:
         typer.echo(json.dumps(d, indent=2))
     else:

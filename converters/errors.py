@@ -36,3 +36,21 @@ def where(path, line: int | None = None, frame: int | None = None, joint: str | 
     if joint is not None:
         s += f", joint {joint!r}"
     return s
+
+
+def file_error(path, exc: BaseException) -> str:
+    """The one-line message for any exception raised while reading or converting `path`.
+
+    An M2TError already names the file; anything else (a reader bug, MemoryError, RecursionError,
+    an OSError while writing) becomes ``<path>: unexpected <Type>: <first line>``, so a folder
+    run can list it and go on. Used by converters.convert, dataset building and captioning."""
+    if isinstance(exc, M2TError):
+        return " ".join(str(exc).split()) or f"{path}: {exc.__class__.__name__}"
+    if isinstance(exc, MemoryError):
+        return f"{path}: out of memory reading it (file too large or corrupt)"
+    if isinstance(exc, RecursionError):
+        return f"{path}: structure nested too deeply"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{path}: {exc.strerror}" + (f" ({exc.filename})" if exc.filename else "")
+    first = (str(exc).strip().splitlines() or [""])[0][:200]
+    return f"{path}: unexpected {exc.__class__.__name__}" + (f": {first}" if first else "")

@@ -46,7 +46,7 @@ def read_bytes(path) -> bytes:
     except IsADirectoryError:
         raise MotionFileError(f"{p}: is a directory, not a motion file") from None
     except (gzip.BadGzipFile, EOFError, zlib.error) as e:
-        raise MotionFileError(f"{p}: corrupt gzip data ({e.__class__.__name__}: {e})") from None
+        raise MotionFileError(f"{p}: cannot read: corrupt gzip data ({e.__class__.__name__}: {e})") from None
     except OSError as e:
         raise MotionFileError(f"{p}: cannot read ({e.__class__.__name__}: {e.strerror or e})") from None
 

@@ -37,6 +37,7 @@ def run_isolated(fn, path, what: str, timeout_s: float | None = None) -> tuple[d
         if pid == 0:                              # child: never returns into the caller's code
             code = 3
             try:
+                _quiet_child()
                 arrays, info = fn()
                 with open(tmp, "wb") as f:
                     np.savez(f, **arrays, **{_INFO: np.frombuffer(json.dumps(info).encode(), np.uint8)})
@@ -74,6 +75,18 @@ def run_isolated(fn, path, what: str, timeout_s: float | None = None) -> tuple[d
             os.unlink(tmp)
         except OSError:
             pass
+
+
+def _quiet_child() -> None:
+    """Native code that aborts prints its own lines ("terminate called ...", a faulthandler dump);
+    in the child they go nowhere, so the user sees only m2t's one line."""
+    import faulthandler
+    if faulthandler.is_enabled():
+        faulthandler.disable()
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    os.close(null)
 
 
 def _wait(pid: int, timeout_s: float):

@@ -1,0 +1,195 @@
+"""`m2t render` (GIF/MP4 animation) and `m2t view` (self-contained HTML viewer): thin wrappers over
+models.render and models.viewer (docs/visualise.md). torch loads only when a command runs."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from m2t.converters.api import collect_inputs
+from m2t.converters.fileio import strip_gz
+
+from .caption_cmds import (H_ASF, H_BEAM, H_BODY, H_DEVICE, H_JMAP, H_MODEL, H_RULE, H_SFPS, H_UNITS,
+                           H_UP, _common_checks, _progress)
+from .errors import EXIT_BATCH_FAILED, EXIT_USER_ERROR, fail, user_errors
+
+RENDER_FORMATS = ("gif", "mp4")
+CAMERAS = ("follow", "front", "side")      # models.scene.CAMERAS (not imported: no torch here)
+
+
+def _check(value, choices, flag):
+    if value not in choices:
+        raise fail(f"{flag} {value!r} is not one of: {', '.join(choices)}")
+
+
+def _jobs(inputs, out, recursive, ext):
+    """(source, dest) pairs: dest mirrors the input tree under `out` (default "."); one input file
+    with `-o NAME.ext` writes exactly that file."""
+    files = collect_inputs(inputs, recursive)
+    if not files:
+        raise fail(f"no motion files found in {', '.join(map(str, inputs))}"
+                   + ("" if recursive else " (use --recursive for sub-folders)"))
+    if out is not None and out.suffix.lower() == f".{ext}":
+        if len(files) > 1:
+            raise fail(f"-o {out}: several input files need an output folder")
+        return files, [(files[0][0], out)], out.parent
+    out_dir = Path(".") if out is None else out
+    jobs, seen = [], {}
+    for path, rel in files:
+        dest = out_dir / rel.parent / f"{Path(strip_gz(rel)).stem}.{ext}"
+        if dest in seen:
+            raise fail(f"{seen[dest]} and {path} would both write {dest}; process them separately")
+        seen[dest] = path
+        jobs.append((path, dest))
+    return files, jobs, out_dir
+
+
+def _run(jobs, n_files, verb, write, model, device, beam, onset_rule, load_options, describe):
+    """Caption and write each job; print one line per file; list failures; exit 1 (batch) / 2 (one file)."""
+    with user_errors():
+        from m2t.models.captioning import load_model
+        from m2t.models.scene import iter_visuals
+        bundle = load_model(model, device)
+    outcomes, failed = [], []
+    with user_errors(), _progress(len(jobs)) as bar:
+        task = bar.add_task(verb, total=len(jobs))
+
+        def progress(i, n, path):
+            bar.update(task, completed=i, description=f"{verb} {Path(path).name}")
+
+        for o in iter_visuals(jobs, bundle, write, beam=beam, onset_rule=onset_rule, progress=progress,
+                              **load_options):
+            outcomes.append(o)
+            if not o.ok:
+                failed.append(o.error)
+                continue
+            for w in o.result.warnings:
+                typer.echo(f"Warning: {o.source}: {w}", err=True)
+            typer.echo(f"{o.source} -> {o.dest}{describe(o)}")
+        bar.update(task, completed=len(jobs))
+    if n_files > 1 or failed:
+        typer.echo(f"{len(outcomes) - len(failed)} written, {len(failed)} failed", err=True)
+    for e in failed:
+        typer.echo(f"Error: {e}", err=True)
+    return outcomes, (EXIT_USER_ERROR if n_files == 1 else EXIT_BATCH_FAILED) if failed else 0
+
+
+def render(
+    inputs: List[Path] = typer.Argument(..., help="Motion files (.bvh .amc .c3d .npz, optionally .gz) or folders."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder (mirrors input folders) "
+                                       "[default: .]; for one input also a file name ending in .gif/.mp4."),
+    fmt: str = typer.Option("gif", "--format", "-f", help="gif (Pillow) or mp4 (H.264, ffmpeg from imageio-ffmpeg)."),
+    size: str = typer.Option("480x480", help="WIDTHxHEIGHT in pixels (160..2000; mp4: even numbers)."),
+    fps: Optional[float] = typer.Option(None, help="Frames per second [default: the clip's, 20 t2m / 12.5 kit]."),
+    camera: str = typer.Option("follow", help="follow (3/4 front view turning with the body), front or side; "
+                               "all follow the root."),
+    attention: bool = typer.Option(True, "--attention/--no-attention",
+                                   help="Colour body parts by the active word's attention α."),
+    recursive: bool = typer.Option(False, "--recursive", "-r", help="Descend into sub-folders."),
+    beam: int = typer.Option(1, help=H_BEAM),
+    device: str = typer.Option("auto", help=H_DEVICE),
+    model: Optional[Path] = typer.Option(None, "--model", help=H_MODEL),
+    onset_rule: str = typer.Option("fwhm", help=H_RULE),
+    units: Optional[str] = typer.Option(None, help=H_UNITS),
+    up: Optional[str] = typer.Option(None, help=H_UP),
+    asf: Optional[Path] = typer.Option(None, help=H_ASF),
+    source_fps: Optional[float] = typer.Option(None, help=H_SFPS),
+    joint_map: Optional[Path] = typer.Option(None, help=H_JMAP),
+    body_model_dir: Optional[Path] = typer.Option(None, help=H_BODY),
+):
+    """Animate motion files with their caption: the skeleton from a camera following the root,
+    the caption with the active motion word highlighted, body parts coloured by attention and a
+    time bar with each motion word's onset-offset segment.
+
+    Examples:
+
+      m2t render walk.bvh                          # ./walk.gif
+
+      m2t render walk.bvh -f mp4 --size 640x480 --camera side -o walk.mp4
+
+      m2t render lab_mocap/ -r -o anim/ --no-attention
+
+      m2t render 07_05.amc --asf 07.asf --fps 10
+    """
+    _check(fmt, RENDER_FORMATS, "--format")
+    _check(camera, CAMERAS, "--camera")
+    _common_checks(beam, device, onset_rule, units, up)
+    with user_errors():
+        from m2t.models.render import parse_size
+        wh = parse_size(size)
+        if fps is not None and not 1 <= fps <= 60:
+            raise fail(f"--fps must be 1..60, got {fps:g}")
+        if fmt == "mp4" and (wh[0] % 2 or wh[1] % 2):
+            raise fail(f"--size {size}: MP4 needs an even width and height")
+    files, jobs, _ = _jobs(inputs, out, recursive, fmt)
+
+    def write(m, r, dest):
+        from m2t.models.render import render_clip
+        return render_clip(m, r, dest, fmt=fmt, size=wh, fps=fps, camera=camera, attention=attention)
+
+    load_options = dict(units=units, up=up, asf=asf, source_fps=source_fps, joint_map=joint_map,
+                        body_model_dir=body_model_dir)
+    _, code = _run(jobs, len(files), "rendering", write, model, device, beam, onset_rule, load_options,
+                   lambda o: f" ({o.info.frames} frames, {o.info.duration_s:.2f} s)")
+    if code:
+        raise typer.Exit(code)
+
+
+def view(
+    inputs: List[Path] = typer.Argument(..., help="Motion files (.bvh .amc .c3d .npz, optionally .gz) or folders."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder (mirrors input folders) "
+                                       "[default: .]; for one input also a file name ending in .html."),
+    recursive: bool = typer.Option(False, "--recursive", "-r", help="Descend into sub-folders."),
+    index: Optional[bool] = typer.Option(None, "--index/--no-index",
+                                         help="Write index.html over all pages [default: when a folder "
+                                              "or several files are given]."),
+    beam: int = typer.Option(1, help=H_BEAM),
+    device: str = typer.Option("auto", help=H_DEVICE),
+    model: Optional[Path] = typer.Option(None, "--model", help=H_MODEL),
+    onset_rule: str = typer.Option("fwhm", help=H_RULE),
+    units: Optional[str] = typer.Option(None, help=H_UNITS),
+    up: Optional[str] = typer.Option(None, help=H_UP),
+    asf: Optional[Path] = typer.Option(None, help=H_ASF),
+    source_fps: Optional[float] = typer.Option(None, help=H_SFPS),
+    joint_map: Optional[Path] = typer.Option(None, help=H_JMAP),
+    body_model_dir: Optional[Path] = typer.Option(None, help=H_BODY),
+):
+    """Write a self-contained HTML viewer per file (works offline, no network): 3D skeleton with
+    orbit controls, play/pause/scrub and speed, subtitles synchronised to the motion, per-word
+    windows, the attention heatmap with a moving cursor, and the caption JSON embedded.
+
+    Examples:
+
+      m2t view walk.bvh                            # ./walk.html (open it in a browser)
+
+      m2t view walk.bvh -o walk_viewer.html
+
+      m2t view lab_mocap/ -r -o pages/             # pages/**/<stem>.html + pages/index.html
+    """
+    _common_checks(beam, device, onset_rule, units, up)
+    files, jobs, out_dir = _jobs(inputs, out, recursive, "html")
+
+    def write(m, r, dest):
+        from m2t.models.viewer import write_viewer
+        return write_viewer(m, r, dest)
+
+    load_options = dict(units=units, up=up, asf=asf, source_fps=source_fps, joint_map=joint_map,
+                        body_model_dir=body_model_dir)
+    outcomes, code = _run(jobs, len(files), "writing", write, model, device, beam, onset_rule, load_options,
+                          lambda o: "")
+    if index if index is not None else (len(files) > 1 or any(Path(i).is_dir() for i in inputs)):
+        from m2t.models.viewer import write_index
+        dest = out_dir / "index.html"
+        entries = [{"source": str(o.source), "error": o.error} if not o.ok else
+                   {"source": str(o.source), "href": Path(os.path.relpath(o.dest, out_dir)).as_posix(),
+                    "text": o.result.text, "duration_s": o.result.duration_s,
+                    "motion_words": [t.word for t in o.result.motion_words]} for o in outcomes]
+        try:
+            write_index(entries, dest)
+        except OSError as e:
+            raise fail(f"{dest}: cannot write ({e.strerror or e})") from None
+        typer.echo(f"index -> {dest}")
+    if code:
+        raise typer.Exit(code)

@@ -69,7 +69,7 @@ def _run(jobs, n_files, verb, write, model, device, beam, onset_rule, load_optio
                 typer.echo(f"Warning: {o.source}: {w}", err=True)
             typer.echo(f"{o.source} -> {o.dest}{describe(o)}")
         bar.update(task, completed=len(jobs))
-    if n_files > 1 or failed:
+    if n_files > 1:
         typer.echo(f"{len(outcomes) - len(failed)} written, {len(failed)} failed", err=True)
     for e in failed:
         typer.echo(f"Error: {e}", err=True)

@@ -27,8 +27,7 @@ DEFAULT_SIZE = (480, 480)
 SS = 2                                   # supersampling factor
 TEXT = (40, 42, 48)
 MUTED = (130, 134, 142)
-GRID = (214, 214, 208)
-SHADOW = (222, 222, 216)
+GRID, SHADOW, TRAIL = scene.GRID, scene.SHADOW, scene.TRAIL
 BG, HILITE, SIDE_COLOURS, heat = scene.BG, scene.HILITE, scene.SIDE_COLOURS, scene.heat
 
 
@@ -126,7 +125,7 @@ class Renderer:
         return img.resize((self.w, self.h), Image.Resampling.LANCZOS)
 
     def _floor(self, d, proj, target, k):
-        step, half = 0.5, 4.0
+        step, half = scene.GRID_STEP, scene.GRID_HALF
         cx, cz = np.round(target[[0, 2]] / step) * step
         for a in np.arange(-half, half + 1e-6, step):
             for p, q in (([cx + a, 0, cz - half], [cx + a, 0, cz + half]), ([cx - half, 0, cz + a], [cx + half, 0, cz + a])):
@@ -134,10 +133,10 @@ class Renderer:
         trail = self.trail[: k + 1]
         if len(trail) > 1:
             pts = proj(trail)
-            d.line([tuple(p) for p in pts], fill=(200, 190, 170), width=SS * 2)
+            d.line([tuple(p) for p in pts], fill=TRAIL, width=SS * 2)
 
     def _segment(self, d, proj, p, q, fill, width):
-        near = 0.3
+        near = scene.NEAR
         zp, zq = proj.depth(p), proj.depth(q)
         if zp < near and zq < near:
             return
@@ -162,7 +161,7 @@ class Renderer:
         pts = proj(pose)
         depth = proj.depth(pose)
         col, att = self._colours(tl, i)
-        bw = max(2, round(self.h * SS / 110))
+        bw = max(2, round(self.h * SS * scene.BONE_WIDTH))
         for j, p in enumerate(self.sk.parents):
             if p >= 0:
                 d.line([tuple(shadow[j]), tuple(shadow[p])], fill=SHADOW, width=bw)
@@ -171,7 +170,8 @@ class Renderer:
             p = self.sk.parents[j]
             d.line([tuple(pts[j]), tuple(pts[p])], fill=tuple(int(c) for c in col[j]), width=bw)
         for j in np.argsort(-depth):
-            r = bw * (0.9 + 2.2 * att[j]) * (1.6 if j == self.sk.head else 1.0)
+            base, grow, head = scene.JOINT_RADIUS
+            r = bw * (base + grow * att[j]) * (head if j == self.sk.head else 1.0)
             x, y = pts[j]
             d.ellipse([x - r, y - r, x + r, y + r], fill=tuple(int(c) for c in col[j]))
 

@@ -27,9 +27,9 @@ from m2t.converters.skeletons import PART_NAMES, get_skeleton
 CAMERAS = ("follow", "front", "side")
 CAMERA_AZIMUTH = {"front": 0.0, "side": -90.0, "follow": 35.0}   # degrees; follow: relative to the heading
 CAMERA_ELEVATION = 15.0
-CAMERA_DISTANCE = 3.4          # metres
+CAMERA_DISTANCE = 3.9          # metres
 CAMERA_FOV = 40.0              # vertical field of view, degrees
-TARGET_HEIGHT = 0.85           # metres above the floor
+TARGET_HEIGHT = 0.9            # metres above the floor
 TARGET_SMOOTH_S = 0.5
 HEADING_SMOOTH_S = 1.0
 
@@ -38,6 +38,10 @@ HEADING_SMOOTH_S = 1.0
 BG = (248, 248, 245)
 HILITE = (255, 196, 64)
 SIDE_COLOURS = {-1: np.array([52, 110, 190.0]), 0: np.array([90, 94, 104.0]), 1: np.array([38, 150, 110.0])}
+GRID, SHADOW, TRAIL = (214, 214, 208), (222, 222, 216), (200, 190, 170)   # floor lines, skeleton shadow, root path
+GRID_STEP, GRID_HALF, NEAR = 0.5, 4.0, 0.3   # floor grid spacing and half-extent around the target, near clip (m)
+BONE_WIDTH = 1 / 110            # of the view's height
+JOINT_RADIUS = (0.9, 1.5, 1.5)  # joint radius in bone widths: base, + per unit of attention (Γ·α), × for the head
 HEAT = np.array([[0.0, 160, 164, 172], [0.35, 245, 160, 40], [1.0, 215, 25, 28]])   # α stop, R, G, B
 
 

@@ -52,7 +52,10 @@ def viewer_document(motion, result) -> dict:
         "camera": {"azimuth": scene.CAMERA_AZIMUTH, "elevation": scene.CAMERA_ELEVATION,
                    "distance": scene.CAMERA_DISTANCE, "fov": scene.CAMERA_FOV},
         "style": {"bg": list(scene.BG), "hilite": list(scene.HILITE), "heat": scene.HEAT.tolist(),
-                  "sides": {str(k): v.tolist() for k, v in scene.SIDE_COLOURS.items()}, "parts": list(PART_NAMES)},
+                  "sides": {str(k): v.tolist() for k, v in scene.SIDE_COLOURS.items()}, "parts": list(PART_NAMES),
+                  "grid": list(scene.GRID), "shadow": list(scene.SHADOW),
+                  "trail": list(scene.TRAIL), "grid_step": scene.GRID_STEP, "grid_half": scene.GRID_HALF,
+                  "near": scene.NEAR, "bone_width": scene.BONE_WIDTH, "joint_radius": list(scene.JOINT_RADIUS)},
     }
 
 

@@ -60,7 +60,7 @@
   // ------------------------------------------------------------------ 3D view
   const view = $("view"), vctx = view.getContext("2d");
   function segment(ctx, P, p, q) {
-    const near = 0.3, zp = P.depth(p), zq = P.depth(q);
+    const near = S.near, zp = P.depth(p), zq = P.depth(q);
     if (zp < near && zq < near) return;
     if (zp < near) p = lerp(p, q, (near - zp) / (zq - zp));
     else if (zq < near) q = lerp(q, p, (near - zq) / (zp - zq));
@@ -71,14 +71,14 @@
     const W = view.width, H = view.height, ctx = vctx, k = frameOf(state.t);
     ctx.fillStyle = rgb(S.bg); ctx.fillRect(0, 0, W, H);
     const P = projector(k, W, H), tg = P.target;
-    ctx.strokeStyle = "rgb(214,214,208)"; ctx.lineWidth = 1; ctx.beginPath();
-    const step = 0.5, half = 4, cx = Math.round(tg[0] / step) * step, cz = Math.round(tg[2] / step) * step;
+    ctx.strokeStyle = rgb(S.grid); ctx.lineWidth = 1; ctx.beginPath();
+    const step = S.grid_step, half = S.grid_half, cx = Math.round(tg[0] / step) * step, cz = Math.round(tg[2] / step) * step;
     for (let a = -half; a <= half + 1e-6; a += step) {
       segment(ctx, P, [cx + a, 0, cz - half], [cx + a, 0, cz + half]);
       segment(ctx, P, [cx - half, 0, cz + a], [cx + half, 0, cz + a]);
     }
     ctx.stroke();
-    ctx.strokeStyle = "rgb(200,190,170)"; ctx.lineWidth = 2; ctx.beginPath();
+    ctx.strokeStyle = rgb(S.trail); ctx.lineWidth = 2; ctx.beginPath();
     for (let i = 0; i <= k; i++) {
       const q = P.proj([M.positions[i][0], 0, M.positions[i][2]]);
       if (i === 0) ctx.moveTo(q[0], q[1]); else ctx.lineTo(q[0], q[1]);
@@ -91,8 +91,8 @@
       const base = S.sides[String(M.joint_sides[j])], a = s > 0 ? TL.alpha[k][M.joint_parts[j]] : 0;
       col.push(rgb(lerp(base, heat(a), s))); att.push(s * a);
     }
-    const bw = Math.max(2, H / 110);
-    ctx.lineCap = "round"; ctx.strokeStyle = "rgb(222,222,216)"; ctx.lineWidth = bw; ctx.beginPath();
+    const bw = Math.max(2, H * S.bone_width), JR = S.joint_radius;
+    ctx.lineCap = "round"; ctx.strokeStyle = rgb(S.shadow); ctx.lineWidth = bw; ctx.beginPath();
     for (let j = 0; j < J; j++) {
       const p = M.parents[j]; if (p < 0) continue;
       const a = P.proj([X[j][0], 0, X[j][2]]), b = P.proj([X[p][0], 0, X[p][2]]);
@@ -105,7 +105,7 @@
       ctx.strokeStyle = col[j]; ctx.beginPath(); ctx.moveTo(pts[j][0], pts[j][1]); ctx.lineTo(pts[p][0], pts[p][1]); ctx.stroke();
     }
     for (const j of order) {
-      const r = bw * (0.9 + 2.2 * att[j]) * (j === M.head ? 1.6 : 1);
+      const r = bw * (JR[0] + JR[1] * att[j]) * (j === M.head ? JR[2] : 1);
       ctx.fillStyle = col[j]; ctx.beginPath(); ctx.arc(pts[j][0], pts[j][1], r, 0, 2 * Math.PI); ctx.fill();
     }
   }

@@ -252,7 +252,8 @@
     else if (e.key === "ArrowLeft") { e.preventDefault(); seek(state.t - 1 / FPS); }
   });
 
-  $("title").textContent = C.source + " · " + DUR.toFixed(2) + " s · " + C.model.skeleton + " · model " + (C.model.dir || "");
+  $("title").textContent = C.source + " · " + DUR.toFixed(2) + " s · " + C.model.skeleton + " · model " +
+    ((C.model.dir || "").split(/[\\/]/).filter(Boolean).pop() || "?");
   $("warnings").textContent = C.warnings.map(w => "Warning: " + w).join(" ");
   const json = JSON.stringify(C, null, 1);
   $("json").textContent = json;

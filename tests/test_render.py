@@ -194,3 +194,49 @@ def test_cli_render_bad_single_file(tmp_path):
     r = invoke("render", bad, "-o", tmp_path / "o")
     assert r.exit_code == 2 and r.stderr.startswith("Error: ") and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
+
+
+def test_kit_skeleton_and_captions_without_motion_words(walk, tmp_path):
+    m = load_motion(walk, skeleton="kit")
+    r = fake_result(m)
+    r.skeleton = "kit"
+    info = render.render_clip(m, r, tmp_path / "kit.gif", size=(200, 240))
+    assert info.frames == round(m.n_frames / m.fps * 12.5)
+    for t in r.tokens:                                         # no motion word: no lanes, no highlight
+        t.is_motion_word = False
+    assert not scene.timeline(r, [0.5, 1.0]).active.max() >= 0
+    frames = list(render.render_frames(m, r, size=(200, 200), fps=5))
+    assert len(frames) == 10
+    r.tokens, r.text = [], ""                                  # an empty caption
+    assert len(list(render.render_frames(m, r, size=(200, 200), fps=5))) == 10
+
+
+# ----------------------------------------------------------------------------- real files
+def _amass_npz(path):
+    T = 120
+    poses = np.zeros((T, 156))
+    poses[:, 3] = 0.5 * np.sin(np.arange(T) / 120 * 2 * np.pi * 1.5)       # left hip swings
+    poses[:, 6] = -poses[:, 3]
+    trans = np.stack([np.zeros(T), np.arange(T) / 120 * 1.2, np.full(T, 0.9)], -1)   # Z up, walking along +Y
+    np.savez(path, poses=poses, trans=trans, gender=np.array("neutral"), betas=np.zeros(16),
+             mocap_framerate=np.array(120.0))
+    return path
+
+
+def test_render_and_view_every_format(shared_data, tmp_path):
+    """BVH (gzip), ASF/AMC (plain and gzip), C3D, SMPL npz: both commands write their files."""
+    from conftest import need
+    files = [need(shared_data / p) for p in (
+        "bandai-namco/dataset-1/data/dataset-1_bow_active_001.bvh.gz", "cmu-amc/07_05-walk.amc",
+        "hdm05/test/1/HDM_mm_depositFloorR_019_120.amc.gz", "c3d/Qualisys.c3d", "xia/angry_13_000.bvh")]
+    files.append(_amass_npz(tmp_path / "amass_walk.npz"))
+    r = invoke("render", *files, "-o", tmp_path / "gif", "--size", "160x160", "--fps", "4")
+    assert r.exit_code == 0, r.output
+    r = invoke("view", *files, "-o", tmp_path / "html")
+    assert r.exit_code == 0, r.output
+    for f in files:
+        stem = Path(f.name.removesuffix(".gz")).stem
+        with Image.open(tmp_path / "gif" / f"{stem}.gif") as im:
+            assert im.n_frames >= 2
+        assert (tmp_path / "html" / f"{stem}.html").stat().st_size > 10_000
+    assert (tmp_path / "html" / "index.html").is_file()

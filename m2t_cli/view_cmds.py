@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from m2t.converters.api import collect_inputs
 from m2t.converters.fileio import strip_gz
 
 from .caption_cmds import (H_ASF, H_BEAM, H_BODY, H_DEVICE, H_JMAP, H_MODEL, H_RULE, H_SFPS, H_UNITS,
-                           H_UP, _common_checks, _progress)
+                           H_UP, _common_checks, err)
 from .errors import EXIT_BATCH_FAILED, EXIT_USER_ERROR, fail, user_errors
 
 RENDER_FORMATS = ("gif", "mp4")
@@ -46,15 +47,20 @@ def _jobs(inputs, out, recursive, ext):
     return files, jobs, out_dir
 
 
-def _run(jobs, n_files, verb, write, model, device, beam, onset_rule, load_options, describe):
-    """Caption and write each job; print one line per file; list failures; exit 1 (batch) / 2 (one file)."""
+def _run(jobs, n_files, verb, write, model, device, beam, onset_rule, load_options, describe, ui=None):
+    """Caption and write each job; print one line per file; list failures; exit 1 (batch) / 2 (one file).
+    `ui["bar"]` is set to the progress bar (for per-frame progress) when `ui` is given."""
     with user_errors():
         from m2t.models.captioning import load_model
         from m2t.models.scene import iter_visuals
         bundle = load_model(model, device)
     outcomes, failed = [], []
-    with user_errors(), _progress(len(jobs)) as bar:
-        task = bar.add_task(verb, total=len(jobs))
+    with user_errors(), Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeRemainingColumn(), console=err, transient=True,
+                                 disable=not err.is_terminal) as bar:
+        task = bar.add_task(verb, total=len(jobs), visible=len(jobs) > 1)
+        if ui is not None:
+            ui["bar"] = bar
 
         def progress(i, n, path):
             bar.update(task, completed=i, description=f"{verb} {Path(path).name}")
@@ -125,14 +131,22 @@ def render(
             raise fail(f"--size {size}: MP4 needs an even width and height")
     files, jobs, _ = _jobs(inputs, out, recursive, fmt)
 
+    ui = {}
+
     def write(m, r, dest):
         from m2t.models.render import render_clip
-        return render_clip(m, r, dest, fmt=fmt, size=wh, fps=fps, camera=camera, attention=attention)
+        bar = ui["bar"]
+        task = bar.add_task(f"frames of {Path(dest).name}", total=None)
+        try:
+            return render_clip(m, r, dest, fmt=fmt, size=wh, fps=fps, camera=camera, attention=attention,
+                               progress=lambda i, n: bar.update(task, completed=i, total=n))
+        finally:
+            bar.remove_task(task)
 
     load_options = dict(units=units, up=up, asf=asf, source_fps=source_fps, joint_map=joint_map,
                         body_model_dir=body_model_dir)
     _, code = _run(jobs, len(files), "rendering", write, model, device, beam, onset_rule, load_options,
-                   lambda o: f" ({o.info.frames} frames, {o.info.duration_s:.2f} s)")
+                   lambda o: f" ({o.info.frames} frames, {o.info.duration_s:.2f} s)", ui)
     if code:
         raise typer.Exit(code)
 

@@ -2,58 +2,23 @@
 models.render and models.viewer (docs/visualise.md). torch loads only when a command runs."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from m2t.converters.api import collect_inputs
-from m2t.converters.fileio import strip_gz
+from m2t.converters.options import check_load_options
+from m2t.models.results import check_options
+from m2t.models.visual_batch import plan_visuals, run_visuals
 
-from .caption_cmds import (H_ASF, H_BEAM, H_BODY, H_DEVICE, H_JMAP, H_MODEL, H_RULE, H_SFPS, H_UNITS,
-                           H_UP, _common_checks, err)
+from .caption_cmds import H_ASF, H_BEAM, H_BODY, H_DEVICE, H_JMAP, H_MODEL, H_RULE, H_SFPS, H_UNITS, H_UP, err
 from .errors import EXIT_BATCH_FAILED, EXIT_USER_ERROR, fail, user_errors
-
-RENDER_FORMATS = ("gif", "mp4")
-CAMERAS = ("follow", "front", "side")      # models.scene.CAMERAS (not imported: no torch here)
-
-
-def _check(value, choices, flag):
-    if value not in choices:
-        raise fail(f"{flag} {value!r} is not one of: {', '.join(choices)}")
-
-
-def _jobs(inputs, out, recursive, ext):
-    """(source, dest) pairs: dest mirrors the input tree under `out` (default "."); one input file
-    with `-o NAME.ext` writes exactly that file."""
-    files = collect_inputs(inputs, recursive)
-    if not files:
-        raise fail(f"no motion files found in {', '.join(map(str, inputs))}"
-                   + ("" if recursive else " (use --recursive for sub-folders)"))
-    if out is not None and out.suffix.lower() == f".{ext}":
-        if len(files) > 1:
-            raise fail(f"-o {out}: several input files need an output folder")
-        return files, [(files[0][0], out)], out.parent
-    out_dir = Path(".") if out is None else out
-    jobs, seen = [], {}
-    for path, rel in files:
-        dest = out_dir / rel.parent / f"{Path(strip_gz(rel)).stem}.{ext}"
-        if dest in seen:
-            raise fail(f"{seen[dest]} and {path} would both write {dest}; process them separately")
-        seen[dest] = path
-        jobs.append((path, dest))
-    return files, jobs, out_dir
 
 
 def _run(jobs, n_files, verb, write, model, device, beam, onset_rule, load_options, describe, ui=None):
     """Caption and write each job; print one line per file; list failures; exit 1 (batch) / 2 (one file).
     `ui["bar"]` is set to the progress bar (for per-frame progress) when `ui` is given."""
-    with user_errors():
-        from m2t.models.captioning import load_model
-        from m2t.models.scene import iter_visuals
-        bundle = load_model(model, device)
     outcomes, failed = [], []
     with user_errors(), Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TimeRemainingColumn(), console=err, transient=True,
@@ -65,8 +30,8 @@ def _run(jobs, n_files, verb, write, model, device, beam, onset_rule, load_optio
         def progress(i, n, path):
             bar.update(task, completed=i, description=f"{verb} {Path(path).name}")
 
-        for o in iter_visuals(jobs, bundle, write, beam=beam, onset_rule=onset_rule, progress=progress,
-                              **load_options):
+        for o in run_visuals(jobs, write, model, beam=beam, device=device, onset_rule=onset_rule,
+                             progress=progress, **load_options):
             outcomes.append(o)
             if not o.ok:
                 failed.append(o.error)
@@ -80,6 +45,11 @@ def _run(jobs, n_files, verb, write, model, device, beam, onset_rule, load_optio
     for e in failed:
         typer.echo(f"Error: {e}", err=True)
     return outcomes, (EXIT_USER_ERROR if n_files == 1 else EXIT_BATCH_FAILED) if failed else 0
+
+
+def _checks(beam, device, onset_rule, units, up):
+    check_options(beam, onset_rule, device)
+    check_load_options(units=units, up=up)
 
 
 def render(
@@ -119,17 +89,11 @@ def render(
 
       m2t render 07_05.amc --asf 07.asf --fps 10
     """
-    _check(fmt, RENDER_FORMATS, "--format")
-    _check(camera, CAMERAS, "--camera")
-    _common_checks(beam, device, onset_rule, units, up)
     with user_errors():
-        from m2t.models.render import parse_size
-        wh = parse_size(size)
-        if fps is not None and not 1 <= fps <= 60:
-            raise fail(f"--fps must be 1..60, got {fps:g}")
-        if fmt == "mp4" and (wh[0] % 2 or wh[1] % 2):
-            raise fail(f"--size {size}: MP4 needs an even width and height")
-    files, jobs, _ = _jobs(inputs, out, recursive, fmt)
+        _checks(beam, device, onset_rule, units, up)
+        from m2t.models.render import check_render_options
+        wh = check_render_options(fmt, size, fps, camera)
+        jobs = plan_visuals(inputs, out, fmt, recursive)
 
     ui = {}
 
@@ -145,7 +109,7 @@ def render(
 
     load_options = dict(units=units, up=up, asf=asf, source_fps=source_fps, joint_map=joint_map,
                         body_model_dir=body_model_dir)
-    _, code = _run(jobs, len(files), "rendering", write, model, device, beam, onset_rule, load_options,
+    _, code = _run(jobs, len(jobs), "rendering", write, model, device, beam, onset_rule, load_options,
                    lambda o: f" ({o.info.frames} frames, {o.info.duration_s:.2f} s)", ui)
     if code:
         raise typer.Exit(code)
@@ -182,8 +146,10 @@ def view(
 
       m2t view lab_mocap/ -r -o pages/             # pages/**/<stem>.html + pages/index.html
     """
-    _common_checks(beam, device, onset_rule, units, up)
-    files, jobs, out_dir = _jobs(inputs, out, recursive, "html")
+    with user_errors():
+        _checks(beam, device, onset_rule, units, up)
+        jobs = plan_visuals(inputs, out, "html", recursive)
+    out_dir = Path(".") if out is None else (out.parent if out.suffix.lower() == ".html" else out)
 
     def write(m, r, dest):
         from m2t.models.viewer import write_viewer
@@ -191,17 +157,13 @@ def view(
 
     load_options = dict(units=units, up=up, asf=asf, source_fps=source_fps, joint_map=joint_map,
                         body_model_dir=body_model_dir)
-    outcomes, code = _run(jobs, len(files), "writing", write, model, device, beam, onset_rule, load_options,
+    outcomes, code = _run(jobs, len(jobs), "writing", write, model, device, beam, onset_rule, load_options,
                           lambda o: "")
-    if index if index is not None else (len(files) > 1 or any(Path(i).is_dir() for i in inputs)):
-        from m2t.models.viewer import write_index
+    if index if index is not None else (len(jobs) > 1 or any(Path(i).is_dir() for i in inputs)):
+        from m2t.models.viewer import index_entries, write_index
         dest = out_dir / "index.html"
-        entries = [{"source": str(o.source), "error": o.error} if not o.ok else
-                   {"source": str(o.source), "href": Path(os.path.relpath(o.dest, out_dir)).as_posix(),
-                    "text": o.result.text, "duration_s": o.result.duration_s,
-                    "motion_words": [t.word for t in o.result.motion_words]} for o in outcomes]
         try:
-            write_index(entries, dest)
+            write_index(index_entries(outcomes, out_dir), dest)
         except OSError as e:
             raise fail(f"{dest}: cannot write ({e.strerror or e})") from None
         typer.echo(f"index -> {dest}")

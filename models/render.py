@@ -256,6 +256,21 @@ def render_frames(motion, result, size=DEFAULT_SIZE, fps: float | None = None, c
         yield r.frame(float(t), tl, i)
 
 
+def check_render_options(fmt: str = "gif", size=DEFAULT_SIZE, fps: float | None = None,
+                         camera: str = "follow") -> tuple[int, int]:
+    """The one check of the render options (library and CLI alike); -> (width, height).
+    ConfigError naming the flag for a bad format, size, fps (1..60), camera or an odd MP4 size."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format {fmt!r} is not one of: {', '.join(FORMATS)}")
+    w, h = parse_size(size)
+    if fmt == "mp4" and (w % 2 or h % 2):
+        raise ConfigError(f"--size {w}x{h}: MP4 needs an even width and height")
+    if fps is not None and not 1 <= fps <= 60:
+        raise ConfigError(f"--fps must be 1..60, got {fps:g}")
+    scene.camera_pose(camera, np.zeros(3), 0.0)
+    return w, h
+
+
 def gif_durations(n: int, fps: float) -> list[int]:
     """Per-frame GIF delays in ms on GIF's 10 ms grid, summing to round(n / fps) at 10 ms."""
     edges = [int(round(100 * k / fps)) * 10 for k in range(n + 1)]
@@ -268,14 +283,7 @@ def render_clip(motion, result, path, fmt: str | None = None, size=DEFAULT_SIZE,
     suffix), atomically. `progress(i, n)` is called after each frame."""
     path = Path(path)
     fmt = (fmt or path.suffix.lstrip(".")).lower()
-    if fmt not in FORMATS:
-        raise ConfigError(f"--format {fmt!r} is not one of: {', '.join(FORMATS)}")
-    w, h = parse_size(size)
-    if fmt == "mp4" and (w % 2 or h % 2):
-        raise ConfigError(f"--size {w}x{h}: MP4 needs an even width and height")
-    fps = float(fps or motion.fps)
-    if not 1 <= fps <= 60:
-        raise ConfigError(f"--fps must be 1..60, got {fps:g}")
+    (w, h), fps = check_render_options(fmt, size, fps, camera), float(fps or motion.fps)
     n = len(scene.clip_times(motion.n_frames / motion.fps, fps))
     frames = render_frames(motion, result, (w, h), fps, camera, attention)
     with atomic_path(path) as tmp:

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from m2t.converters.api import load_motion
-from m2t.converters.errors import ConfigError, M2TError
+from m2t.converters.errors import ConfigError
 from m2t.converters.skeletons import PART_NAMES, get_skeleton
 
 CAMERAS = ("follow", "front", "side")
@@ -174,49 +172,3 @@ def sample_positions(positions: np.ndarray, fps: float, times) -> np.ndarray:
     i1 = np.minimum(i0 + 1, len(positions) - 1)
     w = (f - i0)[:, None, None]
     return (1 - w) * positions[i0] + w * positions[i1]
-
-
-def caption_clip(path, bundle, beam: int = 1, onset_rule: str = "fwhm", device: str | None = None,
-                 **load_options):
-    """Read a motion file onto the model's skeleton and caption it: (canonical Motion, CaptionResult)."""
-    from .captioning import caption_motion
-    m = load_motion(path, skeleton=bundle.cfg.skeleton, **load_options)
-    r = caption_motion(m, bundle, beam=beam, device=device, onset_rule=onset_rule)
-    r.source = str(path)
-    return m, r
-
-
-@dataclass
-class VisualOutcome:
-    """One file of a render/view batch: `info` (what the writer returned) or a one-line `error`."""
-    source: Path
-    dest: Path
-    info: object = None
-    result: object = None
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-def iter_visuals(jobs, bundle, write, beam: int = 1, onset_rule: str = "fwhm", device: str | None = None,
-                 progress=None, **load_options):
-    """For each (source, dest) in `jobs`: read, caption, then `write(motion, result, dest)`; yields a
-    VisualOutcome per file in order and never stops at a bad file (M2TError or OSError).
-    `progress(i, n, path)` is called before each file."""
-    jobs = [(Path(s), Path(d)) for s, d in jobs]
-    for i, (src, dest) in enumerate(jobs):
-        if progress:
-            progress(i, len(jobs), src)
-        try:
-            m, r = caption_clip(src, bundle, beam, onset_rule, device, **load_options)
-        except M2TError as e:
-            yield VisualOutcome(src, dest, error=str(e))
-            continue
-        try:
-            yield VisualOutcome(src, dest, write(m, r, dest), r)
-        except M2TError as e:
-            yield VisualOutcome(src, dest, result=r, error=str(e))
-        except OSError as e:
-            yield VisualOutcome(src, dest, result=r, error=f"{src}: cannot write {dest} ({e.strerror or e})")

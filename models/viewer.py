@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +100,14 @@ def index_html(entries, title: str = "m2t results") -> str:
     summary = f"{len(entries) - n_bad} captioned clip(s)" + (f", {n_bad} failed" if n_bad else "")
     return (page.replace("{{title}}", html.escape(title)).replace("{{summary}}", summary)
                 .replace("{{rows}}", "\n".join(rows)))
+
+
+def index_entries(outcomes, out_dir) -> list[dict]:
+    """Index rows for the outcomes of `visual_batch.run_visuals` (links relative to `out_dir`)."""
+    return [{"source": str(o.source), "error": o.error} if not o.ok else
+            {"source": str(o.source), "href": Path(os.path.relpath(o.dest, out_dir)).as_posix(),
+             "text": o.result.text, "duration_s": o.result.duration_s,
+             "motion_words": [t.word for t in o.result.motion_words]} for o in outcomes]
 
 
 def write_index(entries, path, title: str = "m2t results") -> Path:

@@ -19,7 +19,7 @@ from m2t.converters import load_motion
 from m2t.converters.errors import ConfigError
 from m2t.converters.synthetic import write_walk_bvh
 from m2t.models import render, scene
-from m2t.models.captioning import CaptionResult, Token
+from m2t.models.results import CaptionResult, Token
 
 REF = Path(__file__).parent / "data" / "render_reference.png"
 runner = CliRunner()

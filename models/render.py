@@ -68,12 +68,13 @@ class Renderer:
     """Draws the frames of one captioned clip (positions: (T, J, 3) canonical metres at `fps`)."""
 
     def __init__(self, positions, fps: float, skeleton: str, result, size=DEFAULT_SIZE, camera: str = "follow",
-                 attention: bool = True):
+                 attention: bool = True, observed=None):
         scene.camera_pose(camera, np.zeros(3), 0.0)                   # validates the camera name
         self.w, self.h = parse_size(size)
         self.pos, self.fps, self.result = np.asarray(positions, float), float(fps), result
         self.sk, self.camera, self.attention = get_skeleton(skeleton), camera, attention
         self.parts, self.sides = scene.joint_parts(skeleton), scene.joint_sides(skeleton)
+        self.observed = np.ones(len(self.parts), bool) if observed is None else np.asarray(observed, bool)
         self.targets, self.heads = scene.camera_path(self.pos, self.fps, skeleton)
         W, H = self.w * SS, self.h * SS
         self.fs = max(10, round(self.h * SS / 27))                    # base font size
@@ -150,11 +151,12 @@ class Renderer:
     def _colours(self, tl, i) -> tuple[np.ndarray, np.ndarray]:
         """(J, 3) RGB and (J,) attention of each joint at frame i."""
         base = np.stack([SIDE_COLOURS[int(s)] for s in self.sides])
-        if not self.attention or tl.active[i] < 0:
-            return base, np.zeros(len(base))
-        a = tl.alpha[i][self.parts]
-        s = tl.strength[i]
-        return (1 - s) * base + s * heat(a), s * a
+        att = np.zeros(len(base))
+        if self.attention and tl.active[i] >= 0:
+            a, s = tl.alpha[i][self.parts], tl.strength[i]
+            base, att = (1 - s) * base + s * heat(a), s * a
+        fade = np.where(self.observed, 0.0, scene.UNOBSERVED_FADE)[:, None]
+        return (1 - fade) * base + fade * np.array(BG, float), att
 
     def _skeleton(self, d, proj, pose, tl, i):
         shadow = proj(pose * [1, 0, 1])
@@ -250,7 +252,8 @@ def render_frames(motion, result, size=DEFAULT_SIZE, fps: float | None = None, c
     (default: the motion's) from t = 0 to the clip's end: max(1, round(duration·fps)) frames."""
     fps = float(fps or motion.fps)
     times = scene.clip_times(motion.n_frames / motion.fps, fps)
-    r = Renderer(motion.positions, motion.fps, motion.skeleton, result, size, camera, attention)
+    r = Renderer(motion.positions, motion.fps, motion.skeleton, result, size, camera, attention,
+                 scene.observed_joints(motion))
     tl = scene.timeline(result, times)
     for i, t in enumerate(times):
         yield r.frame(float(t), tl, i)

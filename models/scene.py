@@ -38,6 +38,7 @@ HILITE = (255, 196, 64)
 SIDE_COLOURS = {-1: np.array([52, 110, 190.0]), 0: np.array([90, 94, 104.0]), 1: np.array([38, 150, 110.0])}
 GRID, SHADOW, TRAIL = (214, 214, 208), (222, 222, 216), (200, 190, 170)   # floor lines, skeleton shadow, root path
 GRID_STEP, GRID_HALF, NEAR = 0.5, 4.0, 0.3   # floor grid spacing and half-extent around the target, near clip (m)
+UNOBSERVED_FADE = 0.75          # joints the file did not measure (Motion.observed): blended this far into BG
 BONE_WIDTH = 1 / 110            # of the view's height
 JOINT_RADIUS = (0.9, 1.5, 1.5)  # joint radius in bone widths: base, + per unit of attention (Γ·α), × for the head
 HEAT = np.array([[0.0, 160, 164, 172], [0.35, 245, 160, 40], [1.0, 215, 25, 28]])   # α stop, R, G, B
@@ -163,6 +164,12 @@ def joint_sides(skeleton: str) -> np.ndarray:
         if m != j:
             side[j] = -1 if sk.joint_names[j].lower().startswith(("left", "l")) else 1
     return side
+
+
+def observed_joints(motion) -> np.ndarray:
+    """(J,) bool: the joints the file measured (`Motion.observed`; all when the reader does not say)."""
+    obs = getattr(motion, "observed", None)
+    return np.ones(motion.positions.shape[1], bool) if obs is None else np.asarray(obs, bool)
 
 
 def sample_positions(positions: np.ndarray, fps: float, times) -> np.ndarray:

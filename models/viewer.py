@@ -47,6 +47,7 @@ def viewer_document(motion, result) -> dict:
                    "joint_names": list(sk.joint_names), "parents": list(sk.parents), "head": sk.head,
                    "joint_parts": scene.joint_parts(motion.skeleton).tolist(),
                    "joint_sides": scene.joint_sides(motion.skeleton).tolist(),
+                   "observed": scene.observed_joints(motion).tolist(),
                    "positions": _round(np.asarray(motion.positions).reshape(motion.n_frames, -1), 3),
                    "camera_targets": _round(targets, 3), "headings": _round(heads, 4)},
         "timeline": {"active": tl.active.tolist(), "strength": _round(tl.strength, 3), "alpha": _round(tl.alpha, 3)},
@@ -56,7 +57,8 @@ def viewer_document(motion, result) -> dict:
                   "sides": {str(k): v.tolist() for k, v in scene.SIDE_COLOURS.items()}, "parts": list(PART_NAMES),
                   "grid": list(scene.GRID), "shadow": list(scene.SHADOW),
                   "trail": list(scene.TRAIL), "grid_step": scene.GRID_STEP, "grid_half": scene.GRID_HALF,
-                  "near": scene.NEAR, "bone_width": scene.BONE_WIDTH, "joint_radius": list(scene.JOINT_RADIUS)},
+                  "near": scene.NEAR, "unobserved_fade": scene.UNOBSERVED_FADE, "bone_width": scene.BONE_WIDTH,
+                  "joint_radius": list(scene.JOINT_RADIUS)},
     }
 
 

@@ -143,6 +143,11 @@ def test_attention_colours_the_attended_part(clip):
     assert col[left_leg][:, 0].mean() > 200                   # red-orange
     plain = render.Renderer(m.positions, m.fps, "t2m", r, (320, 320), attention=False)
     assert not plain._colours(tl, 0)[1].any()
+    arms = np.isin(scene.joint_parts("t2m"), [2, 3])           # a file without arm data: arms fade out
+    part = render.Renderer(m.positions, m.fps, "t2m", r, (320, 320), observed=~arms)
+    faded = part._colours(tl, 0)[0]
+    assert np.allclose(faded[~arms], col[~arms])
+    assert (np.abs(faded[arms] - render.BG).sum(-1) < np.abs(col[arms] - render.BG).sum(-1) / 2).all()
 
 
 def test_reference_frame(clip, tmp_path):

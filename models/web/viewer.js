@@ -89,7 +89,8 @@
     const col = [], att = [];
     for (let j = 0; j < J; j++) {
       const base = S.sides[String(M.joint_sides[j])], a = s > 0 ? TL.alpha[k][M.joint_parts[j]] : 0;
-      col.push(rgb(lerp(base, heat(a), s))); att.push(s * a);
+      const c = lerp(base, heat(a), s);
+      col.push(rgb(M.observed[j] ? c : lerp(c, S.bg, S.unobserved_fade))); att.push(s * a);
     }
     const bw = Math.max(2, H * S.bone_width), JR = S.joint_radius;
     ctx.lineCap = "round"; ctx.strokeStyle = rgb(S.shadow); ctx.lineWidth = bw; ctx.beginPath();

@@ -4,12 +4,15 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError, M2TError, UnsupportedFormatError
+from . import limits
+from .errors import ConfigError, UnsupportedFormatError, file_error
 from .fileio import atomic_path, format_suffix, strip_gz
 from .motion import Motion
 from .skeletons import get_skeleton
@@ -131,17 +134,65 @@ class ConvertResult:
 
 
 def collect_inputs(inputs, recursive: bool = False) -> list[tuple[Path, Path]]:
-    """Expand files and folders into (file, path relative to its input root) pairs, sorted."""
+    """Expand files and folders into (file, path relative to its input root) pairs, sorted.
+
+    With ``recursive`` symlinked sub-folders are followed; one that leads back into a folder
+    already being walked (a loop) is skipped with a warning."""
     out = []
     for item in inputs:
         item = Path(item)
         if item.is_dir():
-            pattern = "**/*" if recursive else "*"
-            files = sorted(p for p in item.glob(pattern) if p.is_file() and is_motion_file(p))
-            out += [(p, p.relative_to(item)) for p in files]
+            files = _walk(item) if recursive else [p for p in item.iterdir() if p.is_file()]
+            out += [(p, p.relative_to(item)) for p in sorted(files) if is_motion_file(p)]
         else:
             out.append((item, Path(item.name)))
     return out
+
+
+def _walk(root: Path) -> list[Path]:
+    files, stack = [], [(root, frozenset([os.path.realpath(root)]))]
+    while stack:
+        d, ancestors = stack.pop()
+        try:
+            entries = sorted(d.iterdir())
+        except OSError as e:
+            warnings.warn(f"{d}: cannot list folder ({e.strerror or e}); skipped", stacklevel=3)
+            continue
+        for p in entries:
+            if p.is_dir():
+                real = os.path.realpath(p)
+                if real in ancestors:
+                    warnings.warn(f"{p}: symlink loop back to {real}; not followed", stacklevel=3)
+                    continue
+                stack.append((p, ancestors | {real}))
+            elif p.is_file():
+                files.append(p)
+    return files
+
+
+def check_out_dir(out_dir) -> Path:
+    """The output folder, created if missing; ConfigError when it is a file or cannot be written."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: output must be a folder, but it is a file")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"{out}: cannot create the output folder ({e.strerror or e})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ConfigError(f"{out}: output folder is not writable")
+    return out
+
+
+def check_unique_stems(files, out_dir, verb: str = "convert") -> dict:
+    """{file: output stem}; ConfigError when two inputs would write the same outputs."""
+    seen, stems = {}, {}
+    for path, rel in files:
+        stem = output_stem(rel, out_dir)
+        if stem in seen:
+            raise ConfigError(f"{seen[stem]} and {path} would both write {stem}.*; {verb} them separately")
+        seen[stem] = stems[path] = stem
+    return stems
 
 
 def output_stem(rel: Path, out_dir) -> Path:
@@ -159,21 +210,25 @@ def output_paths(rel: Path, out_dir, fmt: str = "m2t") -> list[Path]:
     return [stem.with_name(stem.name + ".npy")] + ([stem.with_name(stem.name + ".npz")] if fmt == "m2t" else [])
 
 
-def save_as(motion: Motion, paths: list[Path], fmt: str = "m2t") -> list[Path]:
-    """Write one converted motion in an output format to the paths of :func:`output_paths`."""
+def save_as(motion: Motion, paths: list[Path], fmt: str = "m2t", want: list[bool] | None = None) -> list[Path]:
+    """Write one converted motion in an output format to the paths of :func:`output_paths`
+    (only those whose `want` is true)."""
+    want = want or [True] * len(paths)
     if fmt == "m2t":
-        return save_motion(motion, paths[0].with_suffix(""))
+        return save_motion(motion, paths[0].with_suffix(""), npy=want[0], npz=want[1])
     from .hml3d_vecs import joints_to_vecs, vecs_to_joints
     if motion.skeleton != "t2m":
         raise ConfigError(f"--format {fmt}: HumanML3D's 263-d vectors are defined for the t2m skeleton, "
                           f"not {motion.skeleton}")
     vecs = joints_to_vecs(motion.positions)
     arrays = [vecs] if fmt == "hml3d-vecs" else [vecs_to_joints(vecs), vecs]
-    for dest, a in zip(paths, arrays):
+    for dest, a, w in zip(paths, arrays, want):
+        if not w:
+            continue
         dest.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(dest) as tmp, open(tmp, "wb") as f:
             np.save(f, a.astype(np.float32))
-    return list(paths)
+    return [p for p, w in zip(paths, want) if w]
 
 
 def convert(inputs, out_dir="out", skeleton: str = "t2m", fps: float | None = None, recursive: bool = False,
@@ -192,6 +247,10 @@ def convert(inputs, out_dir="out", skeleton: str = "t2m", fps: float | None = No
     output_paths(Path("x"), out_dir, fmt)
     if fmt != "m2t" and skeleton != "t2m":
         raise ConfigError(f"--format {fmt} needs --skeleton t2m (HumanML3D's 263-d vectors are t2m only)")
+    if fps is not None:
+        fps = limits.check_rate(fps, "--fps", option=True)
+    if options.get("source_fps") is not None:
+        limits.check_rate(options["source_fps"], "--source-fps", option=True)
     per_file = read_manifest(manifest) if manifest else {}
     files = collect_inputs(inputs, recursive)
     if not files:
@@ -201,20 +260,23 @@ def convert(inputs, out_dir="out", skeleton: str = "t2m", fps: float | None = No
     if unused:
         raise ConfigError(f"{manifest}: lists file(s) not among the inputs: "
                           f"{', '.join(sorted(str(u) for u in unused)[:5])}")
+    check_unique_stems(files, out_dir)
+    check_out_dir(out_dir)
     results = []
     for i, (path, rel) in enumerate(files):
         if progress:
             progress(i, len(files), path)
         paths = output_paths(rel, out_dir, fmt)
-        if not overwrite and paths[0].exists():
+        want = [overwrite or not p.exists() for p in paths]
+        if not any(want):
             results.append(ConvertResult(path, [], skipped=True))
             continue
-        try:
+        try:  # the last-resort guard: whatever goes wrong in one file is one line, the run goes on
             m = load_motion(path, skeleton=skeleton, fps=fps, joint_map=joint_map, up=up,
                             keep_proportions=keep_proportions, **{**options, **per_file.get(path.resolve(), {})})
-            results.append(ConvertResult(path, save_as(m, paths, fmt)))
-        except M2TError as e:
-            results.append(ConvertResult(path, [], error=str(e)))
+            results.append(ConvertResult(path, save_as(m, paths, fmt, want)))
+        except Exception as e:
+            results.append(ConvertResult(path, [], error=file_error(path, e)))
     return results
 
 

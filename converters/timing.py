@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import limits
 from .errors import ConfigError
 from .motion import Motion
 
@@ -22,15 +23,7 @@ MANIFEST_COLUMNS = ("path", "fps", "start", "end", "subject")
 
 
 def check_rate(value, flag: str = "--source-fps") -> float | None:
-    if value is None:
-        return None
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{flag} must be a number, got {value!r}") from None
-    if not np.isfinite(v) or v <= 0:
-        raise ConfigError(f"{flag} must be positive, got {value!r}")
-    return v
+    return None if value is None else limits.check_rate(value, flag, option=True)
 
 
 def with_source_fps(m: Motion, fps: float) -> Motion:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import List, Optional
 
@@ -21,6 +22,8 @@ from .show import print_info
 from .dataset_cmds import dataset_app
 from .train_cmds import evaluate as evaluate_cmd
 from .train_cmds import train as train_cmd
+from .view_cmds import render as render_cmd
+from .view_cmds import view as view_cmd
 
 app = typer.Typer(
     name="m2t", no_args_is_help=True, add_completion=False, rich_markup_mode=None,
@@ -44,7 +47,7 @@ def convert(
     source_fps: Optional[float] = typer.Option(None, help="Frame rate of the source when the file has none or a wrong one (AMC default 120)."),
     body_model_dir: Optional[Path] = typer.Option(None, help="SMPL npz: folder with SMPL/SMPL-H/SMPL-X model files for exact joints."),
     keep_proportions: bool = typer.Option(False, "--keep-proportions", help="Keep the performer's bone lengths (default: retarget onto the canonical HumanML3D body, root path scaled by the leg-length ratio)."),
-    overwrite: bool = typer.Option(True, help="Re-convert files whose output exists."),
+    overwrite: bool = typer.Option(True, help="Re-convert files whose output exists; --no-overwrite writes only the missing outputs."),
     start: Optional[float] = typer.Option(None, help="Keep the motion from this time on (seconds of the source file)."),
     end: Optional[float] = typer.Option(None, help="Keep the motion up to this time (seconds of the source file)."),
     keep_lead_in: bool = typer.Option(False, "--keep-lead-in", help="Keep leading bind/T-pose frames (dropped with a warning by default)."),
@@ -68,27 +71,32 @@ def convert(
       m2t convert take.bvh --source-fps 120 --start 2.5 --end 9
 
       m2t convert lab/ --manifest lab/takes.csv         # per-file fps, start, end, subject
+
+    A bad file prints one line `Error: <file>: <problem>` (exit code 2); in a folder run bad files
+    are listed after the others are converted (exit code 1). Symlinked sub-folders are followed.
     """
     with user_errors():
         check_load_options(skeleton, units, up)
     if joint_map and marker_map:
         raise fail("give --joint-map or --marker-map, not both")
     with user_errors():
-        files = converters.api.collect_inputs(inputs, recursive)
+        with warnings.catch_warnings():          # converters.convert repeats them
+            warnings.simplefilter("ignore")
+            n_files = len(converters.api.collect_inputs(inputs, recursive))
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeRemainingColumn(), console=err, transient=True,
-                      disable=len(files) < 2) as bar:
-            task = bar.add_task("converting", total=len(files))
+                      disable=n_files < 2) as bar:
+            task = bar.add_task("converting", total=n_files)
 
             def progress(i, n, path):
-                bar.update(task, completed=i, description=f"converting {Path(path).name}")
+                bar.update(task, completed=i, total=n, description=f"converting {Path(path).name}")
 
             results = converters.convert(inputs, out, skeleton=skeleton, fps=fps, recursive=recursive,
                                          joint_map=joint_map or marker_map, up=up, keep_proportions=keep_proportions,
                                          overwrite=overwrite, progress=progress, fmt=fmt, manifest=manifest,
                                          start=start, end=end, keep_lead_in=keep_lead_in, units=units, asf=asf,
                                          source_fps=source_fps, body_model_dir=body_model_dir)
-            bar.update(task, completed=len(files))
+            bar.update(task, completed=len(results))
     failed = [r for r in results if not r.ok]
     for r in results:
         if r.skipped:
@@ -96,7 +104,7 @@ def convert(
         elif r.ok:
             typer.echo(f"{r.source} -> {', '.join(map(str, r.outputs))}")
     skipped = sum(r.skipped for r in results)
-    if len(results) > 1 or failed:
+    if len(results) > 1:
         typer.echo(f"{len(results) - len(failed) - skipped} converted, {skipped} skipped, {len(failed)} failed", err=True)
     for r in failed:
         typer.echo(f"Error: {r.error}", err=True)
@@ -135,6 +143,8 @@ app.command(name="segment")(segment_cmd)
 app.command(name="train")(train_cmd)
 app.add_typer(dataset_app, name="dataset")
 app.command(name="evaluate")(evaluate_cmd)
+app.command(name="render")(render_cmd)
+app.command(name="view")(view_cmd)
 
 
 def main():

@@ -71,7 +71,9 @@ def load_motion(path, skeleton: str = "t2m", fps: float | None = None, joint_map
     from .canonical import canonicalize
     from .retarget import retarget
     from .timing import drop_lead_in, trim
+    from .c3d_subjects import check_one
     raw = read_motion(path, **options)
+    check_one(raw.meta, path)
     on_skel = trim(retarget(raw, skeleton, joint_map=joint_map), start, end)
     meta = {**on_skel.meta, "warnings": list(on_skel.meta.get("warnings", []))}
     on_skel = on_skel.with_(meta=meta)
@@ -297,6 +299,10 @@ def info(path, **options) -> dict:
     d.update({k: v for k, v in raw.meta.items() if _jsonable(v)})
     if raw.time_offset_s:
         d["time_offset_s"] = round(raw.time_offset_s, 6)
+    if len(raw.meta.get("subjects") or {}) > 1 and not raw.meta.get("subject"):
+        d.update({"rig": "several subjects", "unmapped": list(get_skeleton("t2m").joint_names),
+                  "ambiguous": [f"{len(raw.meta['subjects'])} subjects; choose one with --subject NAME"]})
+        return d
     d.update(match_report(raw))
     if not d["unmapped"]:
         d.update(_body_report(raw))

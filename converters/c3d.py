@@ -29,7 +29,7 @@ from pathlib import Path
 import ezc3d
 import numpy as np
 
-from . import limits
+from . import c3d_subjects, limits
 from .errors import ConfigError, MotionFileError
 from .fileio import read_bytes
 from .isolate import run_isolated
@@ -47,10 +47,11 @@ _TYPE_SIZES = {-1: 1, 1: 1, 2: 2, 4: 4}         # parameter data types: char, by
 _PARAM_END_MAX = 2 * 255 * 512                 # parameter section: starts by block 255, <= 255 blocks
 
 
-def read(path, units: str | None = None) -> Motion:
+def read(path, units: str | None = None, subject: str | None = None) -> Motion:
     """Read the markers of a C3D (or .c3d.gz) file.
 
     units: "mm", "cm", "m" (any of :data:`converters.units.UNITS`) to override POINT:UNITS.
+    subject: keep only the markers of this subject (label prefix "NAME:"; converters/c3d_subjects.py).
     Returns a Motion: positions (T, N, 3) float32 metres in the file's own axes (``up`` None;
     ``meta["up_hint"]`` from POINT:Y_SCREEN when present), fps = POINT:RATE.
     """
@@ -85,7 +86,8 @@ def read(path, units: str | None = None) -> Motion:
         missing |= resid[0].T < 0
 
     non_markers = {_text(s).lower() for k in NON_MARKER_LISTS for s in _value(point, k)} - {""}
-    keep_marker = np.array([lab.lower() not in non_markers for lab in labels])
+    in_subject, subjects = c3d_subjects.select(labels, subject, path)
+    keep_marker = np.array([lab.lower() not in non_markers for lab in labels]) & in_subject
     if not keep_marker.any():
         raise MotionFileError(f"{path}: no 3D marker points (only model outputs: "
                               f"{', '.join(k.lower() for k in NON_MARKER_LISTS if _value(point, k))})")
@@ -122,6 +124,8 @@ def read(path, units: str | None = None) -> Motion:
             "gaps_filled": n_gap, "gap_markers": n_gap_markers,
             "longest_gap_frames": longest_run(missing), "analog_channels": n_analog,
             "first_frame": int(hdr["first_frame"]) + lead}
+    if len(subjects) > 1:
+        meta["subjects"], meta["subject"] = subjects, subject
     if dropped:
         meta["dropped_markers"] = dropped
     if lead or trail:

@@ -308,16 +308,16 @@ def place_degenerate(W: np.ndarray, skel, positions: np.ndarray) -> tuple[np.nda
     placed = {}
     pos = positions.astype(np.float64)
     for j, p in enumerate(skel.parents):
-        if p < 0:
+        if p < 0 or not W[j].any() or not W[p].any():      # unmapped (partial marker sets)
             continue
         P = np.einsum("s,tsc->tc", W[p], pos)
         if np.median(np.linalg.norm(np.einsum("s,tsc->tc", W[j], pos) - P, axis=-1)) >= MIN_BONE_M:
             continue
         path, c = [j], _chain_child(skel, j)
-        while c is not None and np.median(np.linalg.norm(np.einsum("s,tsc->tc", W[c], pos) - P, axis=-1)) < MIN_BONE_M:
+        while c is not None and W[c].any() and np.median(np.linalg.norm(np.einsum("s,tsc->tc", W[c], pos) - P, axis=-1)) < MIN_BONE_M:
             path.append(c)
             c = _chain_child(skel, c)
-        if c is None:
+        if c is None or not W[c].any():
             continue
         total = rest_len[path].sum() + rest_len[c]
         acc = 0.0
@@ -340,22 +340,32 @@ def retarget(m: Motion, skeleton: str = "t2m", joint_map=None) -> Motion:
     if unmapped and d["problems"]:
         raise SkeletonMatchError(f"{m.source}: cannot map onto {skeleton}: {d['problems'][0]}; "
                                  f"pass --joint-map FILE naming them (docs/formats.md)")
-    if unmapped:
+    partial = bool(unmapped) and m.parents is None and len(unmapped) < skel.n_joints
+    if unmapped and m.parents is None and len(unmapped) == skel.n_joints:
+        from .partial import describe_markers
+        raise SkeletonMatchError(f"{m.source}: cannot map onto {skeleton}: {describe_markers(m.joint_names)}; "
+                                 f"pass --marker-map FILE (docs/formats.md)")
+    if unmapped and not partial:
         raise SkeletonMatchError(
             f"{m.source}: cannot map onto {skeleton}: no source joint for {', '.join(unmapped)}; "
             f"source joints: {', '.join(m.joint_names)}; pass --joint-map FILE (docs/formats.md)")
-    W = _weights(mapping, skel, m)
+    W = _weights({k: v for k, v in mapping.items() if v}, skel, m)
     W, placed = place_degenerate(W, skel, m.positions)
     pos = np.einsum("ks,tsc->tkc", W, m.positions.astype(np.float64))
+    mapped = np.abs(W).sum(axis=1) > 1e-9
     meta = {**m.meta, "rig": rig, "source_skeleton": m.skeleton, "placed": placed,
             "mapping": {t: {m.joint_names[i]: round(float(W[k, i]), 4) for i in np.flatnonzero(np.abs(W[k]) > 1e-9)}
-                        for k, t in enumerate(skel.joint_names)}}
-    observed = None
+                        for k, t in enumerate(skel.joint_names) if mapped[k]}}
+    observed = mapped.copy()
     if m.observed is not None:       # a canonical joint is observed when every source joint it uses is
         src_obs = np.asarray(m.observed, bool)
-        observed = np.array([bool(src_obs[np.abs(W[k]) > 1e-9].all()) for k in range(skel.n_joints)])
+        observed &= np.array([bool(src_obs[np.abs(W[k]) > 1e-9].all()) for k in range(skel.n_joints)])
+    if partial:                      # marker sets covering part of the body (converters/partial.py)
+        from .partial import complete
+        pos = complete(pos, mapped, skel, m.source)
+        meta["unobserved"] = [j for j, o in zip(skel.joint_names, mapped) if not o]
     return m.with_(positions=pos.astype(np.float32), joint_names=skel.joint_names, parents=skel.parents,
-                   skeleton=skel.name, meta=meta, observed=observed)
+                   skeleton=skel.name, meta=meta, observed=observed if not observed.all() else None)
 
 
 def match_report(m: Motion, skeleton: str = "t2m") -> dict:

@@ -51,6 +51,7 @@ def convert(
     start: Optional[float] = typer.Option(None, help="Keep the motion from this time on (seconds of the source file)."),
     end: Optional[float] = typer.Option(None, help="Keep the motion up to this time (seconds of the source file)."),
     keep_lead_in: bool = typer.Option(False, "--keep-lead-in", help="Keep leading bind/T-pose frames (dropped with a warning by default)."),
+    subject: Optional[str] = typer.Option(None, help="C3D with several subjects (label prefixes NAME:): the one to convert."),
     manifest: Optional[Path] = typer.Option(None, help="CSV with columns path, fps, start, end, subject: settings per file (paths relative to the CSV)."),
     fmt: str = typer.Option("m2t", "--format", help="Output: m2t (<name>.npy joints + <name>.npz), hml3d-vecs (<name>.npy, HumanML3D 263-d vectors) or hml3d (new_joints/ and new_joint_vecs/ trees)."),
 ):
@@ -95,7 +96,7 @@ def convert(
                                          joint_map=joint_map or marker_map, up=up, keep_proportions=keep_proportions,
                                          overwrite=overwrite, progress=progress, fmt=fmt, manifest=manifest,
                                          start=start, end=end, keep_lead_in=keep_lead_in, units=units, asf=asf,
-                                         source_fps=source_fps, body_model_dir=body_model_dir)
+                                         source_fps=source_fps, body_model_dir=body_model_dir, subject=subject)
             bar.update(task, completed=len(results))
     failed = [r for r in results if not r.ok]
     for r in results:
@@ -120,6 +121,7 @@ def info(
     asf: Optional[Path] = typer.Option(None, help="AMC: the skeleton .asf file."),
     body_model_dir: Optional[Path] = typer.Option(None, help="SMPL npz: body model folder."),
     source_fps: Optional[float] = typer.Option(None, help="Frame rate of the source when the file has none or a wrong one."),
+    subject: Optional[str] = typer.Option(None, help="C3D with several subjects: the one to show."),
 ):
     """Show what a motion file holds: format, frames, fps, duration, joints, rig, mapping, units.
 
@@ -131,7 +133,8 @@ def info(
     """
     with user_errors():
         check_load_options(units=units)
-        d = converters.info(file, units=units, asf=asf, body_model_dir=body_model_dir, source_fps=source_fps)
+        d = converters.info(file, units=units, asf=asf, body_model_dir=body_model_dir, source_fps=source_fps,
+                            subject=subject)
     if as_json:
         typer.echo(json.dumps(d, indent=2))
     else:

@@ -19,6 +19,7 @@ from .errors import EXIT_BATCH_FAILED, fail, user_errors
 from .show import print_info
 from .dataset_cmds import dataset_app
 from .train_cmds import evaluate as evaluate_cmd
+from .train_cmds import export as export_cmd
 from .train_cmds import train as train_cmd
 
 app = typer.Typer(
@@ -127,6 +128,7 @@ app.command(name="segment")(segment_cmd)
 app.command(name="train")(train_cmd)
 app.add_typer(dataset_app, name="dataset")
 app.command(name="evaluate")(evaluate_cmd)
+app.command(name="export")(export_cmd)
 
 
 def main():

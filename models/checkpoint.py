@@ -13,20 +13,13 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from m2t.converters.errors import M2TError
 from m2t.converters.fileio import atomic_path
 
 from .config import CaptionerConfig
 from .features import Normalizer
+from .modeldir import CONFIG, FORMAT_VERSION, ONNX_FILES, WEIGHTS, ModelDirError, read_config  # noqa: F401
 from .network import Captioner
 from .vocab import Vocab
-
-FORMAT_VERSION = 1
-WEIGHTS, CONFIG = "model.safetensors", "config.json"
-
-
-class ModelDirError(M2TError):
-    """A model directory is missing or incomplete."""
 
 
 @dataclass
@@ -53,6 +46,8 @@ def _atomic_write(path: Path, write):
 
 def save_bundle(directory, bundle: Bundle) -> Path:
     d = Path(directory)
+    for f in ONNX_FILES:                   # graphs of the previous weights: never left behind
+        (d / f).unlink(missing_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in bundle.model.state_dict().items()}
     _atomic_write(d / WEIGHTS, lambda p: save_file(state, p))
     cfg = {"format_version": FORMAT_VERSION, "model": bundle.cfg.to_dict(), "vocab": bundle.vocab.to_list(),
@@ -60,22 +55,6 @@ def save_bundle(directory, bundle: Bundle) -> Path:
            "input_scale": bundle.input_scale, **bundle.meta}
     _atomic_write(d / CONFIG, lambda p: Path(p).write_text(json.dumps(cfg, indent=1)))
     return d
-
-
-def read_config(directory) -> dict:
-    d = Path(directory)
-    if not d.is_dir():
-        raise ModelDirError(f"{d}: model directory not found")
-    for f in (WEIGHTS, CONFIG):
-        if not (d / f).is_file():
-            raise ModelDirError(f"{d}: not a model directory ({f} missing)")
-    try:
-        cfg = json.loads((d / CONFIG).read_text())
-    except json.JSONDecodeError as e:
-        raise ModelDirError(f"{d / CONFIG}:{e.lineno}: invalid JSON ({e.msg})") from None
-    if cfg.get("format_version") != FORMAT_VERSION:
-        raise ModelDirError(f"{d / CONFIG}: unsupported format_version {cfg.get('format_version')!r}")
-    return cfg
 
 
 def load_bundle(directory, device="cpu") -> Bundle:

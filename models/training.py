@@ -164,8 +164,10 @@ class TrainResult:
 
 
 def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, device: str = "auto",
-          resume: bool = False, progress=None, log=print, max_steps: int | None = None) -> TrainResult:
-    """Train a captioner on a HumanML3D-format dataset; writes the best model to `out_dir`.
+          resume: bool = False, progress=None, log=print, max_steps: int | None = None,
+          export_onnx: bool = False) -> TrainResult:
+    """Train a captioner on a HumanML3D-format dataset; writes the best model to `out_dir`
+    (with `export_onnx`, also its ONNX graphs at the end: models.export).
 
     progress(epoch, step, n_steps, losses) is called after every step when given. `max_steps`
     stops after that many optimizer steps in total (for tests and benchmarks).
@@ -241,6 +243,9 @@ def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, 
             break
     if world > 1:
         torch.distributed.barrier()
+    if export_onnx and rank == 0 and best_epoch >= 0:
+        from .export import export_dir
+        export_dir(out)
     return TrainResult(out, best_epoch, best, history)
 
 

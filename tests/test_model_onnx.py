@@ -85,7 +85,9 @@ def test_batch_size_and_frame_count_are_dynamic(tmp_path):
     runner = O.OrtCaptioner(tmp_path, device="cpu", threads=1)
     for B, T in ((1, 5), (40, 120)):
         x, mask = _inputs(22, B=B, T=T, seed=B)
-        _assert_same(decode(m, x, mask, 1, 12), O.decode(runner, x.numpy(), mask.numpy(), 1, 12))
+        ref = decode(m, x, mask, 1, 12)
+        _assert_same(ref, O.decode(runner, x.numpy(), mask.numpy(), 1, 12))
+        _assert_same(ref, O.greedy(runner, x.numpy(), mask.numpy(), 12, chunk=7))   # chunks cut to their frames
 
 
 def _bundle_dir(tmp_path, m):

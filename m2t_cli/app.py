@@ -50,6 +50,9 @@ def convert(
     body_model_dir: Optional[Path] = typer.Option(None, help="SMPL npz: folder with SMPL/SMPL-H/SMPL-X model files for exact joints."),
     uniform_bones: bool = typer.Option(False, help="Rescale bones to the reference skeleton's lengths."),
     overwrite: bool = typer.Option(True, help="Re-convert files whose output exists."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes converting files in parallel."),
+    shard: Optional[str] = typer.Option(None, help="i/N: convert only the i-th (0-based) of N round-robin shards of the sorted inputs (one per cluster job)."),
+    resume: bool = typer.Option(False, "--resume", help="Skip files the output folder's done-manifest lists as converted (source unchanged, outputs present)."),
 ):
     """Convert motion files to the HumanML3D joint format (.npy positions + .npz with velocities).
 
@@ -62,6 +65,10 @@ def convert(
       m2t convert 07_05.amc --asf 07.asf --fps 20
 
       m2t convert trial.c3d --marker-map my_markers.json
+
+      m2t convert corpus/ -r -o hml3d/ --jobs 2 --resume
+
+      m2t convert corpus/ -r -o hml3d/ --shard $SLURM_ARRAY_TASK_ID/8   # sbatch --array=0-7
     """
     _check_choice(skeleton, ("t2m", "kit"), "--skeleton")
     _check_choice(units, tuple(UNITS), "--units")
@@ -76,17 +83,19 @@ def convert(
             task = bar.add_task("converting", total=len(files))
 
             def progress(i, n, path):
-                bar.update(task, completed=i, description=f"converting {Path(path).name}")
+                bar.update(task, completed=i, total=n, description=f"converting {Path(path).name}")
 
             results = converters.convert(inputs, out, skeleton=skeleton, fps=fps, recursive=recursive,
                                          joint_map=joint_map or marker_map, up=up, uniform_bones=uniform_bones,
                                          overwrite=overwrite, progress=progress, units=units, asf=asf,
-                                         source_fps=source_fps, body_model_dir=body_model_dir)
-            bar.update(task, completed=len(files))
+                                         source_fps=source_fps, body_model_dir=body_model_dir,
+                                         jobs=jobs, shard=shard, resume=resume)
+            bar.update(task, completed=len(results))
     failed = [r for r in results if not r.ok]
     for r in results:
         if r.skipped:
-            typer.echo(f"{r.source}: skipped, output exists (use --overwrite)")
+            typer.echo(f"{r.source}: skipped, " + ("already converted (--resume)" if resume else
+                                                    "output exists (use --overwrite)"))
         elif r.ok:
             typer.echo(f"{r.source} -> {', '.join(map(str, r.outputs))}")
     skipped = sum(r.skipped for r in results)

@@ -125,6 +125,7 @@ def evaluate(
     out_dir: Optional[Path] = typer.Option(None, "-o", "--out", help="Write predictions.csv/.jsonl and metrics.json here."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     bertscore_model: Optional[Path] = typer.Option(None, help="Local model folder for BERTScore (never downloaded)."),
+    bertscore_layers: Optional[int] = typer.Option(None, help="Layer of --bertscore-model to use [default: its config's num_hidden_layers]."),
 ):
     """Caption a split and score it: BLEU@1-4, ROUGE-L, CIDEr-D (and BERTScore when available).
 
@@ -133,6 +134,8 @@ def evaluate(
       m2t evaluate runs/kit --dataset kit --beam 2
 
       m2t evaluate runs/h3d --dataset hml3d --protocol tm2t -o eval/h3d
+
+      m2t evaluate runs/kit --dataset kit --bertscore-model ~/models/all-MiniLM-L6-v2
     """
     if beam < 1:
         raise fail(f"--beam must be >= 1, got {beam}")
@@ -144,6 +147,7 @@ def evaluate(
             rep = run(model, dataset, split=split, beam=beam, protocol=protocol, legacy_eos=legacy_eos,
                       out_dir=out_dir, device=device,
                       bertscore_model=str(bertscore_model) if bertscore_model else None,
+                      bertscore_layers=bertscore_layers,
                       progress=lambda i, n: bar.update(task, completed=i, total=n))
     t = Table(title=f"{model} on {dataset}:{split} ({rep.n_motions} motions, beam {rep.beam}, protocol {rep.protocol})")
     for k in rep.metrics:

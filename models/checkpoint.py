@@ -16,8 +16,9 @@ from safetensors.torch import load_file, save_file
 from m2t.converters.fileio import atomic_path
 
 from .config import CaptionerConfig
+from .errors import ModelDirError
 from .features import Normalizer
-from .modeldir import CONFIG, FORMAT_VERSION, ONNX_FILES, WEIGHTS, ModelDirError, read_config  # noqa: F401
+from .modeldir import CONFIG, FORMAT_VERSION, ONNX_FILES, WEIGHTS, read_config  # noqa: F401
 from .network import Captioner
 from .vocab import Vocab
 

@@ -1,10 +1,10 @@
 """Export a model directory's captioner to two ONNX graphs beside its weights, so captioning can
 run on ONNX Runtime without torch (models.ort_decoding; `m2t export MODEL_DIR`).
 
-- ``encoder.onnx``: x (B, T, J, 3) float32, mask (B, T) bool -> the decoder's memory: parts
-  P (B, T, 6, H), spat_x = W_ps R (B, T, D), temp_x = W_p R (B, T, D) (Captioner.encode, computed
-  once per clip).
-- ``decoder_step.onnx``: the memory, mask, y_prev (B,) int64 and the two LSTM states
+- ``encoder.onnx``: x (B, T, J, 3) float32, mask (B, T) bool, part_mask (B, 6) float32 (1 =
+  observed body part) -> the decoder's memory: parts P (B, T, 6, H), spat_x = W_ps R (B, T, D),
+  temp_x = W_p R (B, T, D) (Captioner.encode, computed once per clip).
+- ``decoder_step.onnx``: the memory, mask, part_mask, y_prev (B,) int64 and the two LSTM states
   h_bot, c_bot, h_top, c_top (B, H) -> logp (B, V) log-softmax of the next token, the new states
   (h_bot_next ... c_top_next),
   and the step's trace alpha (B, T, 6), gamma, window (B, T), centre, width, beta (B,)
@@ -50,8 +50,8 @@ class EncoderGraph(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, x, mask):
-        mem = self.model.encode(x, mask)
+    def forward(self, x, mask, part_mask):
+        mem = self.model.encode(x, mask, part_mask=part_mask)
         return mem.parts, mem.spat_x, mem.temp_x
 
 
@@ -68,12 +68,12 @@ class DecoderStepGraph(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, parts, spat_x, temp_x, mask, y_prev, h_bot, c_bot, h_top, c_top):
+    def forward(self, parts, spat_x, temp_x, mask, part_mask, y_prev, h_bot, c_bot, h_top, c_top):
         m = self.model
         e = m.embed(y_prev)                                                  # (B, E); dropout off
         h_bot, c_bot = _lstm_cell(m.bottom, e, h_bot, c_bot)
         h_top, c_top = _lstm_cell(m.top, h_bot, h_top, c_top)
-        c, att = m.attend(Memory(parts, spat_x, temp_x, mask), h_bot[:, None])
+        c, att = m.attend(Memory(parts, spat_x, temp_x, mask, part_mask), h_bot[:, None])
         logits, beta = m.readout(y_prev[:, None], h_bot[:, None], h_top[:, None], c)
         logp = torch.log_softmax(logits[:, 0], -1)
         return (logp, h_bot, c_bot, h_top, c_top, att.alpha[:, 0], att.gamma[:, 0], att.window[:, 0],
@@ -88,11 +88,14 @@ def _example(model: Captioner, B: int = 3, T: int = 7):
     x = torch.randn(B, T, J, 3, generator=g)
     mask = torch.ones(B, T, dtype=torch.bool)
     mask[1, T - 2:] = False
+    part_mask = torch.ones(B, model.n_parts)
+    part_mask[1, 2] = 0.0
     with torch.no_grad():
-        mem = model.encode(x, mask)
+        mem = model.encode(x, mask, part_mask=part_mask)
     states = [torch.randn(B, cfg.hidden, generator=g) * 0.1 for _ in STATE_NAMES]
     y = torch.tensor([1, 5 % cfg.vocab_size, 2][:B] + [1] * max(0, B - 3), dtype=torch.long)
-    return (x, mask), (mem.parts.clone(), mem.spat_x.clone(), mem.temp_x.clone(), mask.clone(), y, *states)
+    return ((x, mask, part_mask),
+            (mem.parts.clone(), mem.spat_x.clone(), mem.temp_x.clone(), mask.clone(), part_mask.clone(), y, *states))
 
 
 def export_model(model: Captioner, directory, weights_sha256: str | None = None) -> list[Path]:
@@ -106,12 +109,13 @@ def export_model(model: Captioner, directory, weights_sha256: str | None = None)
     enc_in, dec_in = _example(model)
     BT = {0: "batch", 1: "frames"}
     B = {0: "batch"}
-    specs = [(ONNX_ENCODER, EncoderGraph(model), enc_in, ["x", "mask"], list(MEMORY_NAMES),
-              {"x": BT, "mask": BT, **{n: BT for n in MEMORY_NAMES}}),
+    specs = [(ONNX_ENCODER, EncoderGraph(model), enc_in, ["x", "mask", "part_mask"], list(MEMORY_NAMES),
+              {"x": BT, "mask": BT, "part_mask": B, **{n: BT for n in MEMORY_NAMES}}),
              (ONNX_DECODER, DecoderStepGraph(model), dec_in,
-              [*MEMORY_NAMES, "mask", "y_prev", *STATE_NAMES], ["logp", *STATE_OUT, *TRACE_NAMES],
+              [*MEMORY_NAMES, "mask", "part_mask", "y_prev", *STATE_NAMES], ["logp", *STATE_OUT, *TRACE_NAMES],
               {**{n: BT for n in (*MEMORY_NAMES, "mask", "alpha", "gamma", "window")},
-               **{n: B for n in ("y_prev", *STATE_NAMES, *STATE_OUT, "logp", "centre", "width", "beta")}})]
+               **{n: B for n in ("part_mask", "y_prev", *STATE_NAMES, *STATE_OUT, "logp", "centre", "width",
+                                 "beta")}})]
     written = []
     for name, graph, args, inputs, outputs, axes in specs:
         with atomic_path(d / name) as tmp, warnings.catch_warnings(), torch.no_grad():

@@ -3,8 +3,7 @@
 1. per-axis z-score with 3 means and 3 stds (statistics from the train split, saved in the checkpoint);
 2. root-relative joints: x_j <- x_j - x_0 for j > 0, the root keeps its absolute normalised position;
 3. temporal downsampling: keep frames s//2, s//2 + s, ... (s = 2: frames 1, 3, 5, ...).
-Velocities are first differences computed inside the encoder (network.py). numpy only: torch is
-imported by `batch_features` alone, so the ONNX caption path never loads it.
+Velocities are first differences computed inside the encoder (network.py).
 Positions are in the dataset's units: metres for HumanML3D (t2m), millimetres for KIT-ML.
 """
 from __future__ import annotations
@@ -43,24 +42,23 @@ def motion_features(joints: np.ndarray, norm: Normalizer, downsample: int = 2) -
     return np.ascontiguousarray(x[downsample // 2::downsample])
 
 
-def feature_times(n_source_frames: int, fps: float, downsample: int = 2) -> np.ndarray:
-    """Seconds, in the source clip, of each feature frame: (s//2 + k*s) / fps."""
-    return (np.arange(downsample // 2, n_source_frames, downsample) / fps).astype(np.float32)
+def observed_parts(joint_observed, parts) -> np.ndarray:
+    """Per-joint observation flags (J,) -> (P,) float32 part mask for the captioner: a body part
+    counts as observed when at least half of its joints are (the root always is). None -> all 1."""
+    if joint_observed is None:
+        return np.ones(len(parts), np.float32)
+    obs = np.asarray(joint_observed, bool)
+    out = np.array([obs[list(p)].mean() >= 0.5 for p in parts], np.float32)
+    out[0] = 1.0
+    return out
 
 
 def pad_features(feats) -> tuple[np.ndarray, np.ndarray]:
-    """[(T_i, J, 3)] -> x (B, T, J, 3) float32 zero-padded, mask (B, T) bool (numpy)."""
+    """[(T_i, J, 3)] -> x (B, T, J, 3) float32 zero-padded, mask (B, T) bool (numpy; the torch
+    backend wraps it in models.batching.batch_features)."""
     T = max(f.shape[0] for f in feats)
     x = np.zeros((len(feats), T) + feats[0].shape[1:], np.float32)
     mask = np.zeros((len(feats), T), bool)
     for i, f in enumerate(feats):
         x[i, :len(f)], mask[i, :len(f)] = f, True
     return x, mask
-
-
-def batch_features(feats, device):
-    """[(T_i, J, 3)] -> torch tensors x (B, T, J, 3) zero-padded, mask (B, T) on `device`.
-    (torch is imported here only: this module stays importable without it.)"""
-    import torch
-    x, mask = pad_features(feats)
-    return torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device)

@@ -12,17 +12,13 @@ import hashlib
 import json
 from pathlib import Path
 
-from m2t.converters.errors import M2TError
+from .errors import ModelDirError
 
 FORMAT_VERSION = 1
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
 ONNX_ENCODER, ONNX_DECODER, ONNX_MANIFEST = "encoder.onnx", "decoder_step.onnx", "onnx.json"
 ONNX_FILES = (ONNX_ENCODER, ONNX_DECODER, ONNX_MANIFEST)
 ONNX_FORMAT = 1
-
-
-class ModelDirError(M2TError):
-    """A model directory is missing or incomplete."""
 
 
 def read_config(directory) -> dict:

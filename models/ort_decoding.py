@@ -84,12 +84,18 @@ class OrtCaptioner:
         if device == "cuda" and self.providers[0] != "CUDAExecutionProvider":
             raise OrtDeviceError("--device cuda: ONNX Runtime could not start its CUDA provider here")
         self.device = "cuda" if self.providers[0] == "CUDAExecutionProvider" else "cpu"
-        self.hidden = hidden or next(i.shape[1] for i in self.decoder.get_inputs() if i.name == "h_bot")
+        inputs = {i.name: i.shape for i in self.decoder.get_inputs()}
+        self.hidden = hidden or inputs["h_bot"][1]
+        self.n_parts = inputs["part_mask"][1]
 
-    def encode(self, x: np.ndarray, mask: np.ndarray) -> dict:
-        parts, spat_x, temp_x = self.encoder.run(None, {"x": np.ascontiguousarray(x, np.float32),
-                                                        "mask": np.ascontiguousarray(mask, bool)})
-        return {"parts": parts, "spat_x": spat_x, "temp_x": temp_x, "mask": np.ascontiguousarray(mask, bool)}
+    def encode(self, x: np.ndarray, mask: np.ndarray, part_mask: np.ndarray | None = None) -> dict:
+        """part_mask (B, P), 1 = observed body part (None: all observed), as Captioner.encode."""
+        mask = np.ascontiguousarray(mask, bool)
+        pm = (np.ones((x.shape[0], self.n_parts), np.float32) if part_mask is None
+              else np.ascontiguousarray(part_mask, np.float32))
+        parts, spat_x, temp_x = self.encoder.run(None, {"x": np.ascontiguousarray(x, np.float32), "mask": mask,
+                                                        "part_mask": pm})
+        return {"parts": parts, "spat_x": spat_x, "temp_x": temp_x, "mask": mask, "part_mask": pm}
 
     def init_state(self, batch: int) -> list[np.ndarray]:
         return [np.zeros((batch, self.hidden), np.float32) for _ in range(4)]
@@ -118,7 +124,7 @@ CHUNK = 64     # clips decoded together: 1.27x over one batch of 256 (docs/perfo
 
 
 def greedy(runner: OrtCaptioner, x: np.ndarray, mask: np.ndarray, max_len: int = 30,
-           compact: bool = True, chunk: int | None = CHUNK) -> list[Decoded]:
+           part_mask: np.ndarray | None = None, *, compact: bool = True, chunk: int | None = CHUNK) -> list[Decoded]:
     """models.decoding.greedy on ONNX Runtime: x (B, T, J, 3), mask (B, T) -> B captions.
     Batches above `chunk` clips are decoded `chunk` clips at a time, each cut to its longest clip
     (a chunk's memory then stays in the CPU cache across steps); chunk=None: all at once.
@@ -128,10 +134,11 @@ def greedy(runner: OrtCaptioner, x: np.ndarray, mask: np.ndarray, max_len: int =
         for i in range(0, x.shape[0], chunk):
             m = mask[i:i + chunk]
             T = int(m.sum(1).max()) or 1
-            out += greedy(runner, x[i:i + chunk, :T], m[:, :T], max_len, compact, None)
+            pm = None if part_mask is None else part_mask[i:i + chunk]
+            out += greedy(runner, x[i:i + chunk, :T], m[:, :T], max_len, pm, compact=compact, chunk=None)
         return out
     B = x.shape[0]
-    mem = runner.encode(x, mask)
+    mem = runner.encode(x, mask, part_mask)
     state = runner.init_state(B)
     prev = np.full(B, SOS_ID, np.int64)
     rows = None
@@ -167,12 +174,16 @@ def _topk(a: np.ndarray, k: int):
 
 
 def beam_search(runner: OrtCaptioner, x: np.ndarray, mask: np.ndarray, beam: int = 2,
-                max_len: int = 30) -> list[Decoded]:
+                max_len: int = 30, part_mask: np.ndarray | None = None) -> list[Decoded]:
     """models.decoding.beam_search on ONNX Runtime (same algorithm, step for step)."""
     if beam <= 1:
-        return greedy(runner, x, mask, max_len)
-    B, K = x.shape[0], beam
-    mem = _take(runner.encode(x, mask), np.repeat(np.arange(B), K))
+        return greedy(runner, x, mask, max_len, part_mask)
+    return _beam(runner, x, mask, beam, max_len, part_mask)
+
+
+def _beam(runner: OrtCaptioner, x, mask, K: int, max_len: int, part_mask=None) -> list[Decoded]:
+    B = x.shape[0]
+    mem = _take(runner.encode(x, mask, part_mask), np.repeat(np.arange(B), K))
     state = runner.init_state(B * K)
     prev = np.full(B * K, SOS_ID, np.int64)
     score = np.full((B, K), -np.inf, np.float32)
@@ -237,6 +248,7 @@ def beam_search(runner: OrtCaptioner, x: np.ndarray, mask: np.ndarray, beam: int
     return out
 
 
-def decode(runner: OrtCaptioner, x: np.ndarray, mask: np.ndarray, beam: int = 1, max_len: int = 30) -> list[Decoded]:
-    """Greedy for beam <= 1, beam search otherwise."""
-    return greedy(runner, x, mask, max_len) if beam <= 1 else beam_search(runner, x, mask, beam, max_len)
+def decode(runner: OrtCaptioner, x: np.ndarray, mask: np.ndarray, beam: int = 1, max_len: int = 30,
+           part_mask: np.ndarray | None = None) -> list[Decoded]:
+    """Greedy for beam <= 1, beam search otherwise; part_mask (B, P) as Captioner.encode."""
+    return beam_search(runner, x, mask, beam, max_len, part_mask)

@@ -1,5 +1,5 @@
 """Where the captioner runs: device choice shared by training, evaluation and captioning, and the
-per-process device of a torchrun (DDP) launch."""
+per-process device of a torchrun (DDP) launch, and the installed version stamped into checkpoints."""
 from __future__ import annotations
 
 import os
@@ -7,11 +7,16 @@ from dataclasses import dataclass
 
 import torch
 
-from m2t.converters.errors import M2TError
+from .errors import DeviceError
 
 
-class DeviceError(M2TError):
-    """The requested device is not available here."""
+def m2t_version() -> str:
+    """The installed m2t version (package metadata; "unknown" when run from a bare checkout)."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("m2t")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def pick_device(device: str = "auto") -> torch.device:

@@ -13,7 +13,7 @@ pytest.importorskip("onnx")
 from m2t.models import ort_decoding as O  # noqa: E402
 from m2t.models.checkpoint import Bundle, load_bundle, save_bundle  # noqa: E402
 from m2t.models.config import model_preset  # noqa: E402
-from m2t.models.decoding import decode  # noqa: E402
+from m2t.models.decoding import _beam, decode  # noqa: E402
 from m2t.models.export import export_dir, export_model  # noqa: E402
 from m2t.models.features import Normalizer  # noqa: E402
 from m2t.models.modeldir import ONNX_FILES, onnx_status  # noqa: E402
@@ -70,12 +70,16 @@ def test_whole_loops_match_torch(tmp_path, skeleton, variant):
     export_model(m, tmp_path, weights_sha256="-")
     runner = O.OrtCaptioner(tmp_path, device="cpu", threads=1)
     x, mask = _inputs(21 if skeleton == "kit" else 22)
+    part_mask = torch.ones(x.shape[0], 6)
+    part_mask[2, 3] = part_mask[4, 1:3] = 0.0                   # unobserved body parts (α = 0 there)
     lengths = set()
     for beam in (1, 2, 3):
-        t_out = decode(m, x, mask, beam, 15)
-        o_out = O.decode(runner, x.numpy(), mask.numpy(), beam, 15)
-        _assert_same(t_out, o_out)
-        lengths |= {len(d.ids) for d in t_out}
+        for pm in (None, part_mask):
+            t_out = decode(m, x, mask, beam, 15, pm)
+            o_out = O.decode(runner, x.numpy(), mask.numpy(), beam, 15, None if pm is None else pm.numpy())
+            _assert_same(t_out, o_out)
+            lengths |= {len(d.ids) for d in t_out}
+    _assert_same(_beam(m, x, mask, 1, 15), O._beam(runner, x.numpy(), mask.numpy(), 1, 15))   # K = 1 beam code
     assert len(lengths) > 2                              # the loops really ended at different steps
 
 

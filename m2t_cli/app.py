@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import List, Optional
 
@@ -46,7 +47,7 @@ def convert(
     source_fps: Optional[float] = typer.Option(None, help="Frame rate of the source when the file has none or a wrong one (AMC default 120)."),
     body_model_dir: Optional[Path] = typer.Option(None, help="SMPL npz: folder with SMPL/SMPL-H/SMPL-X model files for exact joints."),
     uniform_bones: bool = typer.Option(False, help="Rescale bones to the reference skeleton's lengths."),
-    overwrite: bool = typer.Option(True, help="Re-convert files whose output exists."),
+    overwrite: bool = typer.Option(True, help="Re-convert files whose output exists; --no-overwrite writes only the missing .npy/.npz."),
 ):
     """Convert motion files to the HumanML3D joint format (.npy positions + .npz with velocities).
 
@@ -59,26 +60,31 @@ def convert(
       m2t convert 07_05.amc --asf 07.asf --fps 20
 
       m2t convert trial.c3d --marker-map my_markers.json
+
+    A bad file prints one line `Error: <file>: <problem>` (exit code 2); in a folder run bad files
+    are listed after the others are converted (exit code 1). Symlinked sub-folders are followed.
     """
     with user_errors():
         check_load_options(skeleton, units, up)
     if joint_map and marker_map:
         raise fail("give --joint-map or --marker-map, not both")
     with user_errors():
-        files = converters.api.collect_inputs(inputs, recursive)
+        with warnings.catch_warnings():          # converters.convert repeats them
+            warnings.simplefilter("ignore")
+            n_files = len(converters.api.collect_inputs(inputs, recursive))
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeRemainingColumn(), console=err, transient=True,
-                      disable=len(files) < 2) as bar:
-            task = bar.add_task("converting", total=len(files))
+                      disable=n_files < 2) as bar:
+            task = bar.add_task("converting", total=n_files)
 
             def progress(i, n, path):
-                bar.update(task, completed=i, description=f"converting {Path(path).name}")
+                bar.update(task, completed=i, total=n, description=f"converting {Path(path).name}")
 
             results = converters.convert(inputs, out, skeleton=skeleton, fps=fps, recursive=recursive,
                                          joint_map=joint_map or marker_map, up=up, uniform_bones=uniform_bones,
                                          overwrite=overwrite, progress=progress, units=units, asf=asf,
                                          source_fps=source_fps, body_model_dir=body_model_dir)
-            bar.update(task, completed=len(files))
+            bar.update(task, completed=len(results))
     failed = [r for r in results if not r.ok]
     for r in results:
         if r.skipped:
@@ -86,7 +92,7 @@ def convert(
         elif r.ok:
             typer.echo(f"{r.source} -> {', '.join(map(str, r.outputs))}")
     skipped = sum(r.skipped for r in results)
-    if len(results) > 1 or failed:
+    if len(results) > 1:
         typer.echo(f"{len(results) - len(failed) - skipped} converted, {skipped} skipped, {len(failed)} failed", err=True)
     for r in failed:
         typer.echo(f"Error: {r.error}", err=True)

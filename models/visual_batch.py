@@ -83,7 +83,8 @@ def iter_visuals(jobs, bundle, write, beam: int = 1, onset_rule: str = "fwhm", d
         try:
             yield VisualOutcome(src, dest, write(m, r, dest), r)
         except M2TError as e:
-            yield VisualOutcome(src, dest, result=r, error=str(e))
+            msg = str(e)
+            yield VisualOutcome(src, dest, result=r, error=msg if msg.startswith(str(src)) else f"{src}: {msg}")
         except OSError as e:
             yield VisualOutcome(src, dest, result=r, error=f"{src}: cannot write {dest} ({e.strerror or e})")
 

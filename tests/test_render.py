@@ -260,3 +260,13 @@ def test_cli_render_output_paths(walk, tmp_path):
     assert not (tmp_path / "o").exists()
     r = invoke("render", a / "w.bvh", b / "w.bvh", "-o", tmp_path / "x.gif")
     assert r.exit_code == 2 and "several input files need an output folder" in r.stderr
+
+
+def test_write_errors_name_the_file(walk, tmp_path):
+    from m2t.models.visual_batch import run_visuals
+
+    def write(m, r, dest):
+        raise ConfigError("--size 160x160: too small")
+
+    (o,) = run_visuals([(walk, tmp_path / "w.gif")], write)
+    assert not o.ok and o.error == f"{walk}: --size 160x160: too small" and o.result is not None

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import limits
+from .batch import Manifest, check_jobs, run_tasks, select_shard
 from .errors import ConfigError, UnsupportedFormatError, file_error
 from .fileio import atomic_path, format_suffix, strip_gz
 from .motion import Motion
@@ -235,17 +236,22 @@ def save_as(motion: Motion, paths: list[Path], fmt: str = "m2t", want: list[bool
 
 def convert(inputs, out_dir="out", skeleton: str = "t2m", fps: float | None = None, recursive: bool = False,
             joint_map=None, up: str | None = None, keep_proportions: bool = False, overwrite: bool = True,
-            progress=None, fmt: str = "m2t", manifest=None, **options) -> list[ConvertResult]:
+            progress=None, jobs: int = 1, shard=None, resume: bool = False, fmt: str = "m2t", manifest=None,
+            **options) -> list[ConvertResult]:
     """Convert files and folders; never stops at a bad file.
 
     Returns one :class:`ConvertResult` per input file (``error`` holds the one-line message of a
-    file that failed). ``progress(i, n, path)`` is called before each file when given. Outputs
+    file that failed). ``progress(i, n, path)`` is called as files finish when given. Outputs
     mirror the input tree under ``out_dir``: ``a/b/walk.bvh`` -> ``out/a/b/walk.npy`` + ``.npz``;
-    ``fmt`` is one of OUTPUT_FORMATS. ``manifest``: a CSV (path, fps, start, end, subject;
-    converters/timing.py) with settings per file, which override the call's options.
+    ``fmt`` is one of OUTPUT_FORMATS. ``jobs`` > 1 converts in that many worker processes;
+    ``shard`` "i/N" keeps the i-th of N round-robin shards of the sorted inputs; every converted
+    file is recorded in the folder's done-manifest and ``resume`` skips the ones recorded there
+    (converters.batch). ``manifest``: a CSV (path, fps, start, end, subject; converters/timing.py)
+    with settings per file, which override the call's options.
     """
     from .timing import read_manifest
     get_skeleton(skeleton)  # fail early on a bad --skeleton
+    check_jobs(jobs)
     output_paths(Path("x"), out_dir, fmt)
     if fmt != "m2t" and skeleton != "t2m":
         raise ConfigError(f"--format {fmt} needs --skeleton t2m (HumanML3D's 263-d vectors are t2m only)")
@@ -254,32 +260,50 @@ def convert(inputs, out_dir="out", skeleton: str = "t2m", fps: float | None = No
     if options.get("source_fps") is not None:
         limits.check_rate(options["source_fps"], "--source-fps", option=True)
     per_file = read_manifest(manifest) if manifest else {}
-    files = collect_inputs(inputs, recursive)
-    if not files:
-        raise ConfigError(f"no motion files found in {', '.join(map(str, inputs))}"
-                          + ("" if recursive else " (use --recursive for sub-folders)"))
-    unused = set(per_file) - {p.resolve() for p, _ in files}
+    all_files = collect_inputs(inputs, recursive)
+    unused = set(per_file) - {p.resolve() for p, _ in all_files}
     if unused:
         raise ConfigError(f"{manifest}: lists file(s) not among the inputs: "
                           f"{', '.join(sorted(str(u) for u in unused)[:5])}")
+    files = select_shard(all_files, shard)
+    if not files:
+        raise ConfigError(f"no motion files found in {', '.join(map(str, inputs))}"
+                          + ("" if recursive else " (use --recursive for sub-folders)")
+                          + (f" for shard {shard}" if shard else ""))
     check_unique_stems(files, out_dir)
     check_out_dir(out_dir)
-    results = []
+    done_list = Manifest(out_dir, shard)
+    results: list[ConvertResult | None] = [None] * len(files)
+    todo = []
     for i, (path, rel) in enumerate(files):
-        if progress:
-            progress(i, len(files), path)
         paths = output_paths(rel, out_dir, fmt)
         want = [overwrite or not p.exists() for p in paths]
-        if not any(want):
-            results.append(ConvertResult(path, [], skipped=True))
-            continue
-        try:  # the last-resort guard: whatever goes wrong in one file is one line, the run goes on
-            m = load_motion(path, skeleton=skeleton, fps=fps, joint_map=joint_map, up=up,
-                            keep_proportions=keep_proportions, **{**options, **per_file.get(path.resolve(), {})})
-            results.append(ConvertResult(path, save_as(m, paths, fmt, want)))
-        except Exception as e:
-            results.append(ConvertResult(path, [], error=file_error(path, e)))
+        if (resume and done_list.is_done(path, rel)) or not any(want):
+            results[i] = ConvertResult(path, [], skipped=True)
+        else:
+            todo.append((i, path, paths, want))
+    kw = dict(skeleton=skeleton, fps=fps, joint_map=joint_map, up=up, keep_proportions=keep_proportions, **options)
+    tasks = [(path, paths, want, fmt, {**kw, **per_file.get(path.resolve(), {})}) for _, path, paths, want in todo]
+    done = len(files) - len(todo)
+    for k, res in run_tasks(_convert_one, tasks, jobs):
+        i = todo[k][0]
+        results[i] = res
+        if res.ok and (len(files) > 1 or shard or resume):     # one-file runs leave no manifest
+            done_list.add(res.source, files[i][1], res.outputs)
+        done += 1
+        if progress:
+            progress(done, len(files), res.source)
     return results
+
+
+def _convert_one(task) -> ConvertResult:
+    """One file (runs in a worker process when jobs > 1)."""
+    path, paths, want, fmt, kw = task
+    try:  # the last-resort guard: whatever goes wrong in one file is one line, the run goes on
+        m = load_motion(path, **kw)
+        return ConvertResult(path, save_as(m, paths, fmt, want))
+    except Exception as e:  # noqa: BLE001
+        return ConvertResult(path, [], error=file_error(path, e))
 
 
 def info(path, **options) -> dict:

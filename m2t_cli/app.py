@@ -21,6 +21,7 @@ from .errors import EXIT_BATCH_FAILED, fail, user_errors
 from .show import print_info
 from .dataset_cmds import dataset_app
 from .train_cmds import evaluate as evaluate_cmd
+from .train_cmds import export as export_cmd
 from .train_cmds import train as train_cmd
 from .view_cmds import render as render_cmd
 from .view_cmds import view as view_cmd
@@ -54,6 +55,9 @@ def convert(
     subject: Optional[str] = typer.Option(None, help="C3D with several subjects (label prefixes NAME:): the one to convert."),
     manifest: Optional[Path] = typer.Option(None, help="CSV with columns path, fps, start, end, subject: settings per file (paths relative to the CSV)."),
     fmt: str = typer.Option("m2t", "--format", help="Output: m2t (<name>.npy joints + <name>.npz), hml3d-vecs (<name>.npy, HumanML3D 263-d vectors) or hml3d (new_joints/ and new_joint_vecs/ trees)."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes converting files in parallel."),
+    shard: Optional[str] = typer.Option(None, help="i/N: convert only the i-th (0-based) of N round-robin shards of the sorted inputs (one per cluster job)."),
+    resume: bool = typer.Option(False, "--resume", help="Skip files the output folder's done-manifest lists as converted (source unchanged, outputs present)."),
 ):
     """Convert motion files to the HumanML3D joint format (.npy positions + .npz with velocities).
 
@@ -72,6 +76,10 @@ def convert(
       m2t convert take.bvh --source-fps 120 --start 2.5 --end 9
 
       m2t convert lab/ --manifest lab/takes.csv         # per-file fps, start, end, subject
+
+      m2t convert corpus/ -r -o hml3d/ --jobs 2 --resume
+
+      m2t convert corpus/ -r -o hml3d/ --shard $SLURM_ARRAY_TASK_ID/8   # sbatch --array=0-7
 
     A bad file prints one line `Error: <file>: <problem>` (exit code 2); in a folder run bad files
     are listed after the others are converted (exit code 1). Symlinked sub-folders are followed.
@@ -96,12 +104,14 @@ def convert(
                                          joint_map=joint_map or marker_map, up=up, keep_proportions=keep_proportions,
                                          overwrite=overwrite, progress=progress, fmt=fmt, manifest=manifest,
                                          start=start, end=end, keep_lead_in=keep_lead_in, units=units, asf=asf,
-                                         source_fps=source_fps, body_model_dir=body_model_dir, subject=subject)
+                                         source_fps=source_fps, body_model_dir=body_model_dir, subject=subject,
+                                         jobs=jobs, shard=shard, resume=resume)
             bar.update(task, completed=len(results))
     failed = [r for r in results if not r.ok]
     for r in results:
         if r.skipped:
-            typer.echo(f"{r.source}: skipped, output exists (use --overwrite)")
+            typer.echo(f"{r.source}: skipped, " + ("already converted (--resume)" if resume else
+                                                    "output exists (use --overwrite)"))
         elif r.ok:
             typer.echo(f"{r.source} -> {', '.join(map(str, r.outputs))}")
     skipped = sum(r.skipped for r in results)
@@ -148,6 +158,7 @@ app.add_typer(dataset_app, name="dataset")
 app.command(name="evaluate")(evaluate_cmd)
 app.command(name="render")(render_cmd)
 app.command(name="view")(view_cmd)
+app.command(name="export")(export_cmd)
 
 
 def main():

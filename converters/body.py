@@ -118,7 +118,12 @@ def stature_warning(stature: float, source: str, units: str | None, units_from: 
     return f"{msg}; likely cause: a unit or export-scale error; pass --units"
 
 
+class MotionWarning(UserWarning):
+    """A warning that is also recorded in the Motion's ``meta["warnings"]`` (so a caller that
+    reports those, e.g. the caption JSON, may filter this category to avoid saying it twice)."""
+
+
 def warn(meta: dict, message: str) -> None:
     """Record a warning on a Motion's meta (shown by `info` and in caption JSON) and emit it."""
     meta.setdefault("warnings", []).append(message)
-    warnings.warn(message, stacklevel=3)
+    warnings.warn(message, MotionWarning, stacklevel=3)

@@ -114,7 +114,8 @@ def _check_clip(m: Motion, bundle: Bundle) -> list[str]:
         raise MotionFileError(f"{src}: {m.n_frames} frame(s) at {m.fps:g} fps is too short to caption "
                               f"(need at least {ds // 2 + 1})")
     want = get_skeleton(bundle.cfg.skeleton).fps
-    warns = []
+    prefix = f"{src}: "                                   # converter warnings (lead-in, stature), once each
+    warns = [w[len(prefix):] if w.startswith(prefix) else w for w in m.meta.get("warnings", [])]
     if abs(m.fps - want) > 1e-6:
         warns.append(f"clip is at {m.fps:g} fps; the model expects {want:g} fps")
     tr = bundle.meta.get("train", {})

@@ -112,3 +112,11 @@ def test_manifest_sets_fps_and_trim_per_file(tmp_path):
     (d / "bad.csv").write_text("path,speed\na.bvh,3\n")
     r = runner.invoke(app, ["convert", str(d), "-o", str(tmp_path / "p"), "--manifest", str(d / "bad.csv")])
     assert r.exit_code == 2 and "unknown: speed" in r.output
+
+
+def test_caption_json_carries_the_lead_in_warning(tmp_path, tiny_model):
+    f = _with_bind_pose(REPO / "examples" / "walk.bvh", tmp_path / "bind.bvh")
+    r = runner.invoke(app, ["caption", str(f), "--model", str(tiny_model), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert any("dropped 3 lead-in frame" in w and not w.startswith(str(f)) for w in doc["warnings"])

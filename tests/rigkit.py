@@ -80,6 +80,8 @@ def build(path, r: dict, facing_deg: float = 0.0, units: float = 100.0, frames: 
             exp[f"{s}_foot"] = side(r["ankle"], s) + "_End"
         if r.get("expect_foot"):
             exp[f"{s}_foot"] = side(r["expect_foot"], s)
+        elif "expect_foot" in r:                        # any of several toes will do
+            exp.pop(f"{s}_foot", None)
         exp.update({f"{s}_hip": side(r["hip"], s), f"{s}_knee": side(r["knee"], s), f"{s}_ankle": side(r["ankle"], s)})
     # spine: the names are spread from the pelvis to spine3 (the chest, where arms and neck attach)
     up = pelvis if not r.get("spine_parent_root") else parent

@@ -46,6 +46,11 @@ RIGS = {
         foot="{LEFT}TOEBASE", spine=["LOWERBACK", "SPINE", "SPINE1"], neck=["NECK", "NECK1"], head="HEAD",
         collar="{LEFT}SHOULDER", shoulder="{LEFT}ARM", elbow="{LEFT}FOREARM", wrist="{LEFT}HAND",
         fingers=["{LEFT}FINGERBASE", "{L}THUMB"]),
+    "makehuman_cmu_mb_lowercase": dict(          # the example: feet lfoot, toes toe1-1.l ... toe5-1.l
+        pelvis="hips", hip="{l}thigh", knee="{l}shin", ankle="{l}foot", toes=[f"toe{k}-1.{{l}}" for k in range(1, 6)],
+        expect_foot=None, spine=["abdomen", "chest"], neck=["neck"], head="head", collar="{l}collar",
+        shoulder="{l}shldr", elbow="{l}forearm", wrist="{l}hand", fingers=[f"finger{k}-{{n}}.{{l}}" for k in range(1, 6)],
+        face=["jaw", "eye.l", "eye.r", "tongue01"]),
     "mixamo": dict(
         pelvis="mixamorig1:Hips", hip="mixamorig1:{Left}UpLeg", knee="mixamorig1:{Left}Leg",
         ankle="mixamorig1:{Left}Foot", foot="mixamorig1:{Left}ToeBase",
@@ -104,7 +109,7 @@ RIGS = {
         pelvis="Hips", hip="{Left}Hip", knee="{Left}Knee", ankle="{Left}Ankle", spine=["Chest"], neck=["Neck"],
         head="Head", collar="{Left}Collar", shoulder="{Left}Shoulder", elbow="{Left}Elbow", wrist="{Left}Wrist"),
 }
-SCHEME_OF = {"cmu_lowercase": ("cmu_mb", "cmu_bvh"), "cmu_uppercase": ("cmu_mb", "cmu_bvh"),
+SCHEME_OF = {"makehuman_cmu_mb_lowercase": ("cmu_mb",), "cmu_lowercase": ("cmu_mb", "cmu_bvh"), "cmu_uppercase": ("cmu_mb", "cmu_bvh"),
              "vicon_shogun": ("humanik",), "mixamo": ("mixamo",), "bandai": ("bandai",)}
 # odd root placements: on the floor (root rows above), far from the body, facing away
 PLACEMENT = {"xsens": dict(shift=(2.0, 0.0, -3.0)), "unity": dict(facing_deg=180.0),

@@ -146,10 +146,18 @@ def collect_inputs(inputs, recursive: bool = False) -> list[tuple[Path, Path]]:
         item = Path(item)
         if item.is_dir():
             files = _walk(item) if recursive else [p for p in item.iterdir() if p.is_file()]
-            out += [(p, p.relative_to(item)) for p in sorted(files) if is_motion_file(p)]
+            names = {str(p) for p in files}
+            out += [(p, p.relative_to(item)) for p in sorted(files) if is_motion_file(p)
+                    and not _m2t_pair(p, names)]
         else:
             out.append((item, Path(item.name)))
     return out
+
+
+def _m2t_pair(p: Path, names: set[str]) -> bool:
+    """A folder's `walk.npy` beside `walk.npz` is m2t's own output pair: only the .npz (which
+    holds the metadata) is taken, so a converted folder gives one motion per clip."""
+    return format_suffix(p) == ".npy" and str(p.with_name(strip_gz(p.name)[:-4] + ".npz")) in names
 
 
 def _walk(root: Path) -> list[Path]:

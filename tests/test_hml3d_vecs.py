@@ -104,3 +104,15 @@ def test_npy_of_wrong_shape_is_one_line(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((10, 7)))
     r = CliRunner().invoke(app, ["info", str(tmp_path / "x.npy")])
     assert r.exit_code == 2 and "neither HumanML3D joints" in r.output and "Traceback" not in r.output
+
+
+def test_a_converted_folder_gives_one_motion_per_clip(tmp_path):
+    from pathlib import Path
+    from m2t.converters import convert
+    from m2t.converters.api import collect_inputs
+    walk = Path(__file__).resolve().parents[1] / "examples" / "walk.bvh"
+    convert([walk], tmp_path / "o")
+    np.save(tmp_path / "o" / "other.npy", np.load(tmp_path / "o" / "walk.npy"))
+    assert [r.name for _, r in collect_inputs([tmp_path / "o"])] == ["other.npy", "walk.npz"]
+    res = convert([tmp_path / "o"], tmp_path / "again")
+    assert all(r.ok for r in res) and len(res) == 2

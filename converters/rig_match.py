@@ -136,9 +136,11 @@ def _two_long(tr: _Tree, reduced: list[int], start: int) -> int | None:
     """Index k in `reduced` such that segments (k-1 -> k) and (k -> k+1) are the longest pair."""
     pts = [start] + reduced
     seg = [np.median(np.linalg.norm(tr.pos[:, pts[i + 1]] - tr.pos[:, pts[i]], axis=-1)) for i in range(len(pts) - 1)]
-    if len(seg) < 2:
+    if len(seg) < 3:
         return None
-    k = int(np.argmax([seg[i] + seg[i + 1] for i in range(len(seg) - 1)]))
+    # k >= 1: the first segment runs from the branch (pelvis, chest) to the limb's root (hip,
+    # shoulder) and is never thigh or upper arm, however long a clavicle is (CMU: 19 cm)
+    k = 1 + int(np.argmax([seg[i] + seg[i + 1] for i in range(1, len(seg) - 1)]))
     return k            # seg k = pts[k] -> pts[k+1] = reduced[k-1] -> reduced[k]
 
 

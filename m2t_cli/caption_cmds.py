@@ -29,6 +29,8 @@ H_UNITS = f"Source length unit ({', '.join(UNITS)}); detected if omitted."
 H_UP = f"Source up axis ({', '.join(UP_AXES)}); detected if omitted."
 H_ASF = "AMC: the skeleton .asf file (found next to the .amc if omitted)."
 H_SFPS = "Frame rate of the source when the file has none or a wrong one (AMC default 120)."
+H_SUBJECT = "C3D with several subjects (label prefixes NAME:): the one to caption."
+H_KEEP = "Keep the performer's bone lengths (default: the canonical body the model was trained on)."
 H_JMAP = "JSON/CSV mapping canonical joint -> source joint(s) (or C3D markers)."
 H_BODY = "SMPL npz: folder with SMPL/SMPL-H/SMPL-X model files for exact joints."
 
@@ -61,6 +63,8 @@ def caption(
     source_fps: Optional[float] = typer.Option(None, help=H_SFPS),
     joint_map: Optional[Path] = typer.Option(None, help=H_JMAP),
     body_model_dir: Optional[Path] = typer.Option(None, help=H_BODY),
+    subject: Optional[str] = typer.Option(None, help=H_SUBJECT),
+    keep_proportions: bool = typer.Option(False, "--keep-proportions", help=H_KEEP),
 ):
     """Caption motion files: a sentence whose motion words carry onset, offset and body parts.
 
@@ -93,7 +97,7 @@ def caption(
     n_ok = 0
     single = len(plan.jobs) == 1
     load_options = dict(units=units, up=up, asf=asf, source_fps=source_fps, joint_map=joint_map,
-                        body_model_dir=body_model_dir)
+                        body_model_dir=body_model_dir, subject=subject, keep_proportions=keep_proportions)
     with user_errors(), _progress(len(plan.todo)) as bar:
         task = bar.add_task("captioning", total=len(plan.todo))
 
@@ -139,6 +143,8 @@ def segment(
     source_fps: Optional[float] = typer.Option(None, help=H_SFPS),
     joint_map: Optional[Path] = typer.Option(None, help=H_JMAP),
     body_model_dir: Optional[Path] = typer.Option(None, help=H_BODY),
+    subject: Optional[str] = typer.Option(None, help=H_SUBJECT),
+    keep_proportions: bool = typer.Option(False, "--keep-proportions", help=H_KEEP),
 ):
     """List the motion words of a file's caption with onset, offset (seconds), body parts ranked
     by attention, β̂ and confidence.
@@ -158,7 +164,8 @@ def segment(
         from m2t.models.caption_batch import caption_segments
         from m2t.models.writers import segments_csv, segments_json, write_segments
         r, doc = caption_segments(file, model, beam=beam, device=device, onset_rule=onset_rule, units=units, up=up,
-                                  asf=asf, source_fps=source_fps, joint_map=joint_map, body_model_dir=body_model_dir)
+                                  asf=asf, source_fps=source_fps, joint_map=joint_map, body_model_dir=body_model_dir,
+                                  subject=subject, keep_proportions=keep_proportions)
         for w in r.warnings:
             typer.echo(f"Warning: {file}: {w}", err=True)
         if out is not None:

@@ -20,9 +20,9 @@ from safetensors.torch import load_file, save_file
 from m2t.converters.errors import M2TError
 from m2t.converters.fileio import atomic_path
 
-from .checkpoint_checks import (ModelDirError, check_config, check_finite, check_param_count,  # noqa: F401
-                                check_shapes, safetensors_header)
+from .checkpoint_checks import check_config, check_finite, check_param_count, check_shapes, safetensors_header
 from .config import CaptionerConfig
+from .errors import ModelDirError
 from .features import Normalizer
 from .network import Captioner
 from .vocab import Vocab

@@ -15,7 +15,7 @@ import math
 import struct
 from pathlib import Path
 
-from m2t.converters.errors import M2TError
+from .errors import ModelDirError
 
 MAX_PARAMS = 200_000_000          # 800 MB of float32 weights
 MAX_HEADER_BYTES = 100 << 20
@@ -30,10 +30,6 @@ MODEL_SCHEMA = {
     "sigma_min": (float, 1e-9, 1e3),
 }
 TOP_SCHEMA = {"downsample": (int, 1, 100), "input_scale": (float, 1e-6, 1e6)}
-
-
-class ModelDirError(M2TError):
-    """A model directory is missing, incomplete or corrupt."""
 
 
 def _check_value(where: str, key: str, v, typ, lo, hi):

@@ -134,7 +134,7 @@ def test_convert_api_guard_catches_reader_bugs(tmp_path, monkeypatch):
     p = bvh(tmp_path)
     monkeypatch.setattr(converters.bvh, "channels_to_positions", lambda *a: 1 / 0)
     [res] = converters.convert([p], tmp_path / "o")
-    assert res.error == f"{p}: unexpected ZeroDivisionError: division by zero"
+    assert res.error == f"{p}: cannot read (ZeroDivisionError: division by zero)"
 
 
 def test_dataset_build_lists_bad_file_and_finishes(tmp_path):

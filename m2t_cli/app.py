@@ -22,6 +22,8 @@ from .show import print_info
 from .dataset_cmds import dataset_app
 from .train_cmds import evaluate as evaluate_cmd
 from .train_cmds import train as train_cmd
+from .view_cmds import render as render_cmd
+from .view_cmds import view as view_cmd
 
 app = typer.Typer(
     name="m2t", no_args_is_help=True, add_completion=False, rich_markup_mode=None,
@@ -128,6 +130,8 @@ app.command(name="segment")(segment_cmd)
 app.command(name="train")(train_cmd)
 app.add_typer(dataset_app, name="dataset")
 app.command(name="evaluate")(evaluate_cmd)
+app.command(name="render")(render_cmd)
+app.command(name="view")(view_cmd)
 
 
 def main():

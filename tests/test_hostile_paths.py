@@ -22,7 +22,8 @@ from m2t.cli.app import app
 from m2t.converters import ConfigError, fileio
 from m2t.converters.synthetic import write_walk_bvh
 from m2t.models import checkpoint
-from m2t.models.checkpoint import ModelDirError, load_bundle
+from m2t.models.checkpoint import load_bundle
+from m2t.models.errors import ModelDirError
 from test_hostile_files import bvh, limited, one_error
 
 runner = CliRunner()
@@ -134,7 +135,7 @@ def test_convert_api_guard_catches_reader_bugs(tmp_path, monkeypatch):
     p = bvh(tmp_path)
     monkeypatch.setattr(converters.bvh, "channels_to_positions", lambda *a: 1 / 0)
     [res] = converters.convert([p], tmp_path / "o")
-    assert res.error == f"{p}: cannot read (ZeroDivisionError: division by zero)"
+    assert res.error == f"{p}: unexpected ZeroDivisionError: division by zero"
 
 
 def test_dataset_build_lists_bad_file_and_finishes(tmp_path):
@@ -204,7 +205,7 @@ def test_config_json_checked_before_allocating(tmp_path, model_dir, edit, fragme
     cfg = json.loads((d / "config.json").read_text())
     edit(cfg)
     (d / "config.json").write_text(json.dumps(cfg))
-    r = limited(f"from m2t.models.checkpoint import load_bundle, ModelDirError\ntry:\n    load_bundle({str(d)!r})\n"
+    r = limited(f"from m2t.models.checkpoint import load_bundle\nfrom m2t.models.errors import ModelDirError\ntry:\n    load_bundle({str(d)!r})\n"
                 f"except ModelDirError as e:\n    print(e)")
     assert r.returncode == 0 and fragment in r.stdout, r.stdout + r.stderr[-500:]
 

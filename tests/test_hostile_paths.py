@@ -199,6 +199,7 @@ def test_corrupt_safetensors_is_one_line(tmp_path, model_dir, damage):
     (lambda c: c["normalization"].update(std=[0, 1, 1]), "'normalization.std' must be positive"),
     (lambda c: c["model"].update(dropout="x"), "'model.dropout' must be float"),
     (lambda c: c.pop("vocab"), "missing key 'vocab'"),
+    (lambda c: c["model"].update(skeleton="xyz"), "config.json: skeleton must be one of t2m, kit"),
 ])
 def test_config_json_checked_before_allocating(tmp_path, model_dir, edit, fragment):
     d = _copy(model_dir, tmp_path / "m")

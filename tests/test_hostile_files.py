@@ -291,3 +291,11 @@ def test_names_with_line_breaks_still_give_one_line(tmp_path):
     p = _npz(tmp_path / "n.npz", **arrays)
     msg = one_error(["convert", p, "-o", tmp_path / "o"])
     assert "cannot map onto t2m" in msg and "j0 Error: fake" in msg
+
+
+def test_npz_member_that_is_not_an_array(tmp_path):
+    """numpy's NpzFile hands such a member back as bytes ('bytes' object has no attribute 'dtype')."""
+    with zipfile.ZipFile(tmp_path / "raw.npz", "w") as zf:
+        zf.writestr("poses.npy", b"hello, not an array")
+        zf.writestr("trans.npy", b"")
+    assert "key 'poses': bad .npy header" in one_error(["convert", tmp_path / "raw.npz", "-o", tmp_path / "o"])

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import limits
+from .batch import Manifest, check_jobs, run_tasks, select_shard
 from .errors import ConfigError, UnsupportedFormatError, file_error
 from .fileio import atomic_path, format_suffix, strip_gz
 from .motion import Motion
@@ -177,40 +178,60 @@ def output_stem(rel: Path, out_dir) -> Path:
 
 def convert(inputs, out_dir="out", skeleton: str = "t2m", fps: float | None = None, recursive: bool = False,
             joint_map=None, up: str | None = None, uniform_bones: bool = False, overwrite: bool = True,
-            progress=None, **options) -> list[ConvertResult]:
+            progress=None, jobs: int = 1, shard=None, resume: bool = False, **options) -> list[ConvertResult]:
     """Convert files and folders; never stops at a bad file.
 
     Returns one :class:`ConvertResult` per input file (``error`` holds the one-line message of a
-    file that failed). ``progress(i, n, path)`` is called before each file when given. Outputs
+    file that failed). ``progress(i, n, path)`` is called as files finish when given. Outputs
     mirror the input tree under ``out_dir``: ``a/b/walk.bvh`` -> ``out/a/b/walk.npy`` + ``.npz``.
+    ``jobs`` > 1 converts in that many worker processes; ``shard`` "i/N" keeps the i-th of N
+    round-robin shards of the sorted inputs; every converted file is recorded in the folder's
+    done-manifest and ``resume`` skips the ones recorded there (converters.batch).
     """
     get_skeleton(skeleton)  # fail early on a bad --skeleton
+    check_jobs(jobs)
     if fps is not None:
         fps = limits.check_rate(fps, "--fps", option=True)
     if options.get("source_fps") is not None:
         limits.check_rate(options["source_fps"], "--source-fps", option=True)
-    files = collect_inputs(inputs, recursive)
+    files = select_shard(collect_inputs(inputs, recursive), shard)
     if not files:
         raise ConfigError(f"no motion files found in {', '.join(map(str, inputs))}"
-                          + ("" if recursive else " (use --recursive for sub-folders)"))
+                          + ("" if recursive else " (use --recursive for sub-folders)")
+                          + (f" for shard {shard}" if shard else ""))
     stems = check_unique_stems(files, out_dir)
     check_out_dir(out_dir)
-    results = []
+    manifest = Manifest(out_dir, shard)
+    results: list[ConvertResult | None] = [None] * len(files)
+    todo = []
     for i, (path, rel) in enumerate(files):
-        if progress:
-            progress(i, len(files), path)
         stem = stems[path]
         want = {ext: overwrite or not stem.with_name(stem.name + ext).exists() for ext in (".npy", ".npz")}
-        if not any(want.values()):
-            results.append(ConvertResult(path, [], skipped=True))
-            continue
-        try:  # the last-resort guard: whatever goes wrong in one file is one line, the run goes on
-            m = load_motion(path, skeleton=skeleton, fps=fps, joint_map=joint_map, up=up,
-                            uniform_bones=uniform_bones, **options)
-            results.append(ConvertResult(path, save_motion(m, stem, npy=want[".npy"], npz=want[".npz"])))
-        except Exception as e:
-            results.append(ConvertResult(path, [], error=file_error(path, e)))
+        if (resume and manifest.is_done(path, rel)) or not any(want.values()):
+            results[i] = ConvertResult(path, [], skipped=True)
+        else:
+            todo.append((i, path, stem, want))
+    kw = dict(skeleton=skeleton, fps=fps, joint_map=joint_map, up=up, uniform_bones=uniform_bones, **options)
+    done = len(files) - len(todo)
+    for k, res in run_tasks(_convert_one, [(path, stem, want, kw) for _, path, stem, want in todo], jobs):
+        i = todo[k][0]
+        results[i] = res
+        if res.ok and (len(files) > 1 or shard or resume):     # one-file runs leave no manifest
+            manifest.add(res.source, files[i][1], res.outputs)
+        done += 1
+        if progress:
+            progress(done, len(files), res.source)
     return results
+
+
+def _convert_one(task) -> ConvertResult:
+    """One file (runs in a worker process when jobs > 1)."""
+    path, stem, want, kw = task
+    try:  # the last-resort guard: whatever goes wrong in one file is one line, the run goes on
+        m = load_motion(path, **kw)
+        return ConvertResult(path, save_motion(m, stem, npy=want[".npy"], npz=want[".npz"]))
+    except Exception as e:  # noqa: BLE001
+        return ConvertResult(path, [], error=file_error(path, e))
 
 
 def info(path, **options) -> dict:

@@ -21,6 +21,7 @@ from .errors import EXIT_BATCH_FAILED, fail, user_errors
 from .show import print_info
 from .dataset_cmds import dataset_app
 from .train_cmds import evaluate as evaluate_cmd
+from .train_cmds import export as export_cmd
 from .train_cmds import train as train_cmd
 from .view_cmds import render as render_cmd
 from .view_cmds import view as view_cmd
@@ -48,6 +49,9 @@ def convert(
     body_model_dir: Optional[Path] = typer.Option(None, help="SMPL npz: folder with SMPL/SMPL-H/SMPL-X model files for exact joints."),
     uniform_bones: bool = typer.Option(False, help="Rescale bones to the reference skeleton's lengths."),
     overwrite: bool = typer.Option(True, help="Re-convert files whose output exists; --no-overwrite writes only the missing .npy/.npz."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes converting files in parallel."),
+    shard: Optional[str] = typer.Option(None, help="i/N: convert only the i-th (0-based) of N round-robin shards of the sorted inputs (one per cluster job)."),
+    resume: bool = typer.Option(False, "--resume", help="Skip files the output folder's done-manifest lists as converted (source unchanged, outputs present)."),
 ):
     """Convert motion files to the HumanML3D joint format (.npy positions + .npz with velocities).
 
@@ -60,6 +64,10 @@ def convert(
       m2t convert 07_05.amc --asf 07.asf --fps 20
 
       m2t convert trial.c3d --marker-map my_markers.json
+
+      m2t convert corpus/ -r -o hml3d/ --jobs 2 --resume
+
+      m2t convert corpus/ -r -o hml3d/ --shard $SLURM_ARRAY_TASK_ID/8   # sbatch --array=0-7
 
     A bad file prints one line `Error: <file>: <problem>` (exit code 2); in a folder run bad files
     are listed after the others are converted (exit code 1). Symlinked sub-folders are followed.
@@ -83,12 +91,14 @@ def convert(
             results = converters.convert(inputs, out, skeleton=skeleton, fps=fps, recursive=recursive,
                                          joint_map=joint_map or marker_map, up=up, uniform_bones=uniform_bones,
                                          overwrite=overwrite, progress=progress, units=units, asf=asf,
-                                         source_fps=source_fps, body_model_dir=body_model_dir)
+                                         source_fps=source_fps, body_model_dir=body_model_dir,
+                                         jobs=jobs, shard=shard, resume=resume)
             bar.update(task, completed=len(results))
     failed = [r for r in results if not r.ok]
     for r in results:
         if r.skipped:
-            typer.echo(f"{r.source}: skipped, output exists (use --overwrite)")
+            typer.echo(f"{r.source}: skipped, " + ("already converted (--resume)" if resume else
+                                                    "output exists (use --overwrite)"))
         elif r.ok:
             typer.echo(f"{r.source} -> {', '.join(map(str, r.outputs))}")
     skipped = sum(r.skipped for r in results)
@@ -132,6 +142,7 @@ app.add_typer(dataset_app, name="dataset")
 app.command(name="evaluate")(evaluate_cmd)
 app.command(name="render")(render_cmd)
 app.command(name="view")(view_cmd)
+app.command(name="export")(export_cmd)
 
 
 def main():

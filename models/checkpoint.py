@@ -24,11 +24,10 @@ from .checkpoint_checks import check_config, check_finite, check_param_count, ch
 from .config import CaptionerConfig
 from .errors import ModelDirError
 from .features import Normalizer
+from .modeldir import CONFIG, FORMAT_VERSION, ONNX_FILES, WEIGHTS, read_config  # noqa: F401
 from .network import Captioner
 from .vocab import Vocab
 
-FORMAT_VERSION = 1
-WEIGHTS, CONFIG = "model.safetensors", "config.json"
 STATE, LEGACY_STATE_JSON, STATE_META_KEY = "state.safetensors", "state.json", "m2t_train_state"
 
 
@@ -56,6 +55,8 @@ def _atomic_write(path: Path, write):
 
 def save_bundle(directory, bundle: Bundle) -> Path:
     d = Path(directory)
+    for f in ONNX_FILES:                   # graphs of the previous weights: never left behind
+        (d / f).unlink(missing_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in bundle.model.state_dict().items()}
     _atomic_write(d / WEIGHTS, lambda p: save_file(state, p))
     cfg = {"format_version": FORMAT_VERSION, "model": bundle.cfg.to_dict(), "vocab": bundle.vocab.to_list(),
@@ -63,28 +64,6 @@ def save_bundle(directory, bundle: Bundle) -> Path:
            "input_scale": bundle.input_scale, **bundle.meta}
     _atomic_write(d / CONFIG, lambda p: Path(p).write_text(json.dumps(cfg, indent=1)))
     return d
-
-
-def read_config(directory) -> dict:
-    d = Path(directory)
-    if not d.is_dir():
-        raise ModelDirError(f"{d}: model directory not found")
-    for f in (WEIGHTS, CONFIG):
-        if not (d / f).is_file():
-            raise ModelDirError(f"{d}: not a model directory ({f} missing)")
-    if (d / CONFIG).stat().st_size > 64 << 20:
-        raise ModelDirError(f"{d / CONFIG}: larger than 64 MiB; not an m2t config")
-    try:
-        cfg = json.loads((d / CONFIG).read_bytes().decode("utf-8"))
-    except json.JSONDecodeError as e:
-        raise ModelDirError(f"{d / CONFIG}:{e.lineno}: invalid JSON ({e.msg})") from None
-    except (UnicodeDecodeError, RecursionError, OSError) as e:
-        raise ModelDirError(f"{d / CONFIG}: unreadable ({e.__class__.__name__})") from None
-    if not isinstance(cfg, dict) or cfg.get("format_version") != FORMAT_VERSION:
-        got = cfg.get("format_version") if isinstance(cfg, dict) else type(cfg).__name__
-        raise ModelDirError(f"{d / CONFIG}: unsupported format_version {got!r}")
-    check_config(cfg, d / CONFIG)
-    return cfg
 
 
 def load_bundle(directory, device="cpu") -> Bundle:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -191,9 +192,16 @@ def test_corrupt_safetensors_is_one_line(tmp_path, model_dir, damage):
     assert "model.safetensors: corrupt safetensors file" in msg
 
 
+def _edited(model_dir, d, edit) -> Path:
+    d = _copy(model_dir, d)
+    cfg = json.loads((d / "config.json").read_text())
+    edit(cfg)
+    (d / "config.json").write_text(json.dumps(cfg))
+    return d
+
+
 @pytest.mark.parametrize("edit, fragment", [
     (lambda c: c["model"].update(hidden=10 ** 9), "'model.hidden' = 1000000000 is outside 2-8192"),
-    (lambda c: c["model"].update(hidden=8192, proj=8192), "parameters, more than m2t's limit"),
     (lambda c: c["model"].update(vocab_size=10 ** 6), "'vocab' has 7 words"),
     (lambda c: c.update(downsample=0), "'downsample' = 0 is outside 1-100"),
     (lambda c: c["normalization"].update(std=[0, 1, 1]), "'normalization.std' must be positive"),
@@ -202,13 +210,21 @@ def test_corrupt_safetensors_is_one_line(tmp_path, model_dir, damage):
     (lambda c: c["model"].update(skeleton="xyz"), "config.json: skeleton must be one of t2m, kit"),
 ])
 def test_config_json_checked_before_allocating(tmp_path, model_dir, edit, fragment):
-    d = _copy(model_dir, tmp_path / "m")
-    cfg = json.loads((d / "config.json").read_text())
-    edit(cfg)
-    (d / "config.json").write_text(json.dumps(cfg))
-    r = limited(f"from m2t.models.checkpoint import load_bundle\nfrom m2t.models.errors import ModelDirError\ntry:\n    load_bundle({str(d)!r})\n"
-                f"except ModelDirError as e:\n    print(e)")
-    assert r.returncode == 0 and fragment in r.stdout, r.stdout + r.stderr[-500:]
+    with pytest.raises(ModelDirError, match=re.escape(fragment)) as e:
+        load_bundle(_edited(model_dir, tmp_path / "m", edit))
+    assert "\n" not in str(e.value)
+
+
+def test_huge_config_sizes_refused_under_an_address_space_limit(tmp_path, model_dir):
+    """hidden = 1e9 once allocated 5.5 GB; now the checks run before any allocation (2 GiB cap)."""
+    dirs = [_edited(model_dir, tmp_path / "a", lambda c: c["model"].update(hidden=10 ** 9)),
+            _edited(model_dir, tmp_path / "b", lambda c: c["model"].update(hidden=8192, proj=8192, emb=8192))]
+    r = limited("from m2t.models.checkpoint import load_bundle, ModelDirError\n"
+                f"for d in {[str(d) for d in dirs]!r}:\n    try:\n        load_bundle(d)\n"
+                "    except ModelDirError as e:\n        print(e)")
+    assert r.returncode == 0, r.stderr[-800:]
+    assert "'model.hidden' = 1000000000 is outside 2-8192" in r.stdout
+    assert "parameters, more than m2t's limit of 200,000,000" in r.stdout
 
 
 def test_nan_weights_refused(tmp_path, model_dir):

@@ -113,7 +113,8 @@ def test_single_file_error_is_one_line(tmp_path):
     assert one_error(["convert", p, "-o", tmp_path / "o"]).startswith(f"Error: {p}")
 
 
-def test_mixed_folder_converts_every_good_file(tmp_path):
+def mixed_folder(tmp_path) -> tuple[Path, list[Path], list[str]]:
+    """Four good files (one per format) and five hostile ones."""
     lab = tmp_path / "lab"
     good = [bvh(lab, name="g1.bvh"), write_cmu_pair(lab, "g2")[0], write_c3d_seed(lab / "g3.c3d"),
             write_smpl_seed(lab / "g4.npz")]
@@ -124,12 +125,19 @@ def test_mixed_folder_converts_every_good_file(tmp_path):
            "b5.amc": lambda: (lab / "b5.amc").write_text("1\nroot 1 2 3\n\u00b2\n")}
     for make in bad.values():
         make()
-    r = runner.invoke(app, ["convert", str(lab), "-o", str(tmp_path / "o")])
+    return lab, good, list(bad)
+
+
+@pytest.mark.parametrize("command, ext", [("convert", "npy"), ("caption", "txt")])
+def test_mixed_folder_processes_every_good_file(tmp_path, command, ext):
+    lab, good, bad = mixed_folder(tmp_path)
+    r = runner.invoke(app, [command, str(lab), "-o", str(tmp_path / "o")])
+    assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
     assert r.exit_code == 1 and "Traceback" not in r.output
-    assert sorted(p.name for p in (tmp_path / "o").glob("*.npy")) == [f"{g.stem}.npy" for g in good]
+    assert sorted(p.name for p in (tmp_path / "o").glob(f"*.{ext}")) == [f"{g.stem}.{ext}" for g in good]
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("Error: ")]
     assert len(errors) == len(bad) and all(any(n in e for e in errors) for n in bad)
-    assert f"{len(good)} converted, 0 skipped, {len(bad)} failed" in r.stderr
+    assert f"{len(good)} {command}ed, 0 skipped, {len(bad)} failed" in r.stderr
 
 
 def test_convert_api_guard_catches_reader_bugs(tmp_path, monkeypatch):

@@ -272,3 +272,19 @@ def test_resume_after_kill_during_the_state_write_trains_no_epoch_twice(tmp_path
     assert not (last / "state.json").exists()                       # one file: nothing to disagree with
     res = train(*args, device="cpu", log=lambda *a: None, resume=True)
     assert [h["epoch"] for h in res.history] == [0, 1, 2]
+
+
+def test_jobs_run_finishes_when_a_worker_dies(tmp_path, monkeypatch):
+    """--jobs N: a worker killed mid-file (OOM killer, native crash) breaks the process pool; the
+    run still finishes, every file has a result and the lost ones are listed."""
+    lab = tmp_path / "lab"
+    for n in ("a", "b", "c", "d"):
+        bvh(lab, name=f"{n}.bvh")
+    real = converters.api.load_motion
+    monkeypatch.setattr(converters.api, "load_motion",          # fork start method: workers inherit it
+                        lambda p, **k: os._exit(9) if Path(p).name == "b.bvh" else real(p, **k))
+    res = converters.convert([lab], tmp_path / "o", jobs=2)
+    assert len(res) == 4 and all(r.ok or r.error for r in res)
+    bad = [r for r in res if not r.ok]
+    assert any(r.source.name == "b.bvh" for r in bad)
+    assert all("BrokenProcessPool" in r.error for r in bad)

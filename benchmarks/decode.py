@@ -54,14 +54,12 @@ import statistics  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 import torch  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reference_loop import authors_beam, authors_greedy, cut  # noqa: E402
+from reference_loop import authors_beam, authors_greedy, cut  # noqa: E402  (beside this script)
 from m2t.models import ort_decoding as O  # noqa: E402
 from m2t.models.config import model_preset  # noqa: E402
 from m2t.models.decoding import beam_search, greedy  # noqa: E402

@@ -45,7 +45,7 @@ def encode_parts(model: Captioner, x, mask):
 def authors_step(model: Captioner, P, R, mask, prev, state):
     """One decoder step with the attention projections of every frame recomputed from R."""
     spat = model.spat_x(P) if model.cfg.spatial_scoring == "per_part" else model.spat_x(R)
-    mem = Memory(P, spat, model.temp_x(R), mask)
+    mem = Memory(P, spat, model.temp_x(R), mask, torch.ones(P.shape[0], P.shape[2], dtype=P.dtype, device=P.device))
     return model.step(mem, prev, state)
 
 

@@ -77,7 +77,8 @@ def worker(name: str, args) -> dict:
 
     from reference_loop import AuthorsTrainLoop   # beside this script (on sys.path)
     from m2t.models.config import TRAIN_PRESETS, TrainConfig, model_preset
-    from m2t.models.data import Item, collate
+    from m2t.models.batching import collate
+    from m2t.models.data import Item
     from m2t.models.network import Captioner
     from m2t.models.training import loss_terms
 

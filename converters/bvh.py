@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import limits
 from .errors import MotionFileError
 from .fileio import atomic_path, read_bytes
 from .motion import Motion
@@ -94,8 +95,12 @@ def parse_hierarchy(text: str, path="<bvh>") -> Hierarchy:
     joints: list[Joint] = []
     n_channels = 0
 
-    def joint_body(name: str, parent: int) -> None:
+    def joint_body(name: str, parent: int, depth: int = 0) -> None:
         nonlocal n_channels
+        if depth > limits.MAX_DEPTH:
+            raise MotionFileError(f"{path}:{tk.line()}: joints nested more than {limits.MAX_DEPTH} deep")
+        if len(joints) >= limits.MAX_JOINTS:
+            raise MotionFileError(f"{path}:{tk.line()}: more than {limits.MAX_JOINTS:,} joints")
         me = len(joints)
         joints.append(Joint(name, parent, np.zeros(3)))
         tk.expect("{")
@@ -106,18 +111,22 @@ def parse_hierarchy(text: str, path="<bvh>") -> Hierarchy:
                 joints[me].offset = np.array([tk.number(f"OFFSET of {name!r}") for _ in range(3)])
             elif key == "CHANNELS":
                 line = tk.line()
-                try:
-                    count = int(tk.next("channel count"))
-                except ValueError:
-                    raise MotionFileError(f"{path}:{line}: bad channel count for joint {name!r}") from None
+                ctok = tk.next("channel count")
+                if not (ctok.isascii() and ctok.isdigit() and int(ctok) <= 6):
+                    raise MotionFileError(f"{path}:{line}: bad channel count {ctok!r} for joint {name!r} (0-6)")
+                count = int(ctok)
                 chans = [tk.next("channel name") for _ in range(count)]
                 for c in chans:
                     if not _CHANNEL.match(c):
                         raise MotionFileError(f"{path}:{tk.line()}: unknown channel {c!r} on joint {name!r}")
+                if len({c.upper() for c in chans}) < len(chans):
+                    raise MotionFileError(f"{path}:{line}: channel listed twice on joint {name!r}")
+                if joints[me].channels:
+                    raise MotionFileError(f"{path}:{line}: second CHANNELS line on joint {name!r}")
                 joints[me].channels = chans
                 n_channels += count
             elif key == "JOINT":
-                joint_body(tk.next("joint name"), me)
+                joint_body(tk.next("joint name"), me, depth + 1)
             elif key == "END":
                 tk.expect("Site")
                 site = len(joints)
@@ -169,6 +178,7 @@ def split_file(data: bytes, path) -> tuple[str, int, float, bytes, int]:
         raise MotionFileError(f"{path}:{line0 + 1}: negative frame count {frames}")
     if not dt > 0:
         raise MotionFileError(f"{path}:{line0 + 2}: Frame Time must be positive, got {dt}")
+    limits.check_rate(1.0 / dt, f"Frame Time {fm.group(2).decode('latin-1')} s", f"{path}:{line0 + 2}")
     data_line = line0 + rest.count(b"\n", 0, fm.end())
     return header, frames, dt, rest[fm.end():], data_line
 
@@ -279,6 +289,9 @@ def read(path, units: str | None = None) -> Motion:
     h = parse_hierarchy(header, path)
     if frames == 0:
         raise MotionFileError(f"{path}: the file has zero frames")
+    if frames * h.n_channels > len(block) // 2 + 1:      # each value takes >= 2 bytes ("0 ")
+        _diagnose(block, frames, h.n_channels, path, data_line)
+    limits.check_samples(frames, len(h.joints), path)
     values = parse_motion_block(block, frames, h.n_channels, path, data_line)
     pos = channels_to_positions(h, values)
     unit_name, scale, how = resolve_units(pos, units, path)

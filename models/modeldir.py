@@ -22,18 +22,26 @@ ONNX_FORMAT = 1
 
 
 def read_config(directory) -> dict:
+    """config.json of a model directory, checked (models.checkpoint_checks.check_config)."""
+    from .checkpoint_checks import check_config
     d = Path(directory)
     if not d.is_dir():
         raise ModelDirError(f"{d}: model directory not found")
     for f in (WEIGHTS, CONFIG):
         if not (d / f).is_file():
             raise ModelDirError(f"{d}: not a model directory ({f} missing)")
+    if (d / CONFIG).stat().st_size > 64 << 20:
+        raise ModelDirError(f"{d / CONFIG}: larger than 64 MiB; not an m2t config")
     try:
-        cfg = json.loads((d / CONFIG).read_text())
+        cfg = json.loads((d / CONFIG).read_bytes().decode("utf-8"))
     except json.JSONDecodeError as e:
         raise ModelDirError(f"{d / CONFIG}:{e.lineno}: invalid JSON ({e.msg})") from None
-    if cfg.get("format_version") != FORMAT_VERSION:
-        raise ModelDirError(f"{d / CONFIG}: unsupported format_version {cfg.get('format_version')!r}")
+    except (UnicodeDecodeError, RecursionError, OSError) as e:
+        raise ModelDirError(f"{d / CONFIG}: unreadable ({e.__class__.__name__})") from None
+    if not isinstance(cfg, dict) or cfg.get("format_version") != FORMAT_VERSION:
+        got = cfg.get("format_version") if isinstance(cfg, dict) else type(cfg).__name__
+        raise ModelDirError(f"{d / CONFIG}: unsupported format_version {got!r}")
+    check_config(cfg, d / CONFIG)
     return cfg
 
 

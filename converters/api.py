@@ -228,7 +228,8 @@ def _convert_one(task) -> ConvertResult:
     """One file (runs in a worker process when jobs > 1)."""
     path, stem, want, kw = task
     try:  # the last-resort guard: whatever goes wrong in one file is one line, the run goes on
-        return ConvertResult(path, save_motion(load_motion(path, **kw), stem, npy=want[".npy"], npz=want[".npz"]))
+        m = load_motion(path, **kw)
+        return ConvertResult(path, save_motion(m, stem, npy=want[".npy"], npz=want[".npz"]))
     except Exception as e:  # noqa: BLE001
         return ConvertResult(path, [], error=file_error(path, e))
 

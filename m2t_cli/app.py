@@ -140,9 +140,9 @@ app.command(name="segment")(segment_cmd)
 app.command(name="train")(train_cmd)
 app.add_typer(dataset_app, name="dataset")
 app.command(name="evaluate")(evaluate_cmd)
-app.command(name="export")(export_cmd)
 app.command(name="render")(render_cmd)
 app.command(name="view")(view_cmd)
+app.command(name="export")(export_cmd)
 
 
 def main():

@@ -148,7 +148,7 @@ def view(
     """
     with user_errors():
         _checks(beam, device, onset_rule, units, up)
-        jobs = plan_visuals(inputs, out, "html", recursive)
+        jobs = plan_visuals(inputs, out, "html", recursive, verb="view")
     out_dir = Path(".") if out is None else (out.parent if out.suffix.lower() == ".html" else out)
 
     def write(m, r, dest):

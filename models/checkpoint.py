@@ -29,6 +29,7 @@ from .vocab import Vocab
 
 STATE, LEGACY_STATE_JSON, STATE_META_KEY = "state.safetensors", "state.json", "m2t_train_state"
 
+
 @dataclass
 class Bundle:
     """Everything needed to caption with a trained model."""

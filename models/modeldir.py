@@ -12,6 +12,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from .checkpoint_checks import check_config
 from .errors import ModelDirError
 
 FORMAT_VERSION = 1
@@ -22,8 +23,8 @@ ONNX_FORMAT = 1
 
 
 def read_config(directory) -> dict:
-    """config.json of a model directory, checked (models.checkpoint_checks.check_config)."""
-    from .checkpoint_checks import check_config
+    """config.json of a model directory, checked against its schema with bounds (before anything
+    is allocated from it); ModelDirError with one line otherwise."""
     d = Path(directory)
     if not d.is_dir():
         raise ModelDirError(f"{d}: model directory not found")

@@ -6,7 +6,7 @@ each clip, write it, never stop at a bad file.
         print(o.source, o.info if o.ok else o.error)
 
 Output paths mirror the input tree: ``<out>/<path relative to the input>/<stem>.<ext>``
-(`m2t.converters.api.output_stem`, default `out` "."); with one input file, `out` may also be the
+(`m2t.converters.api.output_stem`, default `out` ".", created when missing); with one input file, `out` may also be the
 output file itself (its suffix is `ext`). Torch is imported only when captioning starts.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from m2t.converters.api import collect_inputs, load_motion, output_stem
+from m2t.converters.api import check_out_dir, check_unique_stems, collect_inputs, load_motion
 from m2t.converters.errors import ConfigError, M2TError
 
 from .results import CaptionResult, check_options
@@ -34,9 +34,11 @@ class VisualOutcome:
         return self.error is None
 
 
-def plan_visuals(inputs, out=None, ext: str = "gif", recursive: bool = False) -> list[tuple[Path, Path]]:
-    """(source, dest) per input file; ConfigError with one line for no files, a file name given
-    for several inputs, or two inputs writing one path."""
+def plan_visuals(inputs, out=None, ext: str = "gif", recursive: bool = False,
+                 verb: str = "render") -> list[tuple[Path, Path]]:
+    """(source, dest) per input file, the output folder created; ConfigError with one line for no
+    files, a file name given for several inputs, an output folder that is a file or not writable,
+    or two inputs writing one path."""
     files = collect_inputs(inputs, recursive)
     if not files:
         raise ConfigError(f"no motion files found in {', '.join(map(str, inputs))}"
@@ -44,16 +46,14 @@ def plan_visuals(inputs, out=None, ext: str = "gif", recursive: bool = False) ->
     if out is not None and Path(out).suffix.lower() == f".{ext}":
         if len(files) > 1:
             raise ConfigError(f"-o {out}: several input files need an output folder")
+        check_out_dir(Path(out).parent)
         return [(Path(files[0][0]), Path(out))]
-    jobs, seen = [], {}
-    for path, rel in files:
-        stem = output_stem(rel, Path(".") if out is None else Path(out))
-        dest = stem.with_name(f"{stem.name}.{ext}")
-        if dest in seen:
-            raise ConfigError(f"{seen[dest]} and {path} would both write {dest}; process them separately")
-        seen[dest] = path
-        jobs.append((Path(path), dest))
-    return jobs
+    out_dir = Path(".") if out is None else Path(out)
+    if out_dir.exists() and not out_dir.is_dir():
+        check_out_dir(out_dir)                           # the one-line "is a file" error, first
+    stems = check_unique_stems(files, out_dir, verb)
+    check_out_dir(out_dir)
+    return [(Path(path), stems[path].with_name(f"{stems[path].name}.{ext}")) for path, _ in files]
 
 
 def caption_clip(path, bundle, beam: int = 1, onset_rule: str = "fwhm", device: str | None = None,
@@ -83,7 +83,8 @@ def iter_visuals(jobs, bundle, write, beam: int = 1, onset_rule: str = "fwhm", d
         try:
             yield VisualOutcome(src, dest, write(m, r, dest), r)
         except M2TError as e:
-            yield VisualOutcome(src, dest, result=r, error=str(e))
+            msg = str(e)
+            yield VisualOutcome(src, dest, result=r, error=msg if msg.startswith(str(src)) else f"{src}: {msg}")
         except OSError as e:
             yield VisualOutcome(src, dest, result=r, error=f"{src}: cannot write {dest} ({e.strerror or e})")
 

@@ -245,3 +245,28 @@ def test_render_and_view_every_format(shared_data, tmp_path):
             assert im.n_frames >= 2
         assert (tmp_path / "html" / f"{stem}.html").stat().st_size > 10_000
     assert (tmp_path / "html" / "index.html").is_file()
+
+
+def test_cli_render_output_paths(walk, tmp_path):
+    (tmp_path / "f").write_text("x")
+    r = invoke("render", walk, "-o", tmp_path / "f")
+    assert r.exit_code == 2 and r.stderr.strip() == f"Error: {tmp_path / 'f'}: output must be a folder, but it is a file"
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d in (a, b):
+        d.mkdir()
+        write_walk_bvh(d / "w.bvh", seconds=1.0)
+    r = invoke("render", a / "w.bvh", b / "w.bvh", "-o", tmp_path / "o")
+    assert r.exit_code == 2 and "would both write" in r.stderr and "render them separately" in r.stderr
+    assert not (tmp_path / "o").exists()
+    r = invoke("render", a / "w.bvh", b / "w.bvh", "-o", tmp_path / "x.gif")
+    assert r.exit_code == 2 and "several input files need an output folder" in r.stderr
+
+
+def test_write_errors_name_the_file(walk, tmp_path):
+    from m2t.models.visual_batch import run_visuals
+
+    def write(m, r, dest):
+        raise ConfigError("--size 160x160: too small")
+
+    (o,) = run_visuals([(walk, tmp_path / "w.gif")], write)
+    assert not o.ok and o.error == f"{walk}: --size 160x160: too small" and o.result is not None

@@ -8,7 +8,6 @@ import json
 import re
 import shutil
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest

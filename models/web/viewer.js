@@ -58,7 +58,12 @@
   }
 
   // ------------------------------------------------------------------ 3D view
-  const view = $("view"), vctx = view.getContext("2d");
+  // canvases: drawn in CSS pixels (c.lw × c.lh), stored at the screen's pixel density
+  const DPR = Math.max(1, Math.min(3, window.devicePixelRatio || 1));
+  function fit(c, w, h) { c.lw = w; c.lh = h; c.width = Math.round(w * DPR); c.height = Math.round(h * DPR); c.style.width = w + "px"; }
+  function ctx2d(c) { const x = c.getContext("2d"); x.setTransform(DPR, 0, 0, DPR, 0, 0); return x; }
+  const view = $("view");
+  fit(view, view.width, view.height);
   function segment(ctx, P, p, q) {
     const near = S.near, zp = P.depth(p), zq = P.depth(q);
     if (zp < near && zq < near) return;
@@ -68,7 +73,7 @@
     ctx.moveTo(a[0], a[1]); ctx.lineTo(b[0], b[1]);
   }
   function drawView() {
-    const W = view.width, H = view.height, ctx = vctx, k = frameOf(state.t);
+    const W = view.lw, H = view.lh, ctx = ctx2d(view), k = frameOf(state.t);
     ctx.fillStyle = rgb(S.bg); ctx.fillRect(0, 0, W, H);
     const P = projector(k, W, H), tg = P.target;
     ctx.strokeStyle = rgb(S.grid); ctx.lineWidth = 1; ctx.beginPath();
@@ -148,28 +153,28 @@
 
   // ------------------------------------------------------------------ windows and heatmap
   const LABEL = 120, PAD = 10;
-  const tx = (c, t) => LABEL + (c.width - LABEL - PAD) * clamp(t / Math.max(DUR, 1e-6), 0, 1);
+  const tx = (c, t) => LABEL + (c.lw - LABEL - PAD) * clamp(t / Math.max(DUR, 1e-6), 0, 1);
   const FT = C.frame_times_s, DT = C.downsample / C.fps;
   function cursor(c, ctx) {
     ctx.strokeStyle = "rgb(215,25,28)"; ctx.lineWidth = 2; ctx.beginPath();
-    ctx.moveTo(tx(c, state.t), 0); ctx.lineTo(tx(c, state.t), c.height); ctx.stroke();
+    ctx.moveTo(tx(c, state.t), 0); ctx.lineTo(tx(c, state.t), c.lh); ctx.stroke();
   }
   function axis(c, ctx, y) {
     ctx.fillStyle = "#82868e"; ctx.font = "11px sans-serif"; ctx.strokeStyle = "#82868e"; ctx.lineWidth = 1;
     const every = Math.max(1, Math.ceil(DUR / 10));
     for (let s = 0; s <= DUR + 1e-9; s += every) {
       ctx.beginPath(); ctx.moveTo(tx(c, s), y); ctx.lineTo(tx(c, s), y + 5); ctx.stroke();
-      ctx.fillText(s + " s", Math.min(tx(c, s) + 2, c.width - 30), y + 14);
+      ctx.fillText(s + " s", Math.min(tx(c, s) + 2, c.lw - 30), y + 14);
     }
   }
   const winCanvas = $("windows"), LANE = 20;
-  winCanvas.height = LANE * Math.max(1, C.tokens.length) + 22;
+  fit(winCanvas, winCanvas.width, LANE * Math.max(1, C.tokens.length) + 22);
   function drawWindows() {
-    const c = winCanvas, ctx = c.getContext("2d"), act = TL.active[frameOf(state.t)];
-    ctx.fillStyle = rgb(S.bg); ctx.fillRect(0, 0, c.width, c.height);
+    const c = winCanvas, ctx = ctx2d(c), act = TL.active[frameOf(state.t)];
+    ctx.fillStyle = rgb(S.bg); ctx.fillRect(0, 0, c.lw, c.lh);
     C.tokens.forEach((t, n) => {
       const y = n * LANE;
-      ctx.fillStyle = "#ececE6"; ctx.fillRect(LABEL, y + 2, c.width - LABEL - PAD, LANE - 4);
+      ctx.fillStyle = "#ececE6"; ctx.fillRect(LABEL, y + 2, c.lw - LABEL - PAD, LANE - 4);
       if (t.is_motion_word) {
         ctx.fillStyle = t.index === act ? rgb(S.hilite) : "rgb(196,200,210)";
         ctx.fillRect(tx(c, t.onset_s), y + 2, tx(c, t.offset_s) - tx(c, t.onset_s), LANE - 4);
@@ -186,10 +191,10 @@
     cursor(c, ctx);
   }
   const heatCanvas = $("heatmap"), ROW = 10, HEAD = 18, NP = S.parts.length;
-  heatCanvas.height = Math.max(1, MOTION.length) * (HEAD + ROW * NP + 6) + 22;
+  fit(heatCanvas, heatCanvas.width, Math.max(1, MOTION.length) * (HEAD + ROW * NP + 6) + 22);
   function drawHeatmap() {
-    const c = heatCanvas, ctx = c.getContext("2d"), act = TL.active[frameOf(state.t)];
-    ctx.fillStyle = rgb(S.bg); ctx.fillRect(0, 0, c.width, c.height);
+    const c = heatCanvas, ctx = ctx2d(c), act = TL.active[frameOf(state.t)];
+    ctx.fillStyle = rgb(S.bg); ctx.fillRect(0, 0, c.lw, c.lh);
     if (!MOTION.length) { ctx.fillStyle = "#82868e"; ctx.fillText("no motion words in this caption", LABEL, 20); }
     MOTION.forEach((t, n) => {
       const y0 = n * (HEAD + ROW * NP + 6);
@@ -232,8 +237,8 @@
   $("camera").addEventListener("change", e => { state.camera = e.target.value; state.az = 0; draw(); });
   $("attention").addEventListener("change", e => { state.attention = e.target.checked; draw(); });
   [winCanvas, heatCanvas].forEach(c => c.addEventListener("click", e => {
-    const r = c.getBoundingClientRect(), x = (e.clientX - r.left) * c.width / r.width;
-    if (x >= LABEL) seek((x - LABEL) / (c.width - LABEL - PAD) * DUR);
+    const r = c.getBoundingClientRect(), x = (e.clientX - r.left) * c.lw / r.width;
+    if (x >= LABEL) seek((x - LABEL) / (c.lw - LABEL - PAD) * DUR);
   }));
   let drag = null;
   view.addEventListener("pointerdown", e => { drag = [e.clientX, e.clientY]; view.setPointerCapture(e.pointerId); view.classList.add("drag"); });

@@ -293,7 +293,7 @@ def convert(inputs, out_dir="out", skeleton: str = "t2m", fps: float | None = No
     kw = dict(skeleton=skeleton, fps=fps, joint_map=joint_map, up=up, keep_proportions=keep_proportions, **options)
     tasks = [(path, paths, want, fmt, {**kw, **per_file.get(path.resolve(), {})}) for _, path, paths, want in todo]
     done = len(files) - len(todo)
-    for k, res in run_tasks(_convert_one, tasks, jobs):
+    for k, res in run_tasks(_convert_one, tasks, jobs, on_error=_worker_failed):
         i = todo[k][0]
         results[i] = res
         if res.ok and (len(files) > 1 or shard or resume):     # one-file runs leave no manifest
@@ -302,6 +302,10 @@ def convert(inputs, out_dir="out", skeleton: str = "t2m", fps: float | None = No
         if progress:
             progress(done, len(files), res.source)
     return results
+
+
+def _worker_failed(task, exc) -> ConvertResult:
+    return ConvertResult(task[0], [], error=file_error(task[0], exc))
 
 
 def _convert_one(task) -> ConvertResult:

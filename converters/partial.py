@@ -114,17 +114,16 @@ _REGIONS = {"legs": ("knee", "kne", "ankle", "ank", "mall", "heel", "hee", "toe"
                       "back", "spine", "scap", "acro", "sho", "saj")}
 
 
-def describe_markers(labels) -> str:
+def describe_markers(labels, subject: str | None = None) -> str:
     """Which body regions a marker set covers, from common label words (for error messages)."""
-    from .c3d_subjects import subject_of
     words = [lab.split(":", 1)[-1].lower().replace("_", "").replace(" ", "") for lab in labels]
     hits = {r: sum(any(w.startswith(k) or w.endswith(k) or w[1:].startswith(k) for k in keys) for w in words)
             for r, keys in _REGIONS.items()}
     covered = [f"{r} ({n})" for r, n in hits.items() if n]
-    subs = sorted({subject_of(lab) for lab in labels} - {""})
-    who = f"subject {', '.join(subs)}: " if subs else ""
+    who = f"subject {subject}: " if subject else ""
+    names = f"; markers: {', '.join(labels)}"
     if not covered:
-        return f"{who}{len(labels)} markers with no body landmark names (an object, or a custom set)"
+        return f"{who}{len(labels)} markers with no body landmark names (an object, or a custom set){names}"
     missing = [r for r, n in hits.items() if not n]
     return (f"{who}{len(labels)} markers matching no m2t marker set; by name they cover {', '.join(covered)}"
-            + (f" and nothing of {', '.join(missing)}" if missing else ""))
+            + (f" and nothing of {', '.join(missing)}" if missing else "") + names)

@@ -343,7 +343,8 @@ def retarget(m: Motion, skeleton: str = "t2m", joint_map=None) -> Motion:
     partial = bool(unmapped) and m.parents is None and len(unmapped) < skel.n_joints
     if unmapped and m.parents is None and len(unmapped) == skel.n_joints:
         from .partial import describe_markers
-        raise SkeletonMatchError(f"{m.source}: cannot map onto {skeleton}: {describe_markers(m.joint_names)}; "
+        raise SkeletonMatchError(f"{m.source}: cannot map onto {skeleton}: "
+                                 f"{describe_markers(m.joint_names, m.meta.get('subject'))}; "
                                  f"pass --marker-map FILE (docs/formats.md)")
     if unmapped and not partial:
         raise SkeletonMatchError(

@@ -1,5 +1,7 @@
-"""Caption motion files with a trained model (torch): load a model folder, turn files into model
-input, decode, and build :class:`~m2t.models.results.CaptionResult` objects.
+"""Caption motion files with a trained model: load a model folder (ONNX Runtime or torch backend,
+models/onnx_model.py), turn files into model input, decode, and build
+:class:`~m2t.models.results.CaptionResult` objects. torch is imported only on the torch backend;
+with ``jobs`` > 1, files are read and converted in worker processes while the parent decodes.
 
 Pipeline: file -> :func:`m2t.converters.load_motion` on the model's skeleton at the dataset frame
 rate (20 fps t2m, 12.5 fps kit) -> positions × ``bundle.input_scale`` ->
@@ -11,25 +13,31 @@ gives it β target 1 *in the context of the caption*; the model's own β̂ is re
 """
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import numpy as np
-import torch
 
 from m2t.converters.api import load_motion
 from m2t.converters.errors import ConfigError, MotionFileError, file_error
 from m2t.converters.motion import Motion
 from m2t.converters.skeletons import PART_NAMES, get_skeleton
 
-from .batching import batch_features
-from .checkpoint import Bundle, load_bundle
-from .decoding import Decoded, decode
+from m2t.converters.batch import check_jobs
+
+from .config import CaptionerConfig
+from .decoded import Decoded
 from .errors import ModelDirError
-from .features import motion_features, observed_parts
+from .features import Normalizer, motion_features, observed_parts, pad_features
+from .onnx_model import OnnxBundle, check_backend, choose_backend, load_onnx_bundle
 from .results import CaptionResult, FileCaption, Token, check_options, feature_time, part_scores, word_span
-from .runtime import pick_device
 from .supervision import caption_targets
+
+if TYPE_CHECKING:                       # torch-free at run time; Bundle is the torch backend's
+    from .checkpoint import Bundle
 
 NO_DEFAULT_MODEL = "no default model shipped in this install: pass --model DIR"
 
@@ -50,10 +58,16 @@ def resolve_model_dir(model=None) -> Path:
     return d
 
 
-def load_model(model=None, device: str = "auto") -> Bundle:
-    """Load a model directory (default: the shipped model) on `device` (auto, cpu, cuda)."""
+def load_model(model=None, device: str = "auto", backend: str = "auto") -> "Bundle | OnnxBundle":
+    """Load a model directory (default: the shipped model) on `device` (auto, cpu, cuda) for
+    `backend` (auto: ONNX Runtime when the folder has current ONNX graphs, else torch)."""
     check_options(device=device)
+    check_backend(backend)
     d = resolve_model_dir(model)
+    if choose_backend(d, backend) == "onnx":
+        return load_onnx_bundle(d, device)
+    from .checkpoint import load_bundle
+    from .runtime import pick_device
     return load_bundle(d, pick_device(device))
 
 
@@ -144,26 +158,83 @@ def _part_mask(m: Motion, bundle: Bundle, warns: list[str]) -> np.ndarray:
     return pm
 
 
-def _model_input(items, dev) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """[(features, part mask)] -> x, mask, part_mask (None when every part of every clip is observed)."""
-    x, mask = batch_features([f for f, _ in items], dev)
+def _decode(bundle, items, beam: int, max_len: int, device) -> list[Decoded]:
+    """[(features, part mask)] -> decoded captions, on the bundle's backend (part_mask None when
+    every part of every clip is observed). `device`: None keeps the model where it is."""
+    feats = [f for f, _ in items]
     pm = np.stack([p for _, p in items])
-    return x, mask, (None if pm.all() else torch.from_numpy(pm).to(dev))
-
-
-def _device_of(bundle: Bundle, device) -> torch.device:
+    pm = None if pm.all() else pm
+    if isinstance(bundle, OnnxBundle):
+        if device not in (None, "auto") and device != bundle.runner.device:
+            raise ConfigError(f"--device {device}: this ONNX model was loaded on {bundle.runner.device} "
+                               f"(load it with device={device!r})")
+        from .ort_decoding import decode as ort_decode
+        x, mask = pad_features(feats)
+        return ort_decode(bundle.runner, x, mask, beam, max_len, pm)
+    import torch
+    from .batching import batch_features
+    from .decoding import decode
     if device is None:
-        return next(bundle.model.parameters()).device
-    dev = pick_device(device)
-    bundle.model.to(dev)
-    return dev
+        dev = next(bundle.model.parameters()).device
+    else:
+        from .runtime import pick_device
+        dev = pick_device(device)
+        bundle.model.to(dev)
+    x, mask = batch_features(feats, dev)
+    return decode(bundle.model, x, mask, beam, max_len, None if pm is None else torch.from_numpy(pm).to(dev))
+
+
+@dataclass(frozen=True)
+class _Prep:
+    """What reading and converting a file needs from a bundle (picklable, for worker processes)."""
+    cfg: CaptionerConfig
+    norm: Normalizer
+    downsample: int
+    input_scale: float
+    meta: dict
+
+
+def _prep_of(bundle) -> _Prep:
+    return _Prep(bundle.cfg, bundle.norm, bundle.downsample, bundle.input_scale,
+                 {"train": bundle.meta.get("train", {})})
+
+
+def _load_one(task):
+    """path -> ((frames, fps, warnings, features, part mask), None) or (None, one-line error);
+    runs in a worker process when jobs > 1."""
+    path, prep, load_options = task
+    try:
+        m = load_motion(path, skeleton=prep.cfg.skeleton, **load_options)
+        warns = _check_clip(m, prep)
+        return (m.n_frames, m.fps, warns, _features(m, prep), _part_mask(m, prep, warns)), None
+    except Exception as e:            # noqa: BLE001 - a bad file never stops the batch
+        return None, file_error(path, e)
+
+
+def _loaded(paths, prep: _Prep, load_options: dict, jobs: int, progress) -> Iterator[tuple]:
+    """(path, loaded, error) in input order; with jobs > 1 the files are read and converted in
+    that many worker processes (started clean: forkserver, so no model threads are inherited)."""
+    tasks = [(p, prep, load_options) for p in paths]
+    if jobs == 1 or len(paths) < 2:
+        for i, t in enumerate(tasks):
+            if progress:
+                progress(i, len(paths), t[0])
+            yield (t[0], *_load_one(t))
+        return
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    with ProcessPoolExecutor(min(jobs, len(paths)), mp_context=ctx) as pool:
+        for i, (t, res) in enumerate(zip(tasks, pool.map(_load_one, tasks, chunksize=1))):
+            if progress:
+                progress(i, len(paths), t[0])
+            yield (t[0], *res)
 
 
 def _max_len(bundle: Bundle) -> int:
     return int(bundle.meta.get("train", {}).get("max_decode_len", 30))
 
 
-def caption_motion(motion_or_path, bundle: Bundle, beam: int = 1, device: str | None = None,
+def caption_motion(motion_or_path, bundle: "Bundle | OnnxBundle", beam: int = 1, device: str | None = None,
                    onset_rule: str = "fwhm", **load_options) -> CaptionResult:
     """Caption one file (any format `converters.load_motion` reads; `load_options` go to it:
     units, up, asf, source_fps, joint_map, body_model_dir, ...) or a canonical Motion on the
@@ -171,47 +242,45 @@ def caption_motion(motion_or_path, bundle: Bundle, beam: int = 1, device: str | 
     check_options(beam, onset_rule, device)
     m = _as_motion(motion_or_path, bundle, load_options)
     warns = _check_clip(m, bundle)
-    dev = _device_of(bundle, device)
-    x, mask, pm = _model_input([(_features(m, bundle), _part_mask(m, bundle, warns))], dev)
-    dec = decode(bundle.model, x, mask, beam, _max_len(bundle), pm)[0]
+    dec = _decode(bundle, [(_features(m, bundle), _part_mask(m, bundle, warns))], beam, _max_len(bundle), device)[0]
     source = str(motion_or_path) if not isinstance(motion_or_path, Motion) else str(m.source)
     return build_result(dec, bundle, source, m.n_frames, m.fps, onset_rule, beam, warns)
 
 
-def iter_captions(paths: Iterable, bundle: Bundle, beam: int = 1, device: str | None = None,
-                  onset_rule: str = "fwhm", batch_size: int = 16, progress=None,
+def iter_captions(paths: Iterable, bundle: "Bundle | OnnxBundle", beam: int = 1, device: str | None = None,
+                  onset_rule: str = "fwhm", batch_size: int = 16, progress=None, jobs: int = 1,
                   **load_options) -> Iterator[FileCaption]:
     """Caption many files, `batch_size` at a time through one padded decode call; yields one
     FileCaption per path in input order as each batch finishes; never stops at a bad file.
-    `progress(i, n, path)` is called before each file is loaded."""
+    `jobs` > 1 reads and converts files in that many worker processes (the model's batches still
+    span files). `progress(i, n, path)` is called as each file is loaded."""
     check_options(beam, onset_rule, device, batch_size)
+    check_jobs(jobs)
     paths = [Path(p) for p in paths]
-    dev = _device_of(bundle, device)
     max_len = _max_len(bundle)
-    for start in range(0, len(paths), batch_size):
-        chunk = paths[start:start + batch_size]
-        loaded, out = [], []
-        for j, p in enumerate(chunk):
-            if progress:
-                progress(start + j, len(paths), p)
-            try:
-                m = load_motion(p, skeleton=bundle.cfg.skeleton, **load_options)
-                warns = _check_clip(m, bundle)
-                loaded.append((len(out), m, warns, (_features(m, bundle), _part_mask(m, bundle, warns))))
-                out.append(FileCaption(p))
-            except Exception as e:            # noqa: BLE001 - a bad file never stops the batch
-                out.append(FileCaption(p, error=file_error(p, e)))
-        if loaded:
-            x, mask, pm = _model_input([f for *_, f in loaded], dev)
-            for (k, m, warns, _), dec in zip(loaded, decode(bundle.model, x, mask, beam, max_len, pm)):
-                out[k].result = build_result(dec, bundle, str(chunk[k]), m.n_frames, m.fps, onset_rule, beam, warns)
-        yield from out
+    batch: list = []
+
+    def flush():
+        ok = [(k, fc, got) for k, (fc, got) in enumerate(batch) if got is not None]
+        if ok:
+            for (_, fc, (n, fps, warns, _, _)), dec in zip(ok, _decode(bundle, [g[3:] for *_, g in ok], beam,
+                                                                       max_len, device)):
+                fc.result = build_result(dec, bundle, str(fc.source), n, fps, onset_rule, beam, warns)
+        out = [fc for fc, _ in batch]
+        batch.clear()
+        return out
+
+    for path, got, error in _loaded(paths, _prep_of(bundle), load_options, jobs, progress):
+        batch.append((FileCaption(path, error=error), got))
+        if len(batch) == batch_size:
+            yield from flush()
+    yield from flush()
 
 
-def caption_files(paths: Iterable, bundle: Bundle, beam: int = 1, device: str | None = None,
-                  onset_rule: str = "fwhm", batch_size: int = 16, progress=None,
+def caption_files(paths: Iterable, bundle: "Bundle | OnnxBundle", beam: int = 1, device: str | None = None,
+                  onset_rule: str = "fwhm", batch_size: int = 16, progress=None, jobs: int = 1,
                   **load_options) -> list[FileCaption]:
     """All of :func:`iter_captions` as a list (one FileCaption per path, in order)."""
-    return list(iter_captions(paths, bundle, beam, device, onset_rule, batch_size, progress, **load_options))
+    return list(iter_captions(paths, bundle, beam, device, onset_rule, batch_size, progress, jobs, **load_options))
 
 

@@ -26,6 +26,8 @@ def train(
     lr: float = typer.Option(5e-4, help="AdamW learning rate."),
     lambda_spat: Optional[float] = typer.Option(None, help="λ_spat, weight of the spatial-attention loss [kit 2, hml3d 0]."),
     lambda_adapt: Optional[float] = typer.Option(None, help="λ_adapt, weight of the gate loss [3]."),
+    lambda_temp: float = typer.Option(0.0, help="λ_temp: windows must cover their action's frames, on composed data (m2t extension; 0 = off)."),
+    temp_slack: float = typer.Option(0.1, help="λ_temp tolerance: overshoot allowed at each end, × action length."),
     teacher_forcing: float = typer.Option(1.0, help="Probability of feeding the true previous word (scheduled sampling below 1)."),
     dropout: float = typer.Option(0.5, help="Dropout on the word-embedding paths."),
     mirror: bool = typer.Option(False, help="Add left/right mirrored training samples."),
@@ -54,6 +56,8 @@ def train(
 
       m2t train --dataset my_labelled_mocap/ --preset tiny --epochs 30 -o runs/lab
 
+      m2t train --dataset data/composed --lambda-temp 1 -o runs/dense
+
       torchrun --nproc_per_node 2 -m m2t.cli train --dataset hml3d -o runs/h3d
     """
     for value, allowed, flag in ((device, ("auto", "cpu", "cuda"), "--device"),
@@ -65,6 +69,8 @@ def train(
             raise fail(f"{flag} {value!r} is not one of: {', '.join(a for a in allowed if a)}")
     if not 0.0 <= teacher_forcing <= 1.0:
         raise fail(f"--teacher-forcing must be in [0, 1], got {teacher_forcing}")
+    if lambda_temp < 0 or temp_slack < 0:
+        raise fail(f"--lambda-temp and --temp-slack must be >= 0, got {lambda_temp} and {temp_slack}")
     with user_errors():
         from m2t.models.config import TRAIN_PRESETS, TrainConfig, model_preset
         from m2t.models.training import train as run
@@ -75,7 +81,8 @@ def train(
         tp.update({k: v for k, v in given.items() if v is not None})
         tcfg = TrainConfig(**tp, lr=lr, teacher_forcing=teacher_forcing, mirror=mirror, min_freq=min_freq,
                            seed=seed, train_split=train_split, val_split=val_split, side_aware=side_aware,
-                           extended_words=extended_words, val_every=val_every)
+                           extended_words=extended_words, val_every=val_every, lambda_temp=lambda_temp,
+                           temp_slack=temp_slack)
         mcfg = model_preset(name, dropout=dropout, part_pool=part_pool, spatial_scoring=spatial_scoring,
                             output_layer=output_layer)
         with Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -85,7 +92,8 @@ def train(
 
             def progress(epoch, step, n_steps, losses):
                 bar.update(task, completed=step, total=n_steps, epoch=f"{epoch + 1}/{tcfg.epochs}",
-                           loss=f"{losses['lang']:.3f} β {losses['adapt']:.3f} α {losses['spat']:.3f}")
+                           loss=f"{losses['lang']:.3f} β {losses['adapt']:.3f} α {losses['spat']:.3f}"
+                           + (f" Γ {losses['temp']:.3f}" if "temp" in losses else ""))
 
             result = run(dataset, out_dir, mcfg, tcfg, device=device, resume=resume, progress=progress,
                          log=lambda m: bar.console.print(m), max_steps=max_steps)

@@ -62,6 +62,8 @@ class TrainConfig:
     teacher_forcing: float = 1.0     # probability of feeding the ground-truth token (1 = full teacher forcing)
     lambda_spat: float = 2.0         # λ_spat (Eq. 14)
     lambda_adapt: float = 3.0        # λ_adapt (Eq. 14)
+    lambda_temp: float = 0.0         # λ_temp (m2t extension, off: windows cover known action frames)
+    temp_slack: float = 0.1          # λ_temp tolerance: overshoot allowed per end, × action length
     seed: int = 1234
     min_freq: int = 3                # vocabulary: rarer train tokens map to <unk>
     min_frames: int = 40             # raw frames (HML3D: 40-200 at 20 fps)

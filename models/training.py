@@ -29,7 +29,7 @@ from .features import Normalizer, batch_features, motion_features  # noqa: F401 
 from .metrics import bleu
 from .network import Captioner
 from .runtime import pick_device  # noqa: F401 (re-exported)
-from .losses import adapt_loss, language_loss, spatial_loss
+from .losses import adapt_loss, language_loss, spatial_loss, temporal_loss
 from .supervision import caption_targets
 from .vocab import PAD_ID, Vocab
 
@@ -126,7 +126,8 @@ def scheduled_inputs(model, batch, teacher_forcing: float, generator) -> torch.T
 
 def loss_terms(model, batch, tcfg: TrainConfig, generator, world: int = 1):
     """-> (total loss, {name: local mean}, {name: local count}). In DDP each term is a local sum
-    over the global count times the world size, so averaged gradients equal the global mean."""
+    over the global count times the world size, so averaged gradients equal the global mean.
+    λ_temp's term is computed only when tcfg.lambda_temp > 0 (it needs batch.seg)."""
     y_in = scheduled_inputs(model, batch, tcfg.teacher_forcing, generator)
     logits, att = model(batch.x, batch.mask, y_in)
     target = batch.y[:, 1:]
@@ -138,14 +139,20 @@ def loss_terms(model, batch, tcfg: TrainConfig, generator, world: int = 1):
     means = {"lang": language_loss(logits, target, PAD_ID),
              "adapt": adapt_loss(att.beta, batch.beta, tok),
              "spat": spatial_loss(att.alpha, batch.alpha, tok, batch.mask)}
+    weights = {"lang": 1.0, "adapt": tcfg.lambda_adapt, "spat": tcfg.lambda_spat}
+    if tcfg.lambda_temp > 0 and batch.seg is not None:
+        counts["temp"] = ((batch.seg[..., 0] >= 0) & tok).sum()
+        means["temp"] = temporal_loss(att.centre, att.width, batch.seg, tok, batch.mask.sum(1),
+                                      tcfg.temp_slack)
+        weights["temp"] = tcfg.lambda_temp
     scale = {k: 1.0 for k in means}
     if world > 1:
-        glob = torch.stack([counts[k].float() for k in ("lang", "adapt", "spat")])
+        names = list(means)
+        glob = torch.stack([counts[k].float() for k in names])
         torch.distributed.all_reduce(glob)
-        for k, g in zip(("lang", "adapt", "spat"), glob):
+        for k, g in zip(names, glob):
             scale[k] = (counts[k].float() / g.clamp(min=1) * world) if g > 0 else torch.tensor(0.0)
-    total = (means["lang"] * scale["lang"] + tcfg.lambda_adapt * means["adapt"] * scale["adapt"]
-             + tcfg.lambda_spat * means["spat"] * scale["spat"])
+    total = sum(weights[k] * means[k] * scale[k] for k in means)
     return total, {k: float(v.detach()) for k, v in means.items()}, {k: int(v) for k, v in counts.items()}
 
 
@@ -200,7 +207,8 @@ def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, 
         torch.manual_seed(tcfg.seed * 1000 + epoch)          # dropout masks: same after --resume
         batches = D.bucket_batches(lengths, tcfg.batch_size, gen)
         model.train()
-        t0, sums, n = time.time(), {"lang": 0.0, "adapt": 0.0, "spat": 0.0}, 0
+        t0, n = time.time(), 0
+        sums = {"lang": 0.0, "adapt": 0.0, "spat": 0.0, **({"temp": 0.0} if tcfg.lambda_temp > 0 else {})}
         for bi, idx in enumerate(batches):
             local = idx[rank::world] if world > 1 else idx
             if not local:
@@ -213,7 +221,7 @@ def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, 
                 torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
             opt.step()
             for k in sums:
-                sums[k] += means[k]
+                sums[k] += means.get(k, 0.0)
             n += 1
             steps_done += 1
             if progress:

@@ -111,14 +111,20 @@ def evaluate(
     out_dir: Optional[Path] = typer.Option(None, "-o", "--out", help="Write predictions.csv/.jsonl and metrics.json here."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     bertscore_model: Optional[Path] = typer.Option(None, help="Local model folder for BERTScore (never downloaded)."),
+    localization: bool = typer.Option(False, "--localization", help="Also score when/which part on the split's composed sequences, beside baselines."),
 ):
-    """Caption a split and score it: BLEU@1-4, ROUGE-L, CIDEr-D (and BERTScore when available).
+    """Caption a split and score it: BLEU@1-4, ROUGE-L, CIDEr-D (and BERTScore when available);
+    with --localization also action naming, tIoU recall, onset/offset error, pointing, side,
+    attended part and β̂ AUC on composed sequences (`m2t dataset compose`), next to the
+    whole-clip, centre, equal-split and kinematic-energy baselines (docs/evaluation.md).
 
     Examples:
 
       m2t evaluate runs/kit --dataset kit --beam 2
 
       m2t evaluate runs/h3d --dataset hml3d --protocol tm2t -o eval/h3d
+
+      m2t evaluate runs/dense --dataset data/composed --localization -o eval/dense
     """
     if beam < 1:
         raise fail(f"--beam must be >= 1, got {beam}")
@@ -141,3 +147,34 @@ def evaluate(
         out.print(f"BERTScore not computed: {rep.bertscore_note}")
     if out_dir:
         out.print(f"wrote {out_dir}/predictions.csv, predictions.jsonl, metrics.json")
+    if localization:
+        _localization(model, dataset, split, beam, device, out_dir)
+
+
+def _localization(model, dataset, split, beam, device, out_dir):
+    with user_errors():
+        from m2t.models.checkpoint import load_bundle
+        from m2t.models.localization import evaluate_localization, write_localization
+        from m2t.models.runtime import pick_device
+        bundle = load_bundle(model, pick_device(device))
+        with Progress(TextColumn("localising"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                      console=err, transient=True) as bar:
+            task = bar.add_task("loc", total=1)
+            rep = evaluate_localization(bundle, dataset, split, beam,
+                                        progress=lambda i, n: bar.update(task, completed=i, total=n))
+        if out_dir:
+            write_localization(rep, out_dir)
+    m = rep.metrics
+    c = m["counts"]
+    t = Table(title=f"localisation on {dataset}:{split} ({c['sequences']} sequences, {c['actions']} actions)")
+    cols = ["all_named", "named", "recall@0.3", "recall@0.5", "recall@0.7", "mean_tiou", "onset_mae_s",
+            "offset_mae_s", "pointing", "side_acc", "part_acc", "beta_auc"]
+    methods = ("model", "whole", "centre", "equal", "energy")
+    t.add_column("metric")
+    for meth in methods:
+        t.add_column(meth, justify="right")
+    for k in cols:
+        t.add_row(k, *("-" if m[meth].get(k) is None else f"{m[meth][k]:.3f}" for meth in methods))
+    out.print(t)
+    if out_dir:
+        out.print(f"wrote {out_dir}/localization.json, localization_predictions.jsonl")

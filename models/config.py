@@ -72,6 +72,7 @@ class TrainConfig:
     downsample: int = 2              # keep frames 1, 3, 5, ... (offset s // 2)
     mirror: bool = False             # add left/right mirrored samples (when the dataset has no M files)
     val_every: int = 1               # validate (and maybe select) every N epochs and at the last one
+    keep_epochs: bool = False        # also save every epoch's model to OUT/epochs/NNN
     max_decode_len: int = 30
     side_aware: bool = True          # α targets restricted to the named side ("left hand")
     extended_words: bool = True      # m2t's extra motion-word lists on top of the paper's Table 5

@@ -169,6 +169,45 @@ def equal_segments(duration: float, k: int) -> list[tuple[float, float]]:
 
 # ------------------------------------------------------------------------------ one sequence
 @dataclass
+class PredictedAction:
+    """One action a caption names: its action word and where/when the model put it."""
+    word: str
+    onset_s: float
+    offset_s: float
+    centre_s: float
+    part: str | None = None                          # part with the most attention
+    side: str | None = None                          # side words of its clause
+    word_index: int | None = None                    # position in the caption (None after merging)
+    confidence: float | None = None
+    parts: list = field(default_factory=list)        # [(name, score)] ranked
+
+    @property
+    def stem(self) -> str:
+        return stem(self.word)
+
+
+def trace_actions(words: list[str], window: np.ndarray, alpha: np.ndarray, centre: np.ndarray,
+                  width: np.ndarray, frame_time, probs=None) -> list[PredictedAction]:
+    """The action words of one decoded caption with their window span (`network.window_span`
+    clipped to the clip), centre, attended part and clause side; `frame_time(k)` converts
+    feature frames to seconds; window/alpha/centre/width are per decoding step (= word)."""
+    idx = action_word_indices(words)
+    n = window.shape[1]
+    out = []
+    for i, nxt in zip(idx, idx[1:] + [len(words)]):
+        lo, hi = window_span(float(centre[i]), float(width[i]))
+        w = window[i].astype(np.float64)
+        score = (w[:, None] * alpha[i]).sum(0) / max(float(w.sum()), 1e-12)
+        order = np.argsort(-score, kind="stable")
+        out.append(PredictedAction(words[i], frame_time(float(np.clip(lo, 0, n - 1))),
+                                   frame_time(float(np.clip(hi, 0, n - 1))), frame_time(float(centre[i])),
+                                   PART_NAMES[int(order[0])], side_of(words[i:nxt]), i,
+                                   None if probs is None else float(probs[i]),
+                                   [(PART_NAMES[j], float(score[j])) for j in order]))
+    return out
+
+
+@dataclass
 class ActionResult:
     named: bool
     gt: tuple[float, float]
@@ -180,39 +219,40 @@ class ActionResult:
     part_pred: dict = field(default_factory=dict)    # method -> part name
 
 
-def score_sequence(doc: dict, words: list[str], window: np.ndarray, alpha: np.ndarray, centre: np.ndarray,
-                   width: np.ndarray, frame_time, duration: float, energy: np.ndarray, parts_e: np.ndarray,
-                   fps: float) -> list[ActionResult]:
-    """Per ground-truth action of one sequence: named or not, spans of the model and of each
-    baseline, side and part predictions. `frame_time(k)` converts feature frames to seconds;
-    window/alpha/centre/width are the decoder's per-step traces (step i = word i)."""
-    idx = action_word_indices(words)
+def score_actions(doc: dict, preds: list[PredictedAction], duration: float, energy: np.ndarray,
+                  parts_e: np.ndarray, fps: float) -> list[ActionResult]:
+    """Per ground-truth action of one sequence: named or not (aligned to `preds`, in time
+    order), spans of the model and of each baseline, side and part predictions."""
     acts = doc["actions"]
-    match = align([key_stems(a["captions"]) for a in acts], [stem(words[i]) for i in idx])
-    named = [(a, idx[j]) for a, j in zip(range(len(acts)), match) if j is not None]
+    match = align([key_stems(a["captions"]) for a in acts], [p.stem for p in preds])
+    named = [(ai, preds[j]) for ai, j in enumerate(match) if j is not None]
     k = max(1, len(named))
-    n = window.shape[1]
     base = {"whole": [(0.0, duration)] * k,
             "centre": [(duration / 2 - duration / (2 * k), duration / 2 + duration / (2 * k))] * k,
             "equal": equal_segments(duration, k), "energy": energy_segments(energy, k, fps)}
     out = [ActionResult(False, (a["start_s"], a["end_s"]), side=a.get("side"), parts=list(a.get("parts") or []))
            for a in acts]
-    word_pos = [w for _, w in named] + [len(words)]
-    for r, ((ai, wi), nxt) in enumerate(zip(named, word_pos[1:])):
+    for r, (ai, p) in enumerate(named):
         res = out[ai]
         res.named = True
-        lo, hi = window_span(float(centre[wi]), float(width[wi]))
-        res.spans["model"] = (frame_time(np.clip(lo, 0, n - 1)), frame_time(np.clip(hi, 0, n - 1)))
-        res.centre_s = frame_time(float(centre[wi]))
+        res.spans["model"] = (p.onset_s, p.offset_s)
+        res.centre_s = p.centre_s
         for name, segs in base.items():
             res.spans[name] = segs[r]
-        res.side_pred = side_of(words[wi:nxt])
-        w = window[wi].astype(np.float64)
-        res.part_pred["model"] = PART_NAMES[int(np.argmax((w[:, None] * alpha[wi]).sum(0)))]
+        res.side_pred = p.side
+        res.part_pred["model"] = p.part
         a, b = (int(np.floor(x * fps)) for x in res.spans["energy"])
         seg = parts_e[a:max(b, a + 1)]
         res.part_pred["energy"] = PART_NAMES[int(np.argmax(seg.sum(0)))] if len(seg) else None
     return out
+
+
+def score_sequence(doc: dict, words: list[str], window: np.ndarray, alpha: np.ndarray, centre: np.ndarray,
+                   width: np.ndarray, frame_time, duration: float, energy: np.ndarray, parts_e: np.ndarray,
+                   fps: float) -> list[ActionResult]:
+    """`score_actions` of the actions of one decoded caption (`trace_actions`)."""
+    return score_actions(doc, trace_actions(words, window, alpha, centre, width, frame_time), duration,
+                         energy, parts_e, fps)
 
 
 # ------------------------------------------------------------------------------ aggregation

@@ -242,6 +242,10 @@ def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, 
                 save_bundle(out, Bundle(model, prep.vocab, prep.norm, tcfg.downsample,
                                         get_skeleton(prep.skeleton).npy_scale,
                                         meta=_meta(prep, tcfg, history, best, best_epoch, dataset)))
+            if tcfg.keep_epochs:                               # every epoch's model, for later selection
+                save_bundle(out / "epochs" / f"{epoch:03d}",
+                            Bundle(model, prep.vocab, prep.norm, tcfg.downsample, get_skeleton(prep.skeleton).npy_scale,
+                                   meta=_meta(prep, tcfg, history, val, epoch, dataset)))
             save_train_state(out / "last", model, opt, {"epoch": epoch, "best": best, "best_epoch": best_epoch,
                                                          "history": history, "fingerprint": prep.fingerprint})
             log(json.dumps(rec))

@@ -46,6 +46,7 @@ def train(
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in --out."),
     max_steps: Optional[int] = typer.Option(None, help="Stop after this many optimizer steps (smoke tests)."),
+    init_from: Optional[Path] = typer.Option(None, help="Fine-tune this model directory (its size, vocabulary and statistics; --preset is ignored)."),
 ):
     """Train a captioner on a HumanML3D-format dataset; keeps the epoch with the best greedy
     validation BLEU-4. Under torchrun it trains with DDP.
@@ -96,7 +97,7 @@ def train(
                            + (f" Γ {losses['temp']:.3f}" if "temp" in losses else ""))
 
             result = run(dataset, out_dir, mcfg, tcfg, device=device, resume=resume, progress=progress,
-                         log=lambda m: bar.console.print(m), max_steps=max_steps)
+                         log=lambda m: bar.console.print(m), max_steps=max_steps, init_from=init_from)
     if os.environ.get("RANK", "0") == "0":       # under torchrun only the first process reports
         typer.echo(f"best val BLEU-4 {result.best_val_bleu4:.4f} at epoch {result.best_epoch}; model in {result.out_dir}")
 

@@ -171,8 +171,12 @@ class TrainResult:
 
 
 def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, device: str = "auto",
-          resume: bool = False, progress=None, log=print, max_steps: int | None = None) -> TrainResult:
+          resume: bool = False, progress=None, log=print, max_steps: int | None = None,
+          init_from=None) -> TrainResult:
     """Train a captioner on a HumanML3D-format dataset; writes the best model to `out_dir`.
+
+    `init_from`: a model directory to fine-tune: its architecture, weights, vocabulary and
+    normalisation are used (`model_cfg` is then ignored; words new to its vocabulary are <unk>).
 
     progress(epoch, step, n_steps, losses) is called after every step when given. `max_steps`
     stops after that many optimizer steps in total (for tests and benchmarks).
@@ -187,9 +191,22 @@ def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, 
     seed_everything(tcfg.seed)
     root, _ = D.resolve_dataset(dataset)
     out = Path(out_dir)
-    prep = prepare_data(root, tcfg, log=log if rank == 0 else (lambda *a: None))
+    init = None
+    if init_from is not None:                # fine-tune: the model, vocabulary and statistics of a trained model
+        from .checkpoint import load_bundle
+        init = load_bundle(init_from, "cpu")
+        model_cfg = init.cfg
+        if init.downsample != tcfg.downsample:
+            raise D.DatasetError(f"{init_from}: trained with downsample {init.downsample}, not {tcfg.downsample}")
+    prep = prepare_data(root, tcfg, vocab=init and init.vocab, norm=init and init.norm,
+                        log=log if rank == 0 else (lambda *a: None))
+    if init is not None and prep.skeleton != init.cfg.skeleton:
+        raise D.DatasetError(f"{root}: {prep.skeleton} motions, but {init_from} is a {init.cfg.skeleton} model")
     cfg = CaptionerConfig.from_dict({**model_cfg.to_dict(), "skeleton": prep.skeleton, "vocab_size": len(prep.vocab)})
     model = Captioner(cfg).to(dev)
+    if init is not None:
+        model.load_state_dict(init.model.state_dict())
+        prep.counts["init_from"] = str(init_from)
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else None
     net = ddp or model

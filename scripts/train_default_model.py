@@ -10,6 +10,8 @@ Recipe "dense" (default): single clips plus composed multi-action sequences of t
 clips up to 700 frames (35 s) and captions up to 48 tokens (composed captions name 2-4 actions).
 Resumable after a kill (`--resume`: weights, AdamW moments and RNG state every epoch); every
 epoch's model is kept in OUT/epochs/NNN; OUT itself holds the best validation epoch.
+`--init-from models/weights/default` fine-tunes the shipped model instead of starting from
+scratch (same vocabulary and statistics; far fewer epochs needed).
 `--recipe single` is the previous single-clip recipe (max 400 frames, 24 tokens, no λ_temp).
 The ablation of docs/results.md is this script with `--lambda-spat/--lambda-adapt/--lambda-temp`.
 """
@@ -42,19 +44,21 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     ap.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (smoke runs)")
     ap.add_argument("--val-every", type=int, default=1)
+    ap.add_argument("--init-from", default=None, help="fine-tune this model directory (its vocabulary and statistics)")
+    ap.add_argument("--lr", type=float, default=1e-3)
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     recipe = dict(RECIPES[args.recipe])
     if args.lambda_temp is not None:
         recipe["lambda_temp"] = args.lambda_temp
-    tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=1e-3, weight_decay=1e-4,
+    tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=1e-4,
                        lambda_spat=args.lambda_spat, lambda_adapt=args.lambda_adapt, min_freq=2, min_frames=20,
                        seed=1234, keep_epochs=True, val_every=args.val_every, **recipe)
     mcfg = model_preset("kit", skeleton="t2m", dropout=0.3)
     t0 = time.time()
     res = train(args.dataset, args.out, mcfg, tcfg, device=args.device, resume=args.resume,
-                log=lambda m: print(m, flush=True), max_steps=args.max_steps)
+                log=lambda m: print(m, flush=True), max_steps=args.max_steps, init_from=args.init_from)
     print("DONE best_epoch", res.best_epoch, "val_bleu4", res.best_val_bleu4, f"{time.time() - t0:.0f} s", flush=True)
 
 

@@ -113,6 +113,7 @@ def evaluate(
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     bertscore_model: Optional[Path] = typer.Option(None, help="Local model folder for BERTScore (never downloaded)."),
     localization: bool = typer.Option(False, "--localization", help="Also score when/which part on the split's composed sequences, beside baselines."),
+    plots: Optional[Path] = typer.Option(None, help="Also draw the paper's interpretability figures for the split into this folder (PNG)."),
 ):
     """Caption a split and score it: BLEU@1-4, ROUGE-L, CIDEr-D (and BERTScore when available);
     with --localization also action naming, tIoU recall, onset/offset error, pointing, side,
@@ -126,6 +127,8 @@ def evaluate(
       m2t evaluate runs/h3d --dataset hml3d --protocol tm2t -o eval/h3d
 
       m2t evaluate runs/dense --dataset data/composed --localization -o eval/dense
+
+      m2t evaluate runs/dense --dataset data/composed --plots eval/dense/plots
     """
     if beam < 1:
         raise fail(f"--beam must be >= 1, got {beam}")
@@ -150,6 +153,23 @@ def evaluate(
         out.print(f"wrote {out_dir}/predictions.csv, predictions.jsonl, metrics.json")
     if localization:
         _localization(model, dataset, split, beam, device, out_dir)
+    if plots:
+        _plots(model, dataset, split, beam, device, plots)
+
+
+def _plots(model, dataset, split, beam, device, folder):
+    with user_errors():
+        from m2t.models.checkpoint import load_bundle
+        from m2t.models.plots import collect, write_plots
+        from m2t.models.runtime import pick_device
+        bundle = load_bundle(model, pick_device(device))
+        with Progress(TextColumn("plotting"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                      console=err, transient=True) as bar:
+            task = bar.add_task("plots", total=1)
+            traces = collect(bundle, dataset, split, beam,
+                             progress=lambda i, n: bar.update(task, completed=i, total=n))
+            paths = write_plots(traces, folder)
+    out.print(f"wrote {len(paths)} figures to {folder}")
 
 
 def _localization(model, dataset, split, beam, device, out_dir):

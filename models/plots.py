@@ -175,7 +175,7 @@ def plot_windows(t: Trace, path) -> Path:
     ax.set_ylabel(r"temporal window $\Gamma$")
     ax.set_title(" ".join(t.words)[:110] or "(empty caption)", fontsize=9)
     if any(tg == 1 for tg in t.targets):
-        ax.legend(fontsize=7, ncol=4, loc="upper right")
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return _save(fig, path)
 
 

@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from m2t.converters.canonical import facing_angle
 from m2t.converters.fileio import write_text_atomic
 from m2t.converters.skeletons import PART_NAMES, get_skeleton
 
@@ -62,14 +63,11 @@ class Clip:
 
 
 # ---------------------------------------------------------------------------------- geometry
-def facing_yaw(joints: np.ndarray, face: tuple, frames: slice = slice(None)) -> float:
-    """Heading angle (radians, atan2(x, z), 0 = facing +Z) averaged over `frames`: forward =
-    up × ((r_hip - l_hip) + (r_shoulder - l_shoulder)) on the floor plane."""
-    rh, lh, rs, ls = face
-    j = joints[frames]
-    across = (j[:, rh] - j[:, lh]) + (j[:, rs] - j[:, ls])
-    fx, fz = across[:, 2].mean(), -across[:, 0].mean()        # (0,1,0) × (ax, ay, az) = (az, 0, -ax)
-    return float(np.arctan2(fx, fz))
+def facing_yaw(joints: np.ndarray, skel, frames: slice = slice(None)) -> float:
+    """Heading (radians from +Z towards +X) of the mean pose over `frames`, by the canonical
+    rule `converters.canonical.facing_angle` (forward = up × (hips + shoulders, right - left)).
+    `skel`: the Skeleton."""
+    return facing_angle(joints[frames].mean(0), skel)
 
 
 def turn_and_place(joints: np.ndarray, yaw: float, root_xz: np.ndarray, root_idx: int = 0) -> np.ndarray:
@@ -87,17 +85,17 @@ def blend_frames(n_a: int, n_b: int, blend: int) -> int:
     return max(0, min(blend, n_a // 3, n_b // 3))
 
 
-def chain(clips: list[np.ndarray], face: tuple, blend: int) -> tuple[np.ndarray, list[float]]:
+def chain(clips: list[np.ndarray], skel, blend: int) -> tuple[np.ndarray, list[float]]:
     """Join clips with facing/root continuity and cross-fades -> (joints (T, J, 3) float32,
     boundaries in frames (fractional: the middle of each cross-fade), one per junction)."""
     first = clips[0]
-    out = turn_and_place(first, -facing_yaw(first, face, slice(0, 3)), np.zeros(2))   # start at origin, facing +Z
+    out = turn_and_place(first, -facing_yaw(first, skel, slice(0, 3)), np.zeros(2))   # start at origin, facing +Z
     bounds = []
     for b in clips[1:]:
         n = blend_frames(len(out), len(b), blend)
         anchor = len(out) - n                                  # first overlapping frame of A
-        target = facing_yaw(out, face, slice(anchor, anchor + 3))
-        nb = turn_and_place(b, target - facing_yaw(b, face, slice(0, 3)), out[anchor, 0, [0, 2]])
+        target = facing_yaw(out, skel, slice(anchor, anchor + 3))
+        nb = turn_and_place(b, target - facing_yaw(b, skel, slice(0, 3)), out[anchor, 0, [0, 2]])
         if n:
             w = (np.arange(1, n + 1) / (n + 1))
             w = (w * w * (3 - 2 * w))[:, None, None]           # smoothstep
@@ -206,9 +204,9 @@ def pick_clips(clips: list[Clip], k: int, rng: np.random.Generator) -> list[Clip
     return chosen
 
 
-def compose_one(clips: list[Clip], rng: np.random.Generator, fps: float, face: tuple, blend: int,
+def compose_one(clips: list[Clip], rng: np.random.Generator, fps: float, skel, blend: int,
                 n_captions: int) -> tuple[np.ndarray, dict]:
-    joints, bounds = chain([c.joints for c in clips], face, blend)
+    joints, bounds = chain([c.joints for c in clips], skel, blend)
     edges = [0.0] + [b / fps for b in bounds] + [len(joints) / fps]
     actions = []
     for i, c in enumerate(clips):
@@ -268,7 +266,7 @@ def compose_dataset(source, out_dir, sequences: dict | int = 500, seed: int = 0,
         ids[split] = []
         for k in range(n):
             chosen = pick_clips(clips, int(rng.integers(min_actions, max_actions + 1)), rng)
-            joints, doc = compose_one(chosen, rng, skel.fps, skel.face, int(round(blend_s * skel.fps)),
+            joints, doc = compose_one(chosen, rng, skel.fps, skel, int(round(blend_s * skel.fps)),
                                       captions_per_sequence)
             cid = f"cmp_{split}_{k:05d}"
             doc = {"id": cid, "split": split, **doc}

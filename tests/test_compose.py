@@ -34,10 +34,10 @@ def _digest(root):
 
 def test_turn_and_place_sets_facing_and_root():
     j = np.repeat(T2M.rest[None], 5, 0)
-    y0 = facing_yaw(j, T2M.face)
+    y0 = facing_yaw(j, T2M)
     assert abs(y0) < 1e-2                                             # rest pose faces +Z
     moved = turn_and_place(j, np.pi / 2, np.array([2.0, -1.0]))
-    assert abs(facing_yaw(moved, T2M.face) - y0 - np.pi / 2) < 1e-9   # now faces +X
+    assert abs(facing_yaw(moved, T2M) - y0 - np.pi / 2) < 1e-9   # now faces +X
     np.testing.assert_allclose(moved[0, 0, [0, 2]], [2.0, -1.0], atol=1e-9)
     np.testing.assert_allclose(moved[..., 1], j[..., 1])              # heights unchanged
 
@@ -47,11 +47,11 @@ def test_chain_is_continuous_at_the_junction():
     walk = np.repeat(T2M.rest[None], 40, 0).copy()
     walk[..., 2] += np.linspace(0, 2, 40)[:, None]                    # walks 2 m along +Z
     turned = turn_and_place(walk, 1.2, np.array([5.0, 5.0]))          # starts elsewhere, faces elsewhere
-    out, bounds = chain([walk, turned + rng.normal(0, 1e-4, turned.shape)], T2M.face, blend=6)
+    out, bounds = chain([walk, turned + rng.normal(0, 1e-4, turned.shape)], T2M, blend=6)
     assert out.shape == (40 + 40 - 6, 22, 3) and bounds == [34 + 2.5]
     steps = np.linalg.norm(np.diff(out[:, 0, [0, 2]], axis=0), axis=1)
     assert steps.max() < 0.06                                          # 2 m / 39 steps = 0.051 m
-    yaw = [facing_yaw(out, T2M.face, slice(k, k + 1)) for k in range(len(out))]
+    yaw = [facing_yaw(out, T2M, slice(k, k + 1)) for k in range(len(out))]
     assert np.abs(np.diff(yaw)).max() < 0.01                           # facing continuous
     assert out[-1, 0, 2] == pytest.approx(34 * 2 / 39 + 2, abs=0.01)   # B starts where A is at the overlap, walks on
 

@@ -296,9 +296,12 @@ class LocalizationReport:
 
 
 def evaluate_localization(bundle, dataset, split: str = "test", beam: int = 1, batch_size: int = 32,
-                          max_len: int | None = None, progress=None) -> LocalizationReport:
+                          max_len: int | None = None, progress=None, window_s: float | None = None,
+                          hop_s: float | None = None) -> LocalizationReport:
     """Decode every composed sequence (one with segments/<id>.json) of `split` with the loaded
-    model `bundle` and score it (module docstring)."""
+    model `bundle` and score it (module docstring). With `window_s` (and `hop_s`, default half
+    of it), the predicted actions are the merged timeline of `dense.dense_timeline` instead of
+    the one caption of the whole sequence."""
     import torch
     from .decoding import decode
     from .features import batch_features, motion_features
@@ -313,6 +316,9 @@ def evaluate_localization(bundle, dataset, split: str = "test", beam: int = 1, b
     max_len = max_len or int(bundle.meta.get("train", {}).get("max_decode_len", 30))
     dev = next(bundle.model.parameters()).device
     sequences, per, scores, labels = [], [], [], []
+    if window_s:
+        return _evaluate_dense(bundle, root, samples, split, beam, window_s, hop_s or window_s / 2, batch_size,
+                               progress)
     for start in range(0, len(samples), batch_size):
         chunk = samples[start:start + batch_size]
         x, mask = batch_features([motion_features(s.joints, bundle.norm, ds) for s in chunk], dev)
@@ -340,6 +346,28 @@ def evaluate_localization(bundle, dataset, split: str = "test", beam: int = 1, b
         if progress:
             progress(min(start + batch_size, len(samples)), len(samples))
     return LocalizationReport(split, beam, summarise(sequences, scores, labels), per)
+
+
+def _evaluate_dense(bundle, root, samples, split, beam, window_s, hop_s, batch_size, progress):
+    from .dense import dense_timeline
+    sequences, per = [], []
+    for n, s in enumerate(samples):
+        doc = read_segments(root, s.id)
+        fps = float(doc["fps"])
+        joints = s.joints / bundle.input_scale
+        timeline, _ = dense_timeline(joints, fps, bundle, window_s, hop_s, beam, batch_size)
+        preds = [PredictedAction(t.word, t.onset_s, t.offset_s, (t.onset_s + t.offset_s) / 2, t.parts[0][0], t.side,
+                                 None, t.confidence, t.parts) for t in timeline]
+        res = score_actions(doc, preds, s.joints.shape[0] / fps, kinematic_energy(joints, fps),
+                            part_energy(joints, bundle.cfg.skeleton), fps)
+        sequences.append(res)
+        per.append({"id": s.id, "prediction": [t.to_dict() for t in timeline],
+                    "actions": [{"gt": r.gt, "named": r.named, "span": r.spans.get("model"), "side": r.side,
+                                 "side_pred": r.side_pred, "parts": r.parts, "part_pred": r.part_pred.get("model")}
+                                for r in res]})
+        if progress:
+            progress(n + 1, len(samples))
+    return LocalizationReport(split, beam, summarise(sequences), per)
 
 
 def write_localization(report: LocalizationReport, out_dir) -> list[Path]:

@@ -1,0 +1,167 @@
+"""Dense captions for recordings of any length: overlapping windows merged into one timeline.
+
+1. **Windows.** The canonical clip is cut into windows of `window_s` seconds every `hop_s`
+   seconds (the last window ends at the clip's end; a clip no longer than `window_s` is one
+   window). Each window is made canonical again as training clips are (root at the origin on
+   the floor plane and facing +Z at its first frames, `compose.turn_and_place`), so a window deep
+   into a long take looks like a training clip. Windows are decoded in batches.
+2. **Actions per window.** The action words of each window's caption
+   (`localization.trace_actions`): word, window span `m ∓ 1.1774σ` in seconds of the take,
+   ranked body parts (Γ-weighted α), side words of its clause, and the token probability.
+   Each gets a weight: its distance from the nearer window edge over half the window
+   (edges that are the take's own start/end do not count), clipped to [0.1, 1] — a window sees
+   the middle of its span best.
+3. **Merge.** Candidates are taken in order of their centre; one joins a timeline action of the
+   same verb stem when their spans overlap with tIoU ≥ `merge_iou` or its centre lies inside
+   the action; else it starts a new action. An action's onset/offset and part scores are the
+   weighted means of its candidates, its side the weighted vote, its confidence the weighted
+   mean token probability × the share of the windows covering it that named it.
+Actions of different verbs may overlap (a person can walk and wave at once). Memory is one
+batch of windows: a take of any length costs `batch_size` windows at a time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from m2t.converters.errors import ConfigError
+from m2t.converters.skeletons import PART_NAMES, get_skeleton
+
+from .compose import facing_yaw, turn_and_place
+from .localization import PredictedAction, tiou, trace_actions
+
+
+@dataclass
+class TimelineAction:
+    """One action of the merged timeline."""
+    word: str                        # action word (verb) as said by the captions
+    text: str                        # its clause in the window caption that saw it best ("waves the right hand")
+    onset_s: float
+    offset_s: float
+    parts: list                      # [(part name, score)] ranked, scores sum to 1
+    side: str | None                 # left / right / both from its clause, or None
+    confidence: float                # 0..1 (module docstring)
+    windows: int                     # windows that named it
+
+    def to_dict(self) -> dict:
+        return {"word": self.word, "text": self.text, "onset_s": round(self.onset_s, 3),
+                "offset_s": round(self.offset_s, 3), "side": self.side, "confidence": round(self.confidence, 4),
+                "windows": self.windows,
+                "parts": [{"name": n, "score": round(float(s), 4)} for n, s in self.parts]}
+
+
+@dataclass
+class Window:
+    start_s: float
+    end_s: float
+    text: str
+    actions: list = field(default_factory=list)     # PredictedAction, times in seconds of the take
+
+
+def plan_windows(n_frames: int, fps: float, window_s: float, hop_s: float) -> list[tuple[int, int]]:
+    """[(first, last + 1)] source frames of each window (module docstring)."""
+    if window_s <= 0 or hop_s <= 0 or hop_s > window_s:
+        raise ConfigError(f"need 0 < hop ({hop_s} s) <= window ({window_s} s)")
+    w, h = max(1, int(round(window_s * fps))), max(1, int(round(hop_s * fps)))
+    if n_frames <= w:
+        return [(0, n_frames)]
+    starts = list(range(0, n_frames - w + 1, h))
+    if starts[-1] + w < n_frames:
+        starts.append(n_frames - w)
+    return [(s, s + w) for s in starts]
+
+
+def recentre(joints: np.ndarray, skel) -> np.ndarray:
+    """A window as a training clip: root on the origin, facing +Z over its first 3 frames."""
+    return turn_and_place(joints, -facing_yaw(joints, skel, slice(0, 3)), np.zeros(2)).astype(np.float32)
+
+
+def _weight(a: PredictedAction, w0: float, w1: float, t_end: float) -> float:
+    half = max((w1 - w0) / 2, 1e-9)
+    left = np.inf if w0 <= 0 else a.centre_s - w0
+    right = np.inf if w1 >= t_end else w1 - a.centre_s
+    return float(np.clip(min(left, right) / half, 0.1, 1.0))
+
+
+def merge(windows: list[Window], duration_s: float, merge_iou: float = 0.2) -> list[TimelineAction]:
+    """Merge the windows' actions into one timeline (module docstring, step 3)."""
+    cands = []
+    for w in windows:
+        for a in w.actions:
+            cands.append((a, _weight(a, w.start_s, w.end_s, duration_s), w))
+    cands.sort(key=lambda c: (c[0].centre_s, c[0].word))
+    groups: list[list] = []
+    for c in cands:
+        a = c[0]
+        for g in reversed(groups):
+            on = np.average([x[0].onset_s for x in g], weights=[x[1] for x in g])
+            off = np.average([x[0].offset_s for x in g], weights=[x[1] for x in g])
+            if g[0][0].stem == a.stem and (tiou((a.onset_s, a.offset_s), (on, off)) >= merge_iou or on <= a.centre_s <= off):
+                g.append(c)
+                break
+        else:
+            groups.append([c])
+    out = []
+    for g in groups:
+        wts = np.array([x[1] for x in g])
+        scores = np.zeros(len(PART_NAMES))
+        for x, wt in zip(g, wts):
+            for name, s in x[0].parts:
+                scores[PART_NAMES.index(name)] += wt * s
+        scores /= max(wts.sum(), 1e-12)
+        order = np.argsort(-scores, kind="stable")
+        sides = {}
+        for x, wt in zip(g, wts):
+            sides[x[0].side] = sides.get(x[0].side, 0.0) + wt
+        on = float(np.average([x[0].onset_s for x in g], weights=wts))
+        off = float(np.average([x[0].offset_s for x in g], weights=wts))
+        covering = sum(1 for w in windows if w.start_s <= (on + off) / 2 <= w.end_s) or 1
+        named_in = len({id(x[2]) for x in g})
+        conf = float(np.average([x[0].confidence or 0.0 for x in g], weights=wts)) * min(1.0, named_in / covering)
+        best = g[int(np.argmax(wts))]
+        out.append(TimelineAction(best[0].word, _clause(best[2].text, best[0]), on, off,
+                                  [(PART_NAMES[i], float(scores[i])) for i in order],
+                                  max(sides, key=lambda k: (sides[k], k is not None)), conf, named_in))
+    out.sort(key=lambda t: (t.onset_s, t.offset_s))
+    return out
+
+
+def _clause(text: str, a: PredictedAction) -> str:
+    words = text.split()
+    i = a.word_index if a.word_index is not None else 0
+    j = i + 1
+    while j < len(words) and words[j] not in ("then", "and", "while", "after", "before"):
+        j += 1
+    return " ".join(words[i:j])
+
+
+def dense_timeline(joints: np.ndarray, fps: float, bundle, window_s: float = 10.0, hop_s: float = 5.0,
+                   beam: int = 1, batch_size: int = 16, merge_iou: float = 0.2,
+                   progress=None) -> tuple[list[TimelineAction], list[Window]]:
+    """Canonical joints (T, J, 3) in metres at `fps` on the model's skeleton -> (timeline, windows)."""
+    import torch
+    from .decoding import decode
+    from .features import batch_features, motion_features
+    skel = get_skeleton(bundle.cfg.skeleton)
+    plan = plan_windows(len(joints), fps, window_s, hop_s)
+    ds = bundle.downsample
+    dev = next(bundle.model.parameters()).device
+    max_len = int(bundle.meta.get("train", {}).get("max_decode_len", 30))
+    duration = len(joints) / fps
+    windows = []
+    for b0 in range(0, len(plan), max(1, batch_size)):
+        chunk = plan[b0:b0 + max(1, batch_size)]
+        feats = [motion_features(recentre(joints[s:e], skel) * bundle.input_scale, bundle.norm, ds) for s, e in chunk]
+        x, mask = batch_features(feats, dev)
+        with torch.no_grad():
+            decs = decode(bundle.model, x, mask, beam, max_len)
+        for (s, e), dec in zip(chunk, decs):
+            words = bundle.vocab.decode(dec.ids)
+            probs = np.exp(dec.logprobs) if dec.logprobs is not None else None
+            acts = trace_actions(words, dec.window, dec.alpha, dec.centre, dec.width,
+                                 lambda k, s=s: float((s + ds // 2 + k * ds) / fps), probs)
+            windows.append(Window(s / fps, e / fps, " ".join(words), acts))
+        if progress:
+            progress(min(b0 + batch_size, len(plan)), len(plan))
+    return merge(windows, duration, merge_iou), windows

@@ -36,3 +36,13 @@ def where(path, line: int | None = None, frame: int | None = None, joint: str | 
     if joint is not None:
         s += f", joint {joint!r}"
     return s
+
+
+def file_error(path, exc: BaseException) -> str:
+    """One line for a file that failed, whatever was raised: an M2TError's own message (it already
+    names the file), else `<path>: cannot read (<Type>: <message>)`. The last-resort guard of
+    every per-file loop, so that one bad file never stops a folder run."""
+    if isinstance(exc, M2TError):
+        return str(exc).splitlines()[0] if str(exc) else f"{path}: {type(exc).__name__}"
+    msg = " ".join(str(exc).split())[:200]
+    return f"{path}: cannot read ({type(exc).__name__}{': ' + msg if msg else ''})"

@@ -25,6 +25,8 @@ class Motion:
     source: str = ""                 # origin file, for error messages
     up: str | None = None            # up axis of the source data ("+y", "+z", ...); None = detect
     meta: dict = field(default_factory=dict)  # format-specific facts shown by `m2t info`
+    observed: np.ndarray | None = None        # (J,) bool: joints the file really measured (None = all);
+                                              # the captioner masks body parts without data
 
     def __post_init__(self):
         p = np.asarray(self.positions)

@@ -139,10 +139,6 @@ def _presets() -> tuple[dict, ...]:
     return tuple(out)
 
 
-def preset_names() -> list[str]:
-    return [p["name"] for p in _presets()]
-
-
 def _as_weights(v, where: str) -> dict[str, float]:
     if isinstance(v, str):
         return {v: 1.0}

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from m2t import converters
 from m2t.converters.canonical import UP_AXES
+from m2t.converters.options import check_load_options
 from m2t.converters.units import UNITS
 
 from .caption_cmds import caption as caption_cmd
@@ -26,11 +27,6 @@ app = typer.Typer(
     help="Motion capture to captions you can trust. Run `m2t COMMAND --help` for examples.",
 )
 err = Console(stderr=True)
-
-
-def _check_choice(value, choices, flag):
-    if value is not None and value not in choices:
-        raise fail(f"{flag} {value!r} is not one of: {', '.join(choices)}")
 
 
 @app.command()
@@ -62,9 +58,8 @@ def convert(
 
       m2t convert trial.c3d --marker-map my_markers.json
     """
-    _check_choice(skeleton, ("t2m", "kit"), "--skeleton")
-    _check_choice(units, tuple(UNITS), "--units")
-    _check_choice(up, UP_AXES, "--up")
+    with user_errors():
+        check_load_options(skeleton, units, up)
     if joint_map and marker_map:
         raise fail("give --joint-map or --marker-map, not both")
     with user_errors():
@@ -113,8 +108,8 @@ def info(
 
       m2t info trial.c3d --json
     """
-    _check_choice(units, tuple(UNITS), "--units")
     with user_errors():
+        check_load_options(units=units)
         d = converters.info(file, units=units, asf=asf, body_model_dir=body_model_dir)
     if as_json:
         typer.echo(json.dumps(d, indent=2))

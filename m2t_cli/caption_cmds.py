@@ -1,5 +1,5 @@
-"""`m2t caption` and `m2t segment`: thin wrappers over models.captioning (output formats in
-docs/outputs.md). torch and matplotlib are imported only when one of these commands runs."""
+"""`m2t caption` and `m2t segment`: thin wrappers over m2t.models.caption_batch (output formats in
+docs/outputs.md): parse options, print. torch and matplotlib load only when captioning starts."""
 from __future__ import annotations
 
 import sys
@@ -11,18 +11,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from m2t.converters.api import collect_inputs
 from m2t.converters.canonical import UP_AXES
-from m2t.converters.fileio import strip_gz
+from m2t.converters.options import check_load_options
 from m2t.converters.units import UNITS
+from m2t.models.caption_batch import plan_captions, render, run_captions, segment_format
+from m2t.models.results import check_options
 
 from .errors import EXIT_BATCH_FAILED, EXIT_USER_ERROR, fail, user_errors
 
 err = Console(stderr=True)
-FORMATS = ("txt", "json", "srt", "heatmap")
-SEGMENT_FORMATS = ("table", "csv", "json")
-DEVICES = ("auto", "cpu", "cuda")
-ONSET_RULES = ("fwhm", "gamma95")        # models.captioning.ONSET_RULES (not imported: no torch here)
 
 H_MODEL = "Model directory (config.json + model.safetensors) [default: the model shipped with m2t]."
 H_BEAM = "Beam width (1 = greedy)."
@@ -34,20 +31,6 @@ H_ASF = "AMC: the skeleton .asf file (found next to the .amc if omitted)."
 H_SFPS = "Frame rate of the source when the file has none or a wrong one (AMC default 120)."
 H_JMAP = "JSON/CSV mapping canonical joint -> source joint(s) (or C3D markers)."
 H_BODY = "SMPL npz: folder with SMPL/SMPL-H/SMPL-X model files for exact joints."
-
-
-def _check(value, choices, flag):
-    if value is not None and value not in choices:
-        raise fail(f"{flag} {value!r} is not one of: {', '.join(choices)}")
-
-
-def _common_checks(beam, device, onset_rule, units, up):
-    if beam < 1:
-        raise fail(f"--beam must be >= 1, got {beam}")
-    _check(device, DEVICES, "--device")
-    _check(onset_rule, ONSET_RULES, "--onset-rule")
-    _check(units, tuple(UNITS), "--units")
-    _check(up, UP_AXES, "--up")
 
 
 def _progress(n_files: int) -> Progress:
@@ -97,93 +80,48 @@ def caption(
 
       m2t caption 07_05.amc --asf 07.asf --model runs/lab --beam 2
     """
-    for f in formats:
-        _check(f, FORMATS, "--format")
-    formats = list(dict.fromkeys(formats))
-    _common_checks(beam, device, onset_rule, units, up)
-    if batch_size < 1:
-        raise fail(f"--batch-size must be >= 1, got {batch_size}")
     with user_errors():
-        from m2t.models.captioning import resolve_model_dir
-        resolve_model_dir(model)                                   # no model: one line, before any work
-    files = collect_inputs(inputs, recursive)
-    if not files:
-        raise fail(f"no motion files found in {', '.join(map(str, inputs))}"
-                   + ("" if recursive else " (use --recursive for sub-folders)"))
-    to_stdout = out is None and "heatmap" not in formats
-    if out is None:
-        if len(formats) > 1:
-            raise fail("several --format values need -o DIR")
-        if formats == ["srt"] and len(files) > 1:
-            raise fail("--format srt for several files needs -o DIR")
-    out_dir = Path(".") if out is None else out
-    targets = {}
-    if not to_stdout:
-        from .writers import EXTENSIONS
-        seen = {}
-        for path, rel in files:
-            stem = out_dir / rel.parent / Path(strip_gz(rel)).stem
-            targets[path] = [(f, stem.with_name(f"{stem.name}.{EXTENSIONS[f]}")) for f in formats]
-            if stem in seen:
-                raise fail(f"{seen[stem]} and {path} would both write {stem}.*; caption them separately")
-            seen[stem] = path
-    todo, skipped = [], []
-    for p, _ in files:
-        done = not to_stdout and not overwrite and all(t.exists() for _, t in targets[p])
-        (skipped if done else todo).append(p)
-    for p in skipped:
-        typer.echo(f"{p}: skipped, output exists (use --overwrite)")
+        check_options(beam, onset_rule, device, batch_size)
+        check_load_options(units=units, up=up)
+        plan = plan_captions(inputs, out, formats, recursive, overwrite)
+        if plan.todo:
+            from m2t.models.captioning import resolve_model_dir
+            resolve_model_dir(model)                                   # no model: one line, before any work
+    for job in plan.skipped:
+        typer.echo(f"{job.source}: skipped, output exists (use --overwrite)")
     failed: list[str] = []
     n_ok = 0
+    single = len(plan.jobs) == 1
     load_options = dict(units=units, up=up, asf=asf, source_fps=source_fps, joint_map=joint_map,
                         body_model_dir=body_model_dir)
-    if todo:
-        with user_errors():
-            from m2t.models.captioning import iter_captions, load_model
-            from .writers import WRITERS, caption_json, caption_srt, caption_txt
-            bundle = load_model(model, device)
-            with _progress(len(todo)) as bar:
-                task = bar.add_task("captioning", total=len(todo))
+    with user_errors(), _progress(len(plan.todo)) as bar:
+        task = bar.add_task("captioning", total=len(plan.todo))
 
-                def progress(i, n, path):
-                    bar.update(task, completed=i, description=f"captioning {Path(path).name}")
+        def progress(i, n, path):
+            bar.update(task, completed=i, description=f"captioning {Path(path).name}")
 
-                for fc in iter_captions(todo, bundle, beam=beam, onset_rule=onset_rule, batch_size=batch_size,
-                                        progress=progress, **load_options):
-                    if not fc.ok:
-                        failed.append(fc.error)
-                        continue
-                    r = fc.result
-                    for w in r.warnings:
-                        typer.echo(f"Warning: {fc.source}: {w}", err=True)
-                    if to_stdout:
-                        fmt = formats[0]
-                        if len(files) == 1:
-                            text = {"txt": caption_txt, "srt": caption_srt}.get(fmt)
-                            typer.echo(text(r) if text else caption_json(r, attention), nl=False)
-                        elif fmt == "json":
-                            typer.echo(caption_json(r, attention, indent=None), nl=False)
-                        else:
-                            typer.echo(f"{fc.source}: {r.text}")
-                        n_ok += 1
-                        continue
-                    try:
-                        written = []
-                        for fmt, dest in targets[fc.source]:
-                            w = WRITERS[fmt]
-                            written.append(w(r, dest, attention) if fmt == "json" else w(r, dest))
-                    except OSError as e:
-                        failed.append(f"{fc.source}: cannot write {dest} ({e.strerror or e})")
-                        continue
-                    n_ok += 1
-                    typer.echo(f"{fc.source} -> {', '.join(map(str, written))}")
-                bar.update(task, completed=len(todo))
-    if len(files) > 1 or failed:
-        typer.echo(f"{n_ok} captioned, {len(skipped)} skipped, {len(failed)} failed", err=True)
+        for o in run_captions(plan, model, beam=beam, device=device, onset_rule=onset_rule, attention=attention,
+                              batch_size=batch_size, progress=progress, **load_options):
+            if not o.ok:
+                failed.append(o.error)
+                continue
+            for w in o.result.warnings:
+                typer.echo(f"Warning: {o.source}: {w}", err=True)
+            n_ok += 1
+            if plan.to_stdout:
+                typer.echo(render(o.result, plan.formats[0], single, attention), nl=False)
+            else:
+                typer.echo(f"{o.source} -> {', '.join(map(str, o.written))}")
+        bar.update(task, completed=len(plan.todo))
+    if single and failed:                                   # one file: exactly one line
+        typer.echo(f"Error: {failed[0]}", err=True)
+        raise typer.Exit(EXIT_USER_ERROR)
+    if len(plan.jobs) > 1:
+        typer.echo(f"{n_ok} captioned, {len(plan.skipped)} skipped, {len(failed)} failed", err=True)
     for e in failed:
         typer.echo(f"Error: {e}", err=True)
     if failed:
-        raise typer.Exit(EXIT_USER_ERROR if len(files) == 1 else EXIT_BATCH_FAILED)
+        raise typer.Exit(EXIT_BATCH_FAILED)
 
 
 def segment(
@@ -213,22 +151,14 @@ def segment(
 
       m2t segment trial.c3d --format json --onset-rule gamma95
     """
-    _check(fmt, SEGMENT_FORMATS, "--format")
-    _common_checks(beam, device, onset_rule, units, up)
-    if fmt is None:
-        suffix = out.suffix.lower().lstrip(".") if out else ""
-        if out is not None and suffix not in ("csv", "json"):
-            raise fail(f"-o {out}: give --format csv or json (or a .csv/.json file name)")
-        fmt = suffix or "table"
-    if fmt == "table" and out is not None:
-        raise fail("--format table prints to the terminal; use --format csv or json with -o")
     with user_errors():
-        from m2t.models.captioning import caption_motion, load_model, segments_document
-        from .writers import segments_csv, segments_json, write_segments
-        bundle = load_model(model, device)
-        r = caption_motion(file, bundle, beam=beam, onset_rule=onset_rule, units=units, up=up, asf=asf,
-                           source_fps=source_fps, joint_map=joint_map, body_model_dir=body_model_dir)
-        doc = segments_document(r)
+        check_options(beam, onset_rule, device)
+        check_load_options(units=units, up=up)
+        fmt = segment_format(fmt, out)
+        from m2t.models.caption_batch import caption_segments
+        from m2t.models.writers import segments_csv, segments_json, write_segments
+        r, doc = caption_segments(file, model, beam=beam, device=device, onset_rule=onset_rule, units=units, up=up,
+                                  asf=asf, source_fps=source_fps, joint_map=joint_map, body_model_dir=body_model_dir)
         for w in r.warnings:
             typer.echo(f"Warning: {file}: {w}", err=True)
         if out is not None:

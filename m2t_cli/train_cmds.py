@@ -41,6 +41,7 @@ def train(
     output_layer: str = typer.Option("mix", help="Eq. 10: mix (official code) or single (paper)."),
     side_aware: bool = typer.Option(True, help="α targets follow the side a caption names (m2t extension)."),
     extended_words: bool = typer.Option(True, help="Extra motion-word lists beyond the paper's Table 5 (m2t extension)."),
+    part_dropout: float = typer.Option(0.0, help="Share of samples whose arms/legs are masked, so the model copes with partial marker sets (m2t extension)."),
     val_every: int = typer.Option(1, help="Validate (and select the model) every N epochs."),
     seed: int = typer.Option(1234, help="Random seed."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
@@ -72,6 +73,8 @@ def train(
         raise fail(f"--teacher-forcing must be in [0, 1], got {teacher_forcing}")
     if lambda_temp < 0 or temp_slack < 0:
         raise fail(f"--lambda-temp and --temp-slack must be >= 0, got {lambda_temp} and {temp_slack}")
+    if not 0.0 <= part_dropout <= 1.0:
+        raise fail(f"--part-dropout must be in [0, 1], got {part_dropout}")
     with user_errors():
         from m2t.models.config import TRAIN_PRESETS, TrainConfig, model_preset
         from m2t.models.training import train as run
@@ -82,8 +85,8 @@ def train(
         tp.update({k: v for k, v in given.items() if v is not None})
         tcfg = TrainConfig(**tp, lr=lr, teacher_forcing=teacher_forcing, mirror=mirror, min_freq=min_freq,
                            seed=seed, train_split=train_split, val_split=val_split, side_aware=side_aware,
-                           extended_words=extended_words, val_every=val_every, lambda_temp=lambda_temp,
-                           temp_slack=temp_slack)
+                           extended_words=extended_words, val_every=val_every, part_dropout=part_dropout,
+                           lambda_temp=lambda_temp, temp_slack=temp_slack)
         mcfg = model_preset(name, dropout=dropout, part_pool=part_pool, spatial_scoring=spatial_scoring,
                             output_layer=output_layer)
         with Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),

@@ -13,20 +13,16 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from m2t.converters.errors import M2TError
 from m2t.converters.fileio import atomic_path
 
 from .config import CaptionerConfig
+from .errors import ModelDirError
 from .features import Normalizer
 from .network import Captioner
 from .vocab import Vocab
 
 FORMAT_VERSION = 1
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
-
-
-class ModelDirError(M2TError):
-    """A model directory is missing or incomplete."""
 
 
 @dataclass

@@ -76,6 +76,7 @@ class TrainConfig:
     max_decode_len: int = 30
     side_aware: bool = True          # α targets restricted to the named side ("left hand")
     extended_words: bool = True      # m2t's extra motion-word lists on top of the paper's Table 5
+    part_dropout: float = 0.0        # m2t: mask limbs of this share of samples (partial marker sets)
     train_split: str = "train"
     val_split: str = "val"
 

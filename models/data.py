@@ -1,4 +1,5 @@
-"""HumanML3D-format datasets: reading, filtering, mirroring, batching.
+"""HumanML3D-format datasets: reading, filtering, mirroring (numpy only: `dataset build` and dataset
+readers never import torch; padded torch batches are in models/batching.py).
 
 Layout (HumanML3D; KIT-ML in the same layout with 21 joints):
   ROOT/new_joints/<id>.npy   (T, J, 3) float32 joint positions (J = 22 t2m metres, 21 KIT mm)
@@ -18,18 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from m2t.converters.errors import M2TError
 from m2t.converters.skeletons import get_skeleton
 
+from .errors import DatasetError
 from .features import Normalizer, motion_features
 from .supervision import align_hml3d_tags, parse_hml3d_tags
-from .vocab import PAD_ID, Vocab, tokenize
+from .vocab import Vocab, tokenize
 
 
-class DatasetError(M2TError):
-    """A dataset directory is missing, incomplete or malformed."""
 
 
 DATASET_ENV = {"hml3d": ("M2T_HML3D_DIR", "dataset/HumanML3D"), "kit": ("M2T_KIT_DIR", "dataset/KIT-ML")}
@@ -207,54 +205,3 @@ def action_targets(frames: list, beta: np.ndarray, downsample: int, n_feature_fr
         hi = np.clip((fr[1] - 1 - off) / downsample, 0, n_feature_frames - 1)
         seg[i] = (lo, max(lo, hi))
     return seg
-
-
-@dataclass
-class Batch:
-    x: torch.Tensor        # (B, T, J, 3)
-    mask: torch.Tensor     # (B, T) bool
-    y: torch.Tensor        # (B, L + 1) ids, padded with <pad>
-    beta: torch.Tensor     # (B, L) targets for y[:, 1:], -1 padded
-    alpha: torch.Tensor    # (B, L, 6)
-    seg: torch.Tensor | None = None   # (B, L, 2) action frames per target token, -1 = none
-
-    def to(self, device) -> "Batch":
-        return Batch(*(None if t is None else t.to(device)
-                       for t in (self.x, self.mask, self.y, self.beta, self.alpha, self.seg)))
-
-
-def collate(items) -> Batch:
-    B = len(items)
-    T = max(it.x.shape[0] for it in items)
-    L = max(len(it.ids) for it in items)
-    J = items[0].x.shape[1]
-    x = np.zeros((B, T, J, 3), np.float32)
-    mask = np.zeros((B, T), bool)
-    y = np.full((B, L), PAD_ID, np.int64)
-    beta = -np.ones((B, L - 1), np.float32)
-    alpha = -np.ones((B, L - 1, 6), np.float32)
-    seg = -np.ones((B, L - 1, 2), np.float32)
-    for b, it in enumerate(items):
-        n, k = it.x.shape[0], len(it.ids)
-        x[b, :n], mask[b, :n], y[b, :k] = it.x, True, it.ids
-        beta[b, :k - 1], alpha[b, :k - 1] = it.beta, it.alpha
-        if it.seg is not None:
-            seg[b, :k - 1] = it.seg
-    return Batch(*(torch.from_numpy(a) for a in (x, mask, y, beta, alpha, seg)))
-
-
-def bucket_batches(lengths, batch_size: int, generator: torch.Generator | None = None,
-                   shuffle: bool = True) -> list[list[int]]:
-    """Length-bucketed batches: sort by motion length (ties broken randomly when shuffling), cut
-    into batches of similar length, then shuffle the batch order. Deterministic for a generator."""
-    n = len(lengths)
-    if shuffle:
-        noise = torch.rand(n, generator=generator).numpy()
-        order = np.lexsort((noise, np.asarray(lengths)))
-    else:
-        order = np.argsort(np.asarray(lengths), kind="stable")
-    batches = [order[i:i + batch_size].tolist() for i in range(0, n, batch_size)]
-    if shuffle:
-        perm = torch.randperm(len(batches), generator=generator).tolist()
-        batches = [batches[i] for i in perm]
-    return batches

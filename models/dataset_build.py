@@ -25,7 +25,8 @@ from m2t.converters.errors import M2TError
 from m2t.converters.fileio import write_text_atomic
 from m2t.converters.skeletons import get_skeleton
 
-from .data import MIRROR_WORDS, DatasetError, Sample, mirror_sample
+from .data import MIRROR_WORDS, Sample, mirror_sample
+from .errors import DatasetError
 from .supervision import tag
 from .vocab import tokenize
 

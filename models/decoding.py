@@ -5,13 +5,15 @@ them per step and decodes beams one sample at a time).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
 
 from .network import Attention, Captioner
 from .vocab import EOS_ID, SOS_ID
+
+_TRACE = tuple(f.name for f in fields(Attention))   # the attention trace: one field list, network.Attention
 
 
 @dataclass
@@ -29,13 +31,14 @@ class Decoded:
 
 
 @torch.no_grad()
-def greedy(model: Captioner, x: torch.Tensor, mask: torch.Tensor, max_len: int = 30) -> list[Decoded]:
+def greedy(model: Captioner, x: torch.Tensor, mask: torch.Tensor, max_len: int = 30,
+           part_mask: torch.Tensor | None = None) -> list[Decoded]:
     """x (B, T, J, 3), mask (B, T) -> B decoded captions; stops when every caption hit <eos>.
     Captions that have ended are dropped from the computation (the batch is compacted once a
     quarter of its rows are done), so a batch costs about its mean caption length, not its max."""
     model.eval()
     B = x.shape[0]
-    mem = model.encode(x, mask, exact=False)
+    mem = model.encode(x, mask, exact=False, part_mask=part_mask)
     state = model.init_state(B, x.device)
     prev = torch.full((B,), SOS_ID, dtype=torch.long, device=x.device)
     rows = None                                          # original index of each computed row (None: all)
@@ -48,7 +51,7 @@ def greedy(model: Captioner, x: torch.Tensor, mask: torch.Tensor, max_len: int =
         toks.append(_to_batch(nxt, rows, B, EOS_ID))     # rows no longer computed ended earlier:
         logps.append(_to_batch(lp.gather(1, nxt[:, None])[:, 0], rows, B, 0.0))   # _package ignores them
         traces.append(att if rows is None else
-                      Attention(*(_to_batch(getattr(att, k), rows, B, 0.0) for k in _ATT_FIELDS)))
+                      Attention(*(_to_batch(getattr(att, k), rows, B, 0.0) for k in _TRACE)))
         done |= nxt == EOS_ID
         prev = nxt
         alive = int((~done).sum())
@@ -63,8 +66,6 @@ def greedy(model: Captioner, x: torch.Tensor, mask: torch.Tensor, max_len: int =
     return _package(torch.stack(toks, 1), torch.stack(logps, 1), traces, mask)
 
 
-_ATT_FIELDS = ("alpha", "gamma", "window", "centre", "width", "beta")
-
 
 def _to_batch(t: torch.Tensor, rows: torch.Tensor | None, B: int, fill) -> torch.Tensor:
     """Values of the computed rows -> (B, ...) in the original row order, `fill` elsewhere."""
@@ -77,7 +78,7 @@ def _to_batch(t: torch.Tensor, rows: torch.Tensor | None, B: int, fill) -> torch
 
 def _package(tokens, logps, traces, mask) -> list[Decoded]:
     cat = {k: torch.cat([getattr(a, k) for a in traces], 1).cpu().numpy()
-           for k in ("alpha", "window", "gamma", "centre", "width", "beta")}
+           for k in _TRACE}
     tokens, logps = tokens.cpu().numpy(), logps.cpu().numpy()
     lengths = mask.sum(1).cpu().numpy()
     out = []
@@ -92,21 +93,26 @@ def _package(tokens, logps, traces, mask) -> list[Decoded]:
     return out
 
 
-_TRACE = ("alpha", "window", "gamma", "centre", "width", "beta")
 
 
 @torch.no_grad()
 def beam_search(model: Captioner, x: torch.Tensor, mask: torch.Tensor, beam: int = 2,
-                max_len: int = 30) -> list[Decoded]:
+                max_len: int = 30, part_mask: torch.Tensor | None = None) -> list[Decoded]:
     """Batched synchronous beam search with length-normalised scores (sum log p / length, the
     <eos> counted); a hypothesis ends at <eos>. Each sample stops once it has `beam` finished
     hypotheses; the best finished (or, failing that, the best alive) one is returned.
-    beam=1 gives exactly the greedy result."""
+    beam=1 runs greedy (the beam code with K = 1 gives the same tokens: tests check it)."""
     if beam <= 1:
-        return greedy(model, x, mask, max_len)
+        return greedy(model, x, mask, max_len, part_mask)
+    return _beam(model, x, mask, beam, max_len, part_mask)
+
+
+@torch.no_grad()
+def _beam(model: Captioner, x: torch.Tensor, mask: torch.Tensor, K: int, max_len: int,
+          part_mask: torch.Tensor | None = None) -> list[Decoded]:
     model.eval()
-    B, K, dev = x.shape[0], beam, x.device
-    mem = model.encode(x, mask, exact=False).index_select(torch.arange(B, device=dev).repeat_interleave(K))
+    B, dev = x.shape[0], x.device
+    mem = model.encode(x, mask, exact=False, part_mask=part_mask).index_select(torch.arange(B, device=dev).repeat_interleave(K))
     state = model.init_state(B * K, dev)
     prev = torch.full((B * K,), SOS_ID, dtype=torch.long, device=dev)
     score = torch.full((B, K), float("-inf"), device=dev)
@@ -187,6 +193,7 @@ def _one(tokens, logps, trace, n_frames) -> Decoded:
                    centre=tr["centre"][:S], width=tr["width"][:S], logprobs=logps.cpu().numpy()[:S])
 
 
-def decode(model: Captioner, x: torch.Tensor, mask: torch.Tensor, beam: int = 1, max_len: int = 30) -> list[Decoded]:
-    """Greedy for beam <= 1, beam search otherwise."""
-    return greedy(model, x, mask, max_len) if beam <= 1 else beam_search(model, x, mask, beam, max_len)
+def decode(model: Captioner, x: torch.Tensor, mask: torch.Tensor, beam: int = 1, max_len: int = 30,
+           part_mask: torch.Tensor | None = None) -> list[Decoded]:
+    """Greedy for beam <= 1, beam search otherwise; part_mask (B, P) as Captioner.encode."""
+    return beam_search(model, x, mask, beam, max_len, part_mask)

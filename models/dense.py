@@ -142,7 +142,8 @@ def dense_timeline(joints: np.ndarray, fps: float, bundle, window_s: float = 10.
     """Canonical joints (T, J, 3) in metres at `fps` on the model's skeleton -> (timeline, windows)."""
     import torch
     from .decoding import decode
-    from .features import batch_features, motion_features
+    from .batching import batch_features
+    from .features import motion_features
     skel = get_skeleton(bundle.cfg.skeleton)
     plan = plan_windows(len(joints), fps, window_s, hop_s)
     ds = bundle.downsample

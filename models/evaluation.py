@@ -21,7 +21,7 @@ from .decoding import decode
 from .features import motion_features
 from .metrics import bertscore, bertscore_status, score_all
 from .protocols import PROTOCOLS, prepare
-from .features import batch_features
+from .batching import batch_features
 from .runtime import pick_device
 
 

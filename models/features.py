@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 
 @dataclass
@@ -43,16 +42,12 @@ def motion_features(joints: np.ndarray, norm: Normalizer, downsample: int = 2) -
     return np.ascontiguousarray(x[downsample // 2::downsample])
 
 
-def feature_times(n_source_frames: int, fps: float, downsample: int = 2) -> np.ndarray:
-    """Seconds, in the source clip, of each feature frame: (s//2 + k*s) / fps."""
-    return (np.arange(downsample // 2, n_source_frames, downsample) / fps).astype(np.float32)
-
-
-def batch_features(feats, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """[(T_i, J, 3)] -> x (B, T, J, 3) zero-padded, mask (B, T)."""
-    T = max(f.shape[0] for f in feats)
-    x = np.zeros((len(feats), T) + feats[0].shape[1:], np.float32)
-    mask = np.zeros((len(feats), T), bool)
-    for i, f in enumerate(feats):
-        x[i, :len(f)], mask[i, :len(f)] = f, True
-    return torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device)
+def observed_parts(joint_observed, parts) -> np.ndarray:
+    """Per-joint observation flags (J,) -> (P,) float32 part mask for the captioner: a body part
+    counts as observed when at least half of its joints are (the root always is). None -> all 1."""
+    if joint_observed is None:
+        return np.ones(len(parts), np.float32)
+    obs = np.asarray(joint_observed, bool)
+    out = np.array([obs[list(p)].mean() >= 0.5 for p in parts], np.float32)
+    out[0] = 1.0
+    return out

@@ -304,7 +304,8 @@ def evaluate_localization(bundle, dataset, split: str = "test", beam: int = 1, b
     the one caption of the whole sequence."""
     import torch
     from .decoding import decode
-    from .features import batch_features, motion_features
+    from .batching import batch_features
+    from .features import motion_features
     root, _ = D.resolve_dataset(str(dataset))
     ids = [i for i in D.read_split(root, split) if (root / "segments" / f"{i}.json").is_file()]
     if not ids:

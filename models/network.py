@@ -49,9 +49,11 @@ class Memory:
     spat_x: torch.Tensor       # W_ps R (B, T, D) [concat] or (B, T, P, D) [per_part]
     temp_x: torch.Tensor       # W_p R (B, T, D)
     mask: torch.Tensor         # (B, T) bool, True on real frames
+    part_mask: torch.Tensor    # (B, P) 1.0 on observed body parts, 0.0 where the input has no data
 
     def index_select(self, idx: torch.Tensor) -> "Memory":
-        return Memory(*(t.index_select(0, idx) for t in (self.parts, self.spat_x, self.temp_x, self.mask)))
+        return Memory(*(t.index_select(0, idx) for t in (self.parts, self.spat_x, self.temp_x, self.mask,
+                                                          self.part_mask)))
 
 
 def _tanh_linear(layer: nn.Linear, a: torch.Tensor, exact: bool = True) -> torch.Tensor:
@@ -152,13 +154,22 @@ class Captioner(nn.Module):
         self.out = nn.Linear(n, V)
 
     # ---------------------------------------------------------------------------------- encoder
-    def encode(self, x: torch.Tensor, mask: torch.Tensor, exact: bool = True) -> Memory:
+    def encode(self, x: torch.Tensor, mask: torch.Tensor, exact: bool = True,
+               part_mask: torch.Tensor | None = None) -> Memory:
         """x (B, T, J, 3) normalised root-relative joints, mask (B, T) bool -> Memory.
-        exact=False: tanh in sigmoid form (see `_tanh_linear`), for decoding."""
+        exact=False: tanh in sigmoid form (see `_tanh_linear`), for decoding.
+        part_mask (B, P), 1 = observed: unobserved parts (a lower-body marker set has no arms)
+        get zero features and α = 0 (m2t extension; None = every part observed, as the paper)."""
         P = self.encoder(x, mask, exact)
+        B, n_parts = P.shape[0], P.shape[2]
+        if part_mask is None:
+            part_mask = torch.ones(B, n_parts, device=x.device, dtype=P.dtype)
+        else:
+            part_mask = part_mask.to(P.dtype)
+            P = P * part_mask[:, None, :, None]
         R = P.flatten(2)                                                  # (B, T, P*H)
         spat = self.spat_x(P) if self.cfg.spatial_scoring == "per_part" else self.spat_x(R)
-        return Memory(P, spat, self.temp_x(R), mask)
+        return Memory(P, spat, self.temp_x(R), mask, part_mask)
 
     # -------------------------------------------------------------------------------- attention
     def attend(self, mem: Memory, h: torch.Tensor, exact: bool = True):
@@ -166,11 +177,12 @@ class Captioner(nn.Module):
         exact=False: the two (B, L, T, D) tanh through `_tanh_linear`'s sigmoid form (decoding)."""
         mask = mem.mask
         if self.cfg.spatial_scoring == "per_part":                       # (B, L, T, P)
-            s = _tanh_linear(self.spat_out, mem.spat_x[:, None] + self.spat_h(h)[:, :, None, None], exact).squeeze(-1)
+            s = _tanh_linear(self.spat_out, mem.spat_x[:, None] + self.spat_h(h)[:, :, None, None], exact).squeeze(-1)  # Eq. 5
         else:
-            s = _tanh_linear(self.spat_out, mem.spat_x[:, None] + self.spat_h(h)[:, :, None], exact)
+            s = _tanh_linear(self.spat_out, mem.spat_x[:, None] + self.spat_h(h)[:, :, None], exact)  # Eq. 5
+        s = s.masked_fill(mem.part_mask[:, None, None, :] == 0, float("-inf"))   # unobserved parts: α = 0
         alpha = torch.softmax(s, -1) * mask[:, None, :, None].to(s.dtype)           # Eq. 6
-        z = _tanh_linear(self.temp_out, mem.temp_x[:, None] + self.temp_h(h)[:, :, None], exact).squeeze(-1)
+        z = _tanh_linear(self.temp_out, mem.temp_x[:, None] + self.temp_h(h)[:, :, None], exact).squeeze(-1)  # Eq. 2
         gamma = torch.softmax(z.masked_fill(~mask[:, None, :], float("-inf")), -1)  # Eq. 3
         window, centre, width = gaussian_window(gamma, mask, self.cfg.sigma_min)    # Eq. 4
         w = window[..., None] * alpha                                                # (B, L, T, P)
@@ -185,19 +197,20 @@ class Captioner(nn.Module):
         """Eq. 7, 9, 10. y_prev (B, L) ids; h, h_top, c (B, L, H) -> logits (B, L, V), β̂ (B, L)."""
         e = self.embed(y_prev)
         beta = torch.sigmoid(self.gate_h(h) + self.gate_e(e)).squeeze(-1)           # Eq. 7
-        c_hat = beta[..., None] * torch.tanh(self.ctx(c)) + (1 - beta[..., None]) * torch.tanh(self.lang(h_top))
+        c_hat = beta[..., None] * torch.tanh(self.ctx(c)) + (1 - beta[..., None]) * torch.tanh(self.lang(h_top))  # Eq. 9
         z = torch.cat([self.drop_out(e), c_hat, h], -1)
         logits = self.out(torch.tanh(self.mix(z))) if self.mix is not None else self.out(z)   # Eq. 10
         return logits, beta
 
     # ------------------------------------------------------------------------------- full passes
-    def forward(self, x: torch.Tensor, mask: torch.Tensor, y_in: torch.Tensor):
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, y_in: torch.Tensor,
+                part_mask: torch.Tensor | None = None):
         """Teacher-forced pass over whole captions, all steps at once (the LSTMs see only words).
 
-        x (B, T, J, 3), mask (B, T) bool, y_in (B, L) input ids (<sos> w1 ... w_{L-1})
-        -> logits (B, L, V), Attention with β̂.
+        x (B, T, J, 3), mask (B, T) bool, y_in (B, L) input ids (<sos> w1 ... w_{L-1}),
+        part_mask (B, P) or None -> logits (B, L, V), Attention with β̂.
         """
-        mem = self.encode(x, mask)
+        mem = self.encode(x, mask, part_mask=part_mask)
         h, _ = self.bottom(self.drop_in(self.embed(y_in)))
         h_top, _ = self.top(h)
         c, att = self.attend(mem, h)

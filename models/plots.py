@@ -50,7 +50,8 @@ def collect(bundle, dataset, split: str = "test", beam: int = 1, batch_size: int
     """Decode every motion of a split with its trace (`limit`: the first N ids only)."""
     import torch
     from .decoding import decode
-    from .features import batch_features, motion_features
+    from .batching import batch_features
+    from .features import motion_features
     root, _ = D.resolve_dataset(str(dataset))
     samples, _ = D.load_samples(root, D.read_split(root, split)[:limit])
     if not samples:

@@ -1,13 +1,19 @@
-"""Where the captioner runs: device choice shared by training, evaluation and captioning."""
+"""Where the captioner runs: device choice shared by training, evaluation and captioning, and the
+installed version stamped into checkpoints."""
 from __future__ import annotations
 
 import torch
 
-from m2t.converters.errors import M2TError
+from .errors import DeviceError
 
 
-class DeviceError(M2TError):
-    """The requested device is not available here."""
+def m2t_version() -> str:
+    """The installed m2t version (package metadata; "unknown" when run from a bare checkout)."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("m2t")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def pick_device(device: str = "auto") -> torch.device:

@@ -25,16 +25,14 @@ from . import data as D
 from .checkpoint import Bundle, load_train_state, save_bundle, save_train_state
 from .config import CaptionerConfig, TrainConfig
 from .decoding import greedy
-from .features import Normalizer, batch_features, motion_features  # noqa: F401 (re-exported)
+from .batching import batch_features, bucket_batches, collate
+from .features import Normalizer, motion_features
 from .metrics import bleu
 from .network import Captioner
-from .runtime import pick_device  # noqa: F401 (re-exported)
-from .losses import adapt_loss, language_loss, spatial_loss, temporal_loss
+from .runtime import m2t_version, pick_device
+from .losses import adapt_loss, language_loss, spatial_loss, temporal_loss, total_loss
 from .supervision import caption_targets
 from .vocab import PAD_ID, Vocab
-
-VERSION = "0.1.0"
-
 
 def tune_cpu_allocator() -> bool:
     """Raise glibc's mmap/trim thresholds so large attention temporaries are not mmapped and
@@ -124,12 +122,34 @@ def scheduled_inputs(model, batch, teacher_forcing: float, generator) -> torch.T
     return torch.where(coin.to(y_in.device), pred, y_in)
 
 
+# limb sets a partial marker set leaves out (t2m/kit part order: root, torso, l arm, r arm, l leg, r leg)
+DROPOUT_PATTERNS = ((2, 3), (4, 5), (2,), (3,))
+
+
+def part_dropout(alpha_targets: torch.Tensor, p: float, generator) -> torch.Tensor | None:
+    """Random part masks (B, P) that mimic partial marker sets (no arms, no legs, one arm missing),
+    each sample with probability p; a limb the caption's α targets point at is never dropped."""
+    if p <= 0:
+        return None
+    B, _, P = alpha_targets.shape
+    used = (alpha_targets > 0).any(1)                                   # (B, P)
+    mask = torch.ones(B, P)
+    coin = torch.rand(B, generator=generator) < p
+    pick = torch.randint(len(DROPOUT_PATTERNS), (B,), generator=generator)
+    for b in torch.nonzero(coin)[:, 0].tolist():
+        parts = list(DROPOUT_PATTERNS[int(pick[b])])
+        if not used[b, parts].any():
+            mask[b, parts] = 0.0
+    return mask.to(alpha_targets.device)
+
+
 def loss_terms(model, batch, tcfg: TrainConfig, generator, world: int = 1):
     """-> (total loss, {name: local mean}, {name: local count}). In DDP each term is a local sum
     over the global count times the world size, so averaged gradients equal the global mean.
     λ_temp's term is computed only when tcfg.lambda_temp > 0 (it needs batch.seg)."""
     y_in = scheduled_inputs(model, batch, tcfg.teacher_forcing, generator)
-    logits, att = model(batch.x, batch.mask, y_in)
+    part_mask = part_dropout(batch.alpha, tcfg.part_dropout, generator) if model.training else None
+    logits, att = model(batch.x, batch.mask, y_in, part_mask)
     target = batch.y[:, 1:]
     tok = target != PAD_ID
     sup_b = (batch.beta != -1) & tok
@@ -139,12 +159,10 @@ def loss_terms(model, batch, tcfg: TrainConfig, generator, world: int = 1):
     means = {"lang": language_loss(logits, target, PAD_ID),
              "adapt": adapt_loss(att.beta, batch.beta, tok),
              "spat": spatial_loss(att.alpha, batch.alpha, tok, batch.mask)}
-    weights = {"lang": 1.0, "adapt": tcfg.lambda_adapt, "spat": tcfg.lambda_spat}
     if tcfg.lambda_temp > 0 and batch.seg is not None:
         counts["temp"] = ((batch.seg[..., 0] >= 0) & tok).sum()
         means["temp"] = temporal_loss(att.centre, att.width, batch.seg, tok, batch.mask.sum(1),
                                       tcfg.temp_slack)
-        weights["temp"] = tcfg.lambda_temp
     scale = {k: 1.0 for k in means}
     if world > 1:
         names = list(means)
@@ -152,7 +170,9 @@ def loss_terms(model, batch, tcfg: TrainConfig, generator, world: int = 1):
         torch.distributed.all_reduce(glob)
         for k, g in zip(names, glob):
             scale[k] = (counts[k].float() / g.clamp(min=1) * world) if g > 0 else torch.tensor(0.0)
-    total = sum(weights[k] * means[k] * scale[k] for k in means)
+    total = total_loss(means["lang"] * scale["lang"], means["spat"] * scale["spat"],
+                       means["adapt"] * scale["adapt"], tcfg.lambda_spat, tcfg.lambda_adapt,
+                       means["temp"] * scale["temp"] if "temp" in means else 0.0, tcfg.lambda_temp)
     return total, {k: float(v.detach()) for k, v in means.items()}, {k: int(v) for k, v in counts.items()}
 
 
@@ -222,7 +242,7 @@ def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, 
     for epoch in range(start_epoch, tcfg.epochs):
         gen = torch.Generator().manual_seed(tcfg.seed * 1000 + epoch)
         torch.manual_seed(tcfg.seed * 1000 + epoch)          # dropout masks: same after --resume
-        batches = D.bucket_batches(lengths, tcfg.batch_size, gen)
+        batches = bucket_batches(lengths, tcfg.batch_size, gen)
         model.train()
         t0, n = time.time(), 0
         sums = {"lang": 0.0, "adapt": 0.0, "spat": 0.0, **({"temp": 0.0} if tcfg.lambda_temp > 0 else {})}
@@ -230,7 +250,7 @@ def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, 
             local = idx[rank::world] if world > 1 else idx
             if not local:
                 continue
-            batch = D.collate([prep.train_items[i] for i in local]).to(dev)
+            batch = collate([prep.train_items[i] for i in local]).to(dev)
             loss, means, _ = loss_terms(net, batch, tcfg, gen, world)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -274,6 +294,6 @@ def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, 
 
 
 def _meta(prep: Prepared, tcfg: TrainConfig, history, best, best_epoch, dataset) -> dict:
-    return {"m2t_version": VERSION, "train": tcfg.to_dict(), "dataset": str(dataset),
+    return {"m2t_version": m2t_version(), "train": tcfg.to_dict(), "dataset": str(dataset),
             "dataset_fingerprint": prep.fingerprint, "data_counts": prep.counts,
             "metrics": {"val_bleu4": best if best >= 0 else None, "best_epoch": best_epoch}, "history": history}

@@ -29,7 +29,7 @@ from m2t.models.decoding import greedy
 from m2t.models.features import motion_features
 from m2t.models.metrics import score_all
 from m2t.models.protocols import prepare
-from m2t.models.training import batch_features
+from m2t.models.batching import batch_features
 
 # label -> (regex that the caption must match to name the action, side or None)
 ACTIONS = {

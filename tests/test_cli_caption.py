@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from m2t.converters.synthetic import write_walk_bvh
 from m2t.cli.app import app
-from m2t.cli.writers import heatmap_size
-from m2t.models.captioning import CAPTION_SCHEMA, SEGMENTS_SCHEMA
+from m2t.models.schemas import CAPTION_SCHEMA, SEGMENTS_SCHEMA
+from m2t.models.writers import heatmap_size
 from schema_check import validate
 
 runner = CliRunner()

@@ -53,3 +53,16 @@ def test_convert_and_info_do_not_load_torch():
             "print(sorted(m for m in ('torch', 'smplx', 'ezc3d', 'matplotlib') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+TORCH_FREE = ("m2t.models.results", "m2t.models.schemas", "m2t.models.writers", "m2t.models.caption_batch",
+              "m2t.models.errors", "m2t.models.data", "m2t.models.features", "m2t.models.dataset_build",
+              "m2t.models.supervision", "m2t.models.vocab", "m2t.cli.caption_cmds", "m2t.cli.dataset_cmds")
+
+
+@pytest.mark.parametrize("module", TORCH_FREE)
+def test_result_objects_writers_and_data_path_do_not_load_torch(module):
+    """Writers, the CLI and `dataset build` use these without paying torch's import (~1.5-4 s)."""
+    code = f"import sys, {module}; print('torch' in sys.modules, 'matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"], module

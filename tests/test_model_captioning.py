@@ -8,9 +8,10 @@ import torch
 from m2t.converters.errors import ConfigError, MotionFileError
 from m2t.converters.motion import Motion
 from m2t.converters.synthetic import write_walk_bvh
-from m2t.cli.writers import srt_cues
-from m2t.models.captioning import (FWHM_C, CAPTION_SCHEMA, caption_files, caption_motion, feature_time, load_model,
-                               part_scores, segments, word_span)
+from m2t.models.captioning import caption_files, caption_motion, load_model
+from m2t.models.results import FWHM_C, feature_time, part_scores, segments, word_span
+from m2t.models.schemas import CAPTION_SCHEMA
+from m2t.models.writers import srt_cues
 from m2t.models.config import model_preset
 from m2t.models.decoding import beam_search, greedy
 from m2t.models.network import Captioner
@@ -154,3 +155,22 @@ def test_srt_widens_point_cues_inside_the_clip(bundle, walks):
         dur = round(r.duration_s * 1000)
         assert all(0 <= a < b <= dur for a, b, _ in cues)
         assert [a for a, _, _ in cues] == sorted(a for a, _, _ in cues)
+
+
+def test_unobserved_arms_are_masked_and_reported(bundle, tmp_path):
+    """A canonical clip whose arm joints were not measured: the caption says so in its warnings and
+    no motion word attends to an arm."""
+    import dataclasses
+    from m2t.converters import load_motion
+    src = tmp_path / "walk.bvh"
+    write_walk_bvh(src, seconds=3.0)
+    m = load_motion(src)
+    obs = np.ones(22, bool)
+    obs[[13, 16, 18, 20, 14, 17, 19, 21]] = False
+    r = caption_motion(dataclasses.replace(m, observed=obs), bundle)
+    assert any("not observed" in w and "left arm, right arm" in w for w in r.warnings)
+    assert float(np.abs(r.alpha[..., 2:4]).max()) == 0.0
+    for t in r.motion_words:
+        assert dict(t.parts)["left_arm"] == 0.0 and dict(t.parts)["right_arm"] == 0.0
+    full = caption_motion(m, bundle)
+    assert not any("not observed" in w for w in full.warnings)

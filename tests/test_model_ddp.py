@@ -12,7 +12,7 @@ import torch.multiprocessing as mp
 from safetensors.torch import load_file, save_file
 
 from m2t.models.config import TrainConfig, model_preset
-from m2t.models.data import collate
+from m2t.models.batching import collate
 from m2t.models.network import Captioner
 from m2t.models.synthetic import write_dataset
 from m2t.models.training import loss_terms, prepare_data

@@ -87,3 +87,25 @@ def test_parameter_count_matches_official_model():
     assert count_parameters(kit) == 731_401 + 385 * 1000 - 16_512
     cfg = CaptionerConfig(vocab_size=10)
     assert cfg.hidden == 256 and cfg.part_pool == "mean"
+
+
+@pytest.mark.parametrize("variant", [{}, {"spatial_scoring": "per_part"}])
+def test_unobserved_parts_get_no_attention_and_do_not_matter(variant):
+    """part_mask: the arms of a lower-body marker set get α = 0 at every step, and whatever the
+    arm joints hold (missing markers) cannot change the caption's logits."""
+    torch.manual_seed(0)
+    m = Captioner(model_preset("tiny", vocab_size=30, **variant)).eval()
+    x, mask, y = _batch()
+    pm = torch.ones(3, 6)
+    pm[:, 2:4] = 0                                        # left_arm, right_arm not observed
+    logits, att = m(x, mask, y, pm)
+    assert float(att.alpha[..., 2:4].abs().max()) == 0.0
+    real = mask[:, None, :, None].expand_as(att.alpha[..., :1])[..., 0]
+    assert torch.allclose(att.alpha.sum(-1)[real], torch.ones(()), atol=1e-5)
+    arms = [13, 16, 18, 20, 14, 17, 19, 21]
+    x2 = x.clone()
+    x2[:, :, arms] = torch.randn(3, x.shape[1], len(arms), 3) * 5
+    logits2, _ = m(x2, mask, y, pm)
+    assert torch.allclose(logits, logits2, atol=1e-5)
+    logits3, _ = m(x2, mask, y)                           # without the mask the arms do matter
+    assert not torch.allclose(logits, logits3, atol=1e-3)

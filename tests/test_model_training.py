@@ -74,7 +74,7 @@ setattr(pickle, "load", boom); setattr(pickle, "loads", boom); setattr(torch, "l
 from m2t.models.checkpoint import load_bundle
 from m2t.models.decoding import greedy
 from m2t.models.features import motion_features
-from m2t.models.training import batch_features
+from m2t.models.batching import batch_features
 b = load_bundle({str(tmp_path / 'm')!r})
 j = np.load({str(root / 'new_joints' / '000000.npy')!r})
 x, m = batch_features([motion_features(j, b.norm, b.downsample)], 'cpu')
@@ -86,16 +86,29 @@ print(json.dumps(greedy(b.model, x, m, 15)[0].ids))
     b = load_bundle(tmp_path / "m")
     from m2t.models.decoding import greedy
     from m2t.models.features import motion_features
-    from m2t.models.training import batch_features
+    from m2t.models.batching import batch_features
     x, m = batch_features([motion_features(np.load(root / "new_joints" / "000000.npy"), b.norm, b.downsample)], "cpu")
     assert json.loads(outs[0]) == greedy(b.model, x, m, 15)[0].ids
 
 
 def test_missing_model_dir_is_a_clear_error(tmp_path):
-    from m2t.models.checkpoint import ModelDirError
+    from m2t.models.errors import ModelDirError
     with pytest.raises(ModelDirError, match="model directory not found"):
         load_bundle(tmp_path / "nope")
     (tmp_path / "half").mkdir()
     (tmp_path / "half" / "config.json").write_text("{}")
     with pytest.raises(ModelDirError, match=r"model.safetensors missing"):
         load_bundle(tmp_path / "half")
+
+
+def test_part_dropout_masks_limbs_but_never_a_supervised_one():
+    from m2t.models.training import DROPOUT_PATTERNS, part_dropout
+    assert part_dropout(torch.zeros(4, 3, 6), 0.0, None) is None
+    alpha = -torch.ones(64, 3, 6)
+    alpha[:32, 1] = torch.tensor([0, 0, 1.0, 0, 0, 0])    # "waves the left hand": left arm supervised
+    g = torch.Generator().manual_seed(0)
+    pm = part_dropout(alpha, 1.0, g)
+    assert pm.shape == (64, 6) and bool((pm[:, :2] == 1).all())        # root and torso always kept
+    assert bool((pm[:32, 2] == 1).all())                                # the waving arm is never dropped
+    dropped = [tuple(int(i) for i in torch.nonzero(r == 0)[:, 0]) for r in pm[32:]]
+    assert all(d in DROPOUT_PATTERNS for d in dropped)                  # p = 1: every free sample drops a pattern

@@ -8,7 +8,8 @@ import torch
 
 from m2t.models.compose import compose_dataset
 from m2t.models.config import TrainConfig, model_preset
-from m2t.models.data import action_targets, collate, load_samples, make_items, read_split
+from m2t.models.batching import collate
+from m2t.models.data import action_targets, load_samples, make_items, read_split
 from m2t.models.features import Normalizer
 from m2t.models.losses import temporal_loss
 from m2t.models.network import FWHM_C, Captioner

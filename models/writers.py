@@ -1,7 +1,7 @@
 """Output writers for `m2t caption` and `m2t segment` (layouts in docs/outputs.md).
 
 Every writer writes a temporary file beside the destination and renames it when complete, so an
-interrupted run never leaves a half-written output. They take a `models.captioning.CaptionResult`
+interrupted run never leaves a half-written output. They take a `m2t.models.results.CaptionResult`
 (or, for segments, the plain dict of `segments_document`) and import nothing heavy at module
 level: matplotlib loads only inside :func:`write_heatmap`.
 """
@@ -36,7 +36,7 @@ def write_txt(result, path) -> Path:
 
 
 def caption_json(result, attention: bool = False, indent: int | None = 1) -> str:
-    """The "m2t.caption/1" document (models.captioning.CAPTION_SCHEMA) as JSON text."""
+    """The "m2t.caption/1" document (m2t.models.schemas.CAPTION_SCHEMA) as JSON text."""
     return json.dumps(result.to_dict(attention=attention), indent=indent, allow_nan=False) + "\n"
 
 
@@ -157,7 +157,7 @@ def segments_csv(doc: dict) -> str:
 
 
 def segments_json(doc: dict) -> str:
-    """The "m2t.segments/1" document (models.captioning.SEGMENTS_SCHEMA) as JSON text."""
+    """The "m2t.segments/1" document (m2t.models.schemas.SEGMENTS_SCHEMA) as JSON text."""
     return json.dumps(doc, indent=1, allow_nan=False) + "\n"
 
 

@@ -18,7 +18,7 @@ from typing import Iterator
 from m2t.converters.api import collect_inputs, output_stem
 from m2t.converters.errors import ConfigError
 
-from .results import CaptionResult, check_options
+from .results import HOP_S, WINDOW_S, CaptionResult, check_options
 from .writers import EXTENSIONS, caption_json, caption_srt, caption_txt, write_heatmap, write_json, \
     write_srt, write_txt
 
@@ -114,8 +114,8 @@ def write_outputs(result: CaptionResult, targets, attention: bool = False) -> li
 
 
 def run_captions(plan: CaptionPlan, model=None, beam: int = 1, device: str = "auto", onset_rule: str = "fwhm",
-                 attention: bool = False, batch_size: int = 16, progress=None,
-                 **load_options) -> Iterator[CaptionOutcome]:
+                 attention: bool = False, batch_size: int = 16, progress=None, window_s: float = WINDOW_S,
+                 hop_s: float = HOP_S, **load_options) -> Iterator[CaptionOutcome]:
     """Caption the plan's unskipped files and write their outputs; one CaptionOutcome per file in
     order; never stops at a bad file (read or write). `progress(i, n, path)` as in iter_captions."""
     check_options(beam, onset_rule, device, batch_size)
@@ -126,7 +126,8 @@ def run_captions(plan: CaptionPlan, model=None, beam: int = 1, device: str = "au
     bundle = load_model(model, device)
     targets = {j.source: j.targets for j in todo}
     for fc in iter_captions([j.source for j in todo], bundle, beam=beam, onset_rule=onset_rule,
-                            batch_size=batch_size, progress=progress, **load_options):
+                            batch_size=batch_size, progress=progress, window_s=window_s, hop_s=hop_s,
+                            **load_options):
         if not fc.ok:
             yield CaptionOutcome(fc.source, error=fc.error)
             continue
@@ -139,13 +140,13 @@ def run_captions(plan: CaptionPlan, model=None, beam: int = 1, device: str = "au
 
 
 def caption_segments(file, model=None, beam: int = 1, device: str = "auto", onset_rule: str = "fwhm",
-                     **load_options) -> tuple[CaptionResult, dict]:
-    """What `m2t segment` runs: one file -> (CaptionResult, "m2t.segments/1" document)."""
+                     window_s: float = WINDOW_S, hop_s: float = HOP_S, **load_options) -> tuple[CaptionResult, dict]:
+    """What `m2t segment` runs: one file -> (CaptionResult, "m2t.segments/2" document)."""
     check_options(beam, onset_rule, device)
     from .captioning import caption_motion, load_model
     from .results import segments_document
     bundle = load_model(model, device)
-    r = caption_motion(file, bundle, beam=beam, onset_rule=onset_rule, **load_options)
+    r = caption_motion(file, bundle, beam=beam, onset_rule=onset_rule, window_s=window_s, hop_s=hop_s, **load_options)
     return r, segments_document(r)
 
 

@@ -25,9 +25,11 @@ from m2t.converters.skeletons import PART_NAMES, get_skeleton
 from .batching import batch_features
 from .checkpoint import Bundle, load_bundle
 from .decoding import Decoded, decode
+from .dense import dense_timeline, single_timeline
 from .errors import ModelDirError
 from .features import motion_features, observed_parts
-from .results import CaptionResult, FileCaption, Token, check_options, feature_time, part_scores, word_span
+from .results import HOP_S, WINDOW_S, CaptionResult, FileCaption, Token, check_options, check_windowing, \
+    feature_time, part_scores, word_span
 from .runtime import pick_device
 from .supervision import caption_targets
 
@@ -85,13 +87,15 @@ def build_result(dec: Decoded, bundle: Bundle, source: str, n_frames: int, fps: 
             t.onset_s, t.offset_s = float(feature_time(a, fps, ds)), float(feature_time(b, fps, ds))
             t.parts = part_scores(dec.window[i], dec.alpha[i])
         tokens.append(t)
+    timeline = single_timeline(words, dec, lambda k: float(feature_time(k, fps, ds)), n_frames / fps)
     return CaptionResult(source=source, text=" ".join(words), tokens=tokens, score=float(dec.score),
                          duration_s=n_frames / fps, fps=float(fps), frames=int(n_frames), downsample=ds,
                          onset_rule=onset_rule, beam=int(beam), skeleton=bundle.cfg.skeleton,
                          model_dir=None if bundle.path is None else str(bundle.path),
                          m2t_version=bundle.meta.get("m2t_version"), warnings=list(warnings or []),
                          frame_times=feature_time(np.arange(n), fps, ds).astype(np.float32),
-                         window=np.asarray(dec.window, np.float32), alpha=np.asarray(dec.alpha, np.float32))
+                         window=np.asarray(dec.window, np.float32), alpha=np.asarray(dec.alpha, np.float32),
+                         segments=[a.to_dict(i) for i, a in enumerate(timeline)])
 
 
 # ----------------------------------------------------------------------------- captioning
@@ -164,27 +168,58 @@ def _max_len(bundle: Bundle) -> int:
 
 
 def caption_motion(motion_or_path, bundle: Bundle, beam: int = 1, device: str | None = None,
-                   onset_rule: str = "fwhm", **load_options) -> CaptionResult:
+                   onset_rule: str = "fwhm", window_s: float = WINDOW_S, hop_s: float = HOP_S,
+                   **load_options) -> CaptionResult:
     """Caption one file (any format `converters.load_motion` reads; `load_options` go to it:
     units, up, asf, source_fps, joint_map, body_model_dir, ...) or a canonical Motion on the
-    model's skeleton. `device`: None keeps the model where it is, else auto/cpu/cuda."""
+    model's skeleton. `device`: None keeps the model where it is, else auto/cpu/cuda. A clip
+    longer than `window_s` is captioned densely (`models.dense`: windows every `hop_s`)."""
     check_options(beam, onset_rule, device)
+    check_windowing(window_s, hop_s)
     m = _as_motion(motion_or_path, bundle, load_options)
-    warns = _check_clip(m, bundle)
+    source = str(motion_or_path) if not isinstance(motion_or_path, Motion) else str(m.source)
     dev = _device_of(bundle, device)
+    if m.n_frames / m.fps > window_s:
+        return caption_long(m, bundle, source, beam, onset_rule, window_s, hop_s)
+    warns = _check_clip(m, bundle)
     x, mask, pm = _model_input([(_features(m, bundle), _part_mask(m, bundle, warns))], dev)
     dec = decode(bundle.model, x, mask, beam, _max_len(bundle), pm)[0]
-    source = str(motion_or_path) if not isinstance(motion_or_path, Motion) else str(m.source)
     return build_result(dec, bundle, source, m.n_frames, m.fps, onset_rule, beam, warns)
 
 
+def caption_long(m: Motion, bundle: Bundle, source: str, beam: int = 1, onset_rule: str = "fwhm",
+                 window_s: float = WINDOW_S, hop_s: float = HOP_S, batch_size: int = 16) -> CaptionResult:
+    """A recording longer than one window: the merged timeline of overlapping windows
+    (`models.dense`) as `segments`; `text` joins the actions' clauses in time order; `tokens` is
+    empty (no single caption covers the recording)."""
+    warns = [w for w in _check_clip(m, bundle) if "trained on clips of at most" not in w]
+    _part_mask(m, bundle, warns)
+    timeline, windows = dense_timeline(m.positions, m.fps, bundle, window_s, hop_s, beam, batch_size)
+    warns.append(f"clip is {m.n_frames / m.fps:.1f} s long: captioned in {len(windows)} windows of {window_s:g} s "
+                 f"every {hop_s:g} s, merged into {len(timeline)} actions (`segments`); no single caption, so "
+                 f"`tokens` is empty")
+    ds = bundle.downsample
+    n = len(range(ds // 2, m.n_frames, ds))
+    return CaptionResult(source=source, text=", then ".join(a.text for a in timeline), tokens=[],
+                         score=float(np.mean([w.score for w in windows])), duration_s=m.n_frames / m.fps,
+                         fps=float(m.fps), frames=int(m.n_frames), downsample=ds, onset_rule=onset_rule, beam=int(beam),
+                         skeleton=bundle.cfg.skeleton, model_dir=None if bundle.path is None else str(bundle.path),
+                         m2t_version=bundle.meta.get("m2t_version"), warnings=warns,
+                         frame_times=feature_time(np.arange(n), m.fps, ds).astype(np.float32),
+                         window=np.zeros((0, n), np.float32), alpha=np.zeros((0, n, 6), np.float32),
+                         segments=[a.to_dict(i) for i, a in enumerate(timeline)],
+                         windowing={"window_s": float(window_s), "hop_s": float(hop_s), "windows": len(windows)})
+
+
 def iter_captions(paths: Iterable, bundle: Bundle, beam: int = 1, device: str | None = None,
-                  onset_rule: str = "fwhm", batch_size: int = 16, progress=None,
-                  **load_options) -> Iterator[FileCaption]:
+                  onset_rule: str = "fwhm", batch_size: int = 16, progress=None, window_s: float = WINDOW_S,
+                  hop_s: float = HOP_S, **load_options) -> Iterator[FileCaption]:
     """Caption many files, `batch_size` at a time through one padded decode call; yields one
     FileCaption per path in input order as each batch finishes; never stops at a bad file.
+    Files longer than `window_s` are captioned densely (`caption_long`).
     `progress(i, n, path)` is called before each file is loaded."""
     check_options(beam, onset_rule, device, batch_size)
+    check_windowing(window_s, hop_s)
     paths = [Path(p) for p in paths]
     dev = _device_of(bundle, device)
     max_len = _max_len(bundle)
@@ -196,6 +231,10 @@ def iter_captions(paths: Iterable, bundle: Bundle, beam: int = 1, device: str | 
                 progress(start + j, len(paths), p)
             try:
                 m = load_motion(p, skeleton=bundle.cfg.skeleton, **load_options)
+                if m.n_frames / m.fps > window_s:
+                    out.append(FileCaption(p, caption_long(m, bundle, str(p), beam, onset_rule, window_s, hop_s,
+                                                           batch_size)))
+                    continue
                 warns = _check_clip(m, bundle)
                 loaded.append((len(out), m, warns, (_features(m, bundle), _part_mask(m, bundle, warns))))
                 out.append(FileCaption(p))
@@ -209,9 +248,10 @@ def iter_captions(paths: Iterable, bundle: Bundle, beam: int = 1, device: str | 
 
 
 def caption_files(paths: Iterable, bundle: Bundle, beam: int = 1, device: str | None = None,
-                  onset_rule: str = "fwhm", batch_size: int = 16, progress=None,
-                  **load_options) -> list[FileCaption]:
+                  onset_rule: str = "fwhm", batch_size: int = 16, progress=None, window_s: float = WINDOW_S,
+                  hop_s: float = HOP_S, **load_options) -> list[FileCaption]:
     """All of :func:`iter_captions` as a list (one FileCaption per path, in order)."""
-    return list(iter_captions(paths, bundle, beam, device, onset_rule, batch_size, progress, **load_options))
+    return list(iter_captions(paths, bundle, beam, device, onset_rule, batch_size, progress, window_s, hop_s,
+                              **load_options))
 
 

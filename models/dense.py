@@ -18,6 +18,7 @@
    mean token probability × the share of the windows covering it that named it.
 Actions of different verbs may overlap (a person can walk and wave at once). Memory is one
 batch of windows: a take of any length costs `batch_size` windows at a time.
+Defaults (`WINDOW_S`, `HOP_S`) and how they were chosen: docs/outputs.md, "Long recordings".
 """
 from __future__ import annotations
 
@@ -25,11 +26,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from m2t.converters.errors import ConfigError
+from m2t.converters.errors import MotionFileError
 from m2t.converters.skeletons import PART_NAMES, get_skeleton
 
 from .compose import facing_yaw, turn_and_place
 from .localization import PredictedAction, tiou, trace_actions
+from .results import HOP_S, WINDOW_S, check_windowing  # noqa: F401 (the defaults, re-exported)
 
 
 @dataclass
@@ -44,8 +46,8 @@ class TimelineAction:
     confidence: float                # 0..1 (module docstring)
     windows: int                     # windows that named it
 
-    def to_dict(self) -> dict:
-        return {"word": self.word, "text": self.text, "onset_s": round(self.onset_s, 3),
+    def to_dict(self, index: int = 0) -> dict:
+        return {"index": index, "word": self.word, "text": self.text, "onset_s": round(self.onset_s, 3),
                 "offset_s": round(self.offset_s, 3), "side": self.side, "confidence": round(self.confidence, 4),
                 "windows": self.windows,
                 "parts": [{"name": n, "score": round(float(s), 4)} for n, s in self.parts]}
@@ -57,12 +59,12 @@ class Window:
     end_s: float
     text: str
     actions: list = field(default_factory=list)     # PredictedAction, times in seconds of the take
+    score: float = 0.0                               # mean log-probability per token of its caption
 
 
 def plan_windows(n_frames: int, fps: float, window_s: float, hop_s: float) -> list[tuple[int, int]]:
     """[(first, last + 1)] source frames of each window (module docstring)."""
-    if window_s <= 0 or hop_s <= 0 or hop_s > window_s:
-        raise ConfigError(f"need 0 < hop ({hop_s} s) <= window ({window_s} s)")
+    check_windowing(window_s, hop_s)
     w, h = max(1, int(round(window_s * fps))), max(1, int(round(hop_s * fps)))
     if n_frames <= w:
         return [(0, n_frames)]
@@ -72,9 +74,21 @@ def plan_windows(n_frames: int, fps: float, window_s: float, hop_s: float) -> li
     return [(s, s + w) for s in starts]
 
 
+def single_timeline(words: list[str], dec, frame_time, duration_s: float) -> list[TimelineAction]:
+    """The timeline of one caption of a whole clip (one window)."""
+    probs = np.exp(dec.logprobs) if dec.logprobs is not None else None
+    acts = trace_actions(words, dec.window, dec.alpha, dec.centre, dec.width, frame_time, probs)
+    return merge([Window(0.0, duration_s, " ".join(words), acts)], duration_s)
+
+
 def recentre(joints: np.ndarray, skel) -> np.ndarray:
-    """A window as a training clip: root on the origin, facing +Z over its first 3 frames."""
-    return turn_and_place(joints, -facing_yaw(joints, skel, slice(0, 3)), np.zeros(2)).astype(np.float32)
+    """A window as a training clip: root on the origin, facing +Z over its first 3 frames (only
+    moved when the facing is undefined, e.g. hips and shoulders on one vertical line)."""
+    try:
+        yaw = -facing_yaw(joints, skel, slice(0, 3))
+    except MotionFileError:
+        yaw = 0.0
+    return turn_and_place(joints, yaw, np.zeros(2)).astype(np.float32)
 
 
 def _weight(a: PredictedAction, w0: float, w1: float, t_end: float) -> float:
@@ -162,7 +176,7 @@ def dense_timeline(joints: np.ndarray, fps: float, bundle, window_s: float = 10.
             probs = np.exp(dec.logprobs) if dec.logprobs is not None else None
             acts = trace_actions(words, dec.window, dec.alpha, dec.centre, dec.width,
                                  lambda k, s=s: float((s + ds // 2 + k * ds) / fps), probs)
-            windows.append(Window(s / fps, e / fps, " ".join(words), acts))
+            windows.append(Window(s / fps, e / fps, " ".join(words), acts, float(dec.score)))
         if progress:
             progress(min(b0 + batch_size, len(plan)), len(plan))
     return merge(windows, duration, merge_iou), windows

@@ -117,6 +117,8 @@ def evaluate(
     bertscore_model: Optional[Path] = typer.Option(None, help="Local model folder for BERTScore (never downloaded)."),
     localization: bool = typer.Option(False, "--localization", help="Also score when/which part on the split's composed sequences, beside baselines."),
     plots: Optional[Path] = typer.Option(None, help="Also draw the paper's interpretability figures for the split into this folder (PNG)."),
+    window: Optional[float] = typer.Option(None, help="--localization: caption each sequence in windows of this many seconds merged into one timeline (as `m2t caption` does for long recordings) [default: one caption per sequence]."),
+    hop: Optional[float] = typer.Option(None, help="--localization with --window: seconds between window starts [default: half the window]."),
 ):
     """Caption a split and score it: BLEU@1-4, ROUGE-L, CIDEr-D (and BERTScore when available);
     with --localization also action naming, tIoU recall, onset/offset error, pointing, side,
@@ -131,10 +133,16 @@ def evaluate(
 
       m2t evaluate runs/dense --dataset data/composed --localization -o eval/dense
 
+      m2t evaluate runs/dense --dataset data/long --localization --window 6 --hop 3
+
       m2t evaluate runs/dense --dataset data/composed --plots eval/dense/plots
     """
     if beam < 1:
         raise fail(f"--beam must be >= 1, got {beam}")
+    if window is not None:
+        from m2t.models.results import check_windowing
+        with user_errors():
+            check_windowing(window, hop if hop is not None else window / 2)
     with user_errors():
         from m2t.models.evaluation import evaluate as run
         with Progress(TextColumn("captioning"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -155,7 +163,7 @@ def evaluate(
     if out_dir:
         out.print(f"wrote {out_dir}/predictions.csv, predictions.jsonl, metrics.json")
     if localization:
-        _localization(model, dataset, split, beam, device, out_dir)
+        _localization(model, dataset, split, beam, device, out_dir, window, hop)
     if plots:
         _plots(model, dataset, split, beam, device, plots)
 
@@ -171,11 +179,11 @@ def _plots(model, dataset, split, beam, device, folder):
             task = bar.add_task("plots", total=1)
             traces = collect(bundle, dataset, split, beam,
                              progress=lambda i, n: bar.update(task, completed=i, total=n))
-            paths = write_plots(traces, folder)
+            paths = write_plots(traces, folder, bundle=bundle)
     out.print(f"wrote {len(paths)} figures to {folder}")
 
 
-def _localization(model, dataset, split, beam, device, out_dir):
+def _localization(model, dataset, split, beam, device, out_dir, window=None, hop=None):
     with user_errors():
         from m2t.models.checkpoint import load_bundle
         from m2t.models.localization import evaluate_localization, write_localization
@@ -184,7 +192,7 @@ def _localization(model, dataset, split, beam, device, out_dir):
         with Progress(TextColumn("localising"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                       console=err, transient=True) as bar:
             task = bar.add_task("loc", total=1)
-            rep = evaluate_localization(bundle, dataset, split, beam,
+            rep = evaluate_localization(bundle, dataset, split, beam, window_s=window, hop_s=hop,
                                         progress=lambda i, n: bar.update(task, completed=i, total=n))
         if out_dir:
             write_localization(rep, out_dir)

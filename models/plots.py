@@ -43,6 +43,8 @@ class Trace:
     times: np.ndarray            # (n,) seconds of the feature frames
     duration_s: float
     doc: dict | None             # segments JSON of a composed sequence
+    dec: object = None           # the Decoded caption (for attention maps)
+    frames: int = 0              # source frames
 
 
 def collect(bundle, dataset, split: str = "test", beam: int = 1, batch_size: int = 32, limit: int | None = None,
@@ -70,7 +72,8 @@ def collect(bundle, dataset, split: str = "test", beam: int = 1, batch_size: int
             tgt = caption_targets(words)[0] if words else np.zeros(0)
             n = dec.window.shape[1]
             out.append(Trace(s.id, words, tgt, dec.beta[:len(words)], dec.window[:len(words)], dec.alpha[:len(words)],
-                             (ds // 2 + np.arange(n) * ds) / fps, s.joints.shape[0] / fps, read_segments(root, s.id)))
+                             (ds // 2 + np.arange(n) * ds) / fps, s.joints.shape[0] / fps, read_segments(root, s.id),
+                             dec, s.joints.shape[0]))
         if progress:
             progress(min(start + batch_size, len(samples)), len(samples))
     return out
@@ -184,8 +187,17 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
 
-def write_plots(traces: list[Trace], out_dir, n_words: int = 12, n_clips: int = 4, attention_map=None) -> list[Path]:
-    """All figures for a split's traces; `attention_map(trace, path)` draws Fig. 7 for a clip.
+def attention_map(t: Trace, bundle, path) -> Path:
+    """Fig. 7 for one clip: `models.writers.write_heatmap` of its caption (parts × time of Γ·α
+    per motion word)."""
+    from .captioning import build_result
+    from .writers import write_heatmap
+    fps = t.frames / t.duration_s
+    return write_heatmap(build_result(t.dec, bundle, t.id, t.frames, fps), path)
+
+
+def write_plots(traces: list[Trace], out_dir, n_words: int = 12, n_clips: int = 4, bundle=None) -> list[Path]:
+    """All figures for a split's traces; with `bundle` also the attention maps (Fig. 7).
     Clips for Fig. 5/7: composed sequences first (they show localisation), then by id."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -196,6 +208,6 @@ def write_plots(traces: list[Trace], out_dir, n_words: int = 12, n_clips: int = 
     clips = sorted(traces, key=lambda t: (t.doc is None, t.id))[:n_clips]
     for t in clips:
         paths.append(plot_windows(t, out / f"windows_{_safe(t.id)}.png"))
-        if attention_map is not None:
-            paths.append(attention_map(t, out / f"attention_{_safe(t.id)}.png"))
+        if bundle is not None and t.dec is not None:
+            paths.append(attention_map(t, bundle, out / f"attention_{_safe(t.id)}.png"))
     return paths

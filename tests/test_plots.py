@@ -39,5 +39,5 @@ def test_evaluate_plots_writes_labelled_pngs(tiny_model, tmp_path):
     assert r.exit_code == 0, r.output
     pngs = sorted(p.name for p in (tmp_path / "p").glob("*.png"))
     assert "beta_density.png" in pngs and any(p.startswith("parts_") for p in pngs)
-    assert any(p.startswith("windows_cmp_test_") for p in pngs)
+    assert any(p.startswith("windows_cmp_test_") for p in pngs) and any(p.startswith("attention_") for p in pngs)
     assert all((tmp_path / "p" / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)

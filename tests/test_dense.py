@@ -61,3 +61,33 @@ def test_dense_timeline_on_a_long_take(tiny_model):
     assert len(windows) == len(plan_windows(len(joints), 20.0, 4.0, 2.0)) == 29
     assert timeline and all(0 <= t.onset_s <= t.offset_s <= 60.0 for t in timeline)
     assert [t.onset_s for t in timeline] == sorted(t.onset_s for t in timeline)
+
+
+def test_caption_and_segment_cli_on_a_long_recording(tiny_model, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from m2t.cli.app import app
+    from m2t.converters.synthetic import write_walk_bvh
+    from m2t.models.schemas import CAPTION_SCHEMA, SEGMENTS_SCHEMA
+    from schema_check import validate
+    src = tmp_path / "long.bvh"
+    write_walk_bvh(src, seconds=14.0)
+    run = CliRunner()
+    r = run.invoke(app, ["caption", str(src), "--model", str(tiny_model), "-f", "json", "-f", "srt",
+                         "-o", str(tmp_path / "o"), "--window", "4", "--hop", "2"])
+    assert r.exit_code == 0, r.output
+    d = json.loads((tmp_path / "o" / "long.json").read_text())
+    validate(d, CAPTION_SCHEMA)
+    assert d["windowing"] == {"window_s": 4.0, "hop_s": 2.0, "windows": 6} and d["tokens"] == []
+    assert d["segments"] and all(0 <= s["onset_s"] <= s["offset_s"] <= d["duration_s"] for s in d["segments"])
+    srt = (tmp_path / "o" / "long.srt").read_text()
+    assert srt.count(" --> ") == 1 + len(d["segments"])
+    r = run.invoke(app, ["segment", str(src), "--model", str(tiny_model), "-f", "json", "--window", "4", "--hop", "2"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    validate(doc, SEGMENTS_SCHEMA)
+    assert doc["segments"] == d["segments"]
+    r = run.invoke(app, ["caption", str(src), "--model", str(tiny_model), "--window", "2", "--hop", "3"])
+    assert r.exit_code == 2 and "--hop" in r.stderr

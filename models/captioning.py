@@ -25,6 +25,7 @@ from m2t.converters.skeletons import PART_NAMES, get_skeleton
 from .batching import batch_features
 from .checkpoint import Bundle, load_bundle
 from .decoding import Decoded, decode
+from .confidence import for_model
 from .dense import dense_timeline, single_timeline
 from .errors import ModelDirError
 from .features import motion_features, observed_parts
@@ -69,8 +70,10 @@ def _motion_flags(words: list[str], bundle: Bundle) -> list[bool]:
 
 
 def build_result(dec: Decoded, bundle: Bundle, source: str, n_frames: int, fps: float,
-                 onset_rule: str = "fwhm", beam: int = 1, warnings: list[str] | None = None) -> CaptionResult:
-    """Turn one decoded caption and its trace into a CaptionResult."""
+                 onset_rule: str = "fwhm", beam: int = 1, warnings: list[str] | None = None,
+                 parts: np.ndarray | None = None) -> CaptionResult:
+    """Turn one decoded caption and its trace into a CaptionResult. `parts`: the clip's encoder
+    output (n, P, H), for the in-domain score of its actions when the model is calibrated."""
     ds = bundle.downsample
     words = bundle.vocab.decode(dec.ids)
     flags = _motion_flags(words, bundle)
@@ -87,7 +90,8 @@ def build_result(dec: Decoded, bundle: Bundle, source: str, n_frames: int, fps: 
             t.onset_s, t.offset_s = float(feature_time(a, fps, ds)), float(feature_time(b, fps, ds))
             t.parts = part_scores(dec.window[i], dec.alpha[i])
         tokens.append(t)
-    timeline = single_timeline(words, dec, lambda k: float(feature_time(k, fps, ds)), n_frames / fps)
+    timeline = single_timeline(words, dec, lambda k: float(feature_time(k, fps, ds)), n_frames / fps,
+                               for_model(bundle), parts)
     return CaptionResult(source=source, text=" ".join(words), tokens=tokens, score=float(dec.score),
                          duration_s=n_frames / fps, fps=float(fps), frames=int(n_frames), downsample=ds,
                          onset_rule=onset_rule, beam=int(beam), skeleton=bundle.cfg.skeleton,
@@ -184,7 +188,17 @@ def caption_motion(motion_or_path, bundle: Bundle, beam: int = 1, device: str | 
     warns = _check_clip(m, bundle)
     x, mask, pm = _model_input([(_features(m, bundle), _part_mask(m, bundle, warns))], dev)
     dec = decode(bundle.model, x, mask, beam, _max_len(bundle), pm)[0]
-    return build_result(dec, bundle, source, m.n_frames, m.fps, onset_rule, beam, warns)
+    parts = _encoder_parts(bundle, x, mask, pm)
+    return build_result(dec, bundle, source, m.n_frames, m.fps, onset_rule, beam, warns,
+                        None if parts is None else parts[0])
+
+
+def _encoder_parts(bundle: Bundle, x, mask, pm) -> np.ndarray | None:
+    """(B, T, P, H) encoder output, only when the model has an in-domain calibration."""
+    if for_model(bundle) is None:
+        return None
+    with torch.no_grad():
+        return bundle.model.encode(x, mask, part_mask=pm).parts.cpu().numpy()
 
 
 def caption_long(m: Motion, bundle: Bundle, source: str, beam: int = 1, onset_rule: str = "fwhm",
@@ -242,8 +256,10 @@ def iter_captions(paths: Iterable, bundle: Bundle, beam: int = 1, device: str | 
                 out.append(FileCaption(p, error=file_error(p, e)))
         if loaded:
             x, mask, pm = _model_input([f for *_, f in loaded], dev)
-            for (k, m, warns, _), dec in zip(loaded, decode(bundle.model, x, mask, beam, max_len, pm)):
-                out[k].result = build_result(dec, bundle, str(chunk[k]), m.n_frames, m.fps, onset_rule, beam, warns)
+            parts = _encoder_parts(bundle, x, mask, pm)
+            for b, ((k, m, warns, _), dec) in enumerate(zip(loaded, decode(bundle.model, x, mask, beam, max_len, pm))):
+                out[k].result = build_result(dec, bundle, str(chunk[k]), m.n_frames, m.fps, onset_rule, beam, warns,
+                                             None if parts is None else parts[b])
         yield from out
 
 

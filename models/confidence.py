@@ -72,6 +72,38 @@ class Calibration:
                    {k: np.asarray(v) for k, v in info["val"].items()}, float(info["threshold"]), info["meta"])
 
 
+def window_feature(window: np.ndarray, parts: np.ndarray) -> np.ndarray:
+    """The motion feature of one word: Σ_k Γ_k P_k / Σ_k Γ_k over the encoder output parts
+    (n, P, H) of its clip, flattened and L2-normalised."""
+    w = window.astype(np.float64)
+    f = ((w[:, None, None] * parts[:len(w)]).sum(0) / max(w.sum(), 1e-12)).reshape(-1)
+    return f / max(np.linalg.norm(f), 1e-12)
+
+
+def for_model(bundle) -> "Calibration | None":
+    """The calibration saved beside a loaded model, or None (cached per model directory)."""
+    if bundle.path is None:
+        return None
+    key = str(bundle.path)
+    if key not in _CACHE:
+        _CACHE[key] = Calibration.load(bundle.path)
+    return _CACHE[key]
+
+
+_CACHE: dict = {}
+
+
+def annotate(cal: "Calibration | None", actions, dec, parts: np.ndarray | None) -> None:
+    """Set `in_domain` of the PredictedActions of one decoded caption (no-op without a calibration)."""
+    if cal is None or parts is None or not actions:
+        return
+    feats = np.stack([window_feature(dec.window[a.word_index], parts) for a in actions])
+    sig = cal.signals(feats, [a.confidence if a.confidence is not None else 1.0 for a in actions],
+                      [float(dec.beta[a.word_index]) for a in actions])
+    for a, sc in zip(actions, cal.score(sig)):
+        a.in_domain = float(sc)
+
+
 def action_features(bundle, samples, batch_size: int = 32, beam: int = 1):
     """Per motion: [(word, prob, beta, feature (F,))] for each action word of its caption."""
     import torch
@@ -90,14 +122,8 @@ def action_features(bundle, samples, batch_size: int = 32, beam: int = 1):
         for b, dec in enumerate(decs):
             words = bundle.vocab.decode(dec.ids)
             probs = np.exp(dec.logprobs) if dec.logprobs is not None else np.ones(len(dec.beta))
-            acts = []
-            for i in action_word_indices(words):
-                w = dec.window[i].astype(np.float64)
-                n = len(w)
-                f = (w[:, None, None] * parts[b, :n]).sum(0) / max(w.sum(), 1e-12)
-                f = f.reshape(-1)
-                acts.append((words[i], float(probs[i]), float(dec.beta[i]), f / max(np.linalg.norm(f), 1e-12)))
-            out.append(acts)
+            out.append([(words[i], float(probs[i]), float(dec.beta[i]), window_feature(dec.window[i], parts[b]))
+                        for i in action_word_indices(words)])
     return out
 
 

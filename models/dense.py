@@ -30,6 +30,7 @@ from m2t.converters.errors import MotionFileError
 from m2t.converters.skeletons import PART_NAMES, get_skeleton
 
 from .compose import facing_yaw, turn_and_place
+from .confidence import annotate, for_model
 from .localization import PredictedAction, tiou, trace_actions
 from .results import HOP_S, WINDOW_S, check_windowing  # noqa: F401 (the defaults, re-exported)
 
@@ -45,12 +46,16 @@ class TimelineAction:
     side: str | None                 # left / right / both from its clause, or None
     confidence: float                # 0..1 (module docstring)
     windows: int                     # windows that named it
+    in_domain: float | None = None   # models/confidence.py score (weighted mean), when the model is calibrated
+    low_confidence: bool | None = None
 
     def to_dict(self, index: int = 0) -> dict:
         return {"index": index, "word": self.word, "text": self.text, "onset_s": round(self.onset_s, 3),
                 "offset_s": round(self.offset_s, 3), "side": self.side, "confidence": round(self.confidence, 4),
                 "windows": self.windows,
-                "parts": [{"name": n, "score": round(float(s), 4)} for n, s in self.parts]}
+                "parts": [{"name": n, "score": round(float(s), 4)} for n, s in self.parts],
+                "in_domain": None if self.in_domain is None else round(self.in_domain, 4),
+                "low_confidence": self.low_confidence}
 
 
 @dataclass
@@ -74,11 +79,15 @@ def plan_windows(n_frames: int, fps: float, window_s: float, hop_s: float) -> li
     return [(s, s + w) for s in starts]
 
 
-def single_timeline(words: list[str], dec, frame_time, duration_s: float) -> list[TimelineAction]:
-    """The timeline of one caption of a whole clip (one window)."""
+def single_timeline(words: list[str], dec, frame_time, duration_s: float, cal=None,
+                    parts: np.ndarray | None = None) -> list[TimelineAction]:
+    """The timeline of one caption of a whole clip (one window); with a calibration `cal` and
+    the clip's encoder output `parts` (n, P, H), each action gets its in-domain score."""
     probs = np.exp(dec.logprobs) if dec.logprobs is not None else None
     acts = trace_actions(words, dec.window, dec.alpha, dec.centre, dec.width, frame_time, probs)
-    return merge([Window(0.0, duration_s, " ".join(words), acts)], duration_s)
+    annotate(cal, acts, dec, parts)
+    return merge([Window(0.0, duration_s, " ".join(words), acts)], duration_s,
+                 threshold=None if cal is None else cal.threshold)
 
 
 def recentre(joints: np.ndarray, skel) -> np.ndarray:
@@ -98,8 +107,10 @@ def _weight(a: PredictedAction, w0: float, w1: float, t_end: float) -> float:
     return float(np.clip(min(left, right) / half, 0.1, 1.0))
 
 
-def merge(windows: list[Window], duration_s: float, merge_iou: float = 0.2) -> list[TimelineAction]:
-    """Merge the windows' actions into one timeline (module docstring, step 3)."""
+def merge(windows: list[Window], duration_s: float, merge_iou: float = 0.2,
+          threshold: float | None = None) -> list[TimelineAction]:
+    """Merge the windows' actions into one timeline (module docstring, step 3); `threshold`: the
+    calibrated in-domain threshold (`models.confidence`) below which an action is low-confidence."""
     cands = []
     for w in windows:
         for a in w.actions:
@@ -134,9 +145,12 @@ def merge(windows: list[Window], duration_s: float, merge_iou: float = 0.2) -> l
         named_in = len({id(x[2]) for x in g})
         conf = float(np.average([x[0].confidence or 0.0 for x in g], weights=wts)) * min(1.0, named_in / covering)
         best = g[int(np.argmax(wts))]
+        dom = [x[0].in_domain for x in g]
+        in_domain = float(np.average(dom, weights=wts)) if all(d is not None for d in dom) else None
         out.append(TimelineAction(best[0].word, _clause(best[2].text, best[0]), on, off,
                                   [(PART_NAMES[i], float(scores[i])) for i in order],
-                                  max(sides, key=lambda k: (sides[k], k is not None)), conf, named_in))
+                                  max(sides, key=lambda k: (sides[k], k is not None)), conf, named_in, in_domain,
+                                  None if in_domain is None or threshold is None else in_domain < threshold))
     out.sort(key=lambda t: (t.onset_s, t.offset_s))
     return out
 
@@ -164,6 +178,7 @@ def dense_timeline(joints: np.ndarray, fps: float, bundle, window_s: float = 10.
     dev = next(bundle.model.parameters()).device
     max_len = int(bundle.meta.get("train", {}).get("max_decode_len", 30))
     duration = len(joints) / fps
+    cal = for_model(bundle)
     windows = []
     for b0 in range(0, len(plan), max(1, batch_size)):
         chunk = plan[b0:b0 + max(1, batch_size)]
@@ -171,12 +186,14 @@ def dense_timeline(joints: np.ndarray, fps: float, bundle, window_s: float = 10.
         x, mask = batch_features(feats, dev)
         with torch.no_grad():
             decs = decode(bundle.model, x, mask, beam, max_len)
-        for (s, e), dec in zip(chunk, decs):
+            parts = bundle.model.encode(x, mask).parts.cpu().numpy() if cal is not None else None
+        for b, ((s, e), dec) in enumerate(zip(chunk, decs)):
             words = bundle.vocab.decode(dec.ids)
             probs = np.exp(dec.logprobs) if dec.logprobs is not None else None
             acts = trace_actions(words, dec.window, dec.alpha, dec.centre, dec.width,
                                  lambda k, s=s: float((s + ds // 2 + k * ds) / fps), probs)
+            annotate(cal, acts, dec, None if parts is None else parts[b])
             windows.append(Window(s / fps, e / fps, " ".join(words), acts, float(dec.score)))
         if progress:
             progress(min(b0 + batch_size, len(plan)), len(plan))
-    return merge(windows, duration, merge_iou), windows
+    return merge(windows, duration, merge_iou, None if cal is None else cal.threshold), windows

@@ -180,6 +180,7 @@ class PredictedAction:
     word_index: int | None = None                    # position in the caption (None after merging)
     confidence: float | None = None
     parts: list = field(default_factory=list)        # [(name, score)] ranked
+    in_domain: float | None = None                   # models/confidence.py score, when calibrated
 
     @property
     def stem(self) -> str:

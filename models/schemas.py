@@ -38,13 +38,16 @@ _TOKEN = {
 
 _ACTION = {
     "type": "object", "additionalProperties": False,
-    "required": ["index", "word", "text", "onset_s", "offset_s", "side", "confidence", "windows", "parts"],
+    "required": ["index", "word", "text", "onset_s", "offset_s", "side", "confidence", "windows", "parts",
+                 "in_domain", "low_confidence"],
     "properties": {"index": {"type": "integer", "minimum": 0}, "word": {"type": "string"}, "text": {"type": "string"},
                    "onset_s": {"type": "number", "minimum": 0}, "offset_s": {"type": "number", "minimum": 0},
                    "side": {"enum": ["left", "right", "both", None]},
                    "confidence": {"type": "number", "minimum": 0, "maximum": 1},
                    "windows": {"type": "integer", "minimum": 1},
-                   "parts": {"type": "array", "items": _PART_SCORE}}}
+                   "parts": {"type": "array", "items": _PART_SCORE},
+                   "in_domain": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+                   "low_confidence": {"type": ["boolean", "null"]}}}
 _WINDOWING = {"type": ["object", "null"], "additionalProperties": False, "required": ["window_s", "hop_s", "windows"],
               "properties": {"window_s": {"type": "number", "exclusiveMinimum": 0},
                              "hop_s": {"type": "number", "exclusiveMinimum": 0},

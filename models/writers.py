@@ -77,6 +77,8 @@ def srt_cues(result) -> list[tuple[int, int, str]]:
             a, b = max(0, min(a, dur - 1)), min(dur, max(b, a + 1))
         parts = [(p["name"], p["score"]) for p in act["parts"]]
         text = act["text"] + (f" ({_part_label(parts)})" if parts else "")
+        if act.get("low_confidence"):
+            text += " [low confidence]"
         cues.append((a, b, 1, k, text))
     cues.sort(key=lambda c: (c[0], c[2], c[3]))
     return [(a, b, text) for a, b, _, _, text in cues]
@@ -143,18 +145,22 @@ def write_heatmap(result, path) -> Path:
 
 
 # ----------------------------------------------------------------------------- segments
-SEGMENT_COLUMNS = ("index", "word", "text", "onset_s", "offset_s", "side", "confidence", "windows", "parts")
+SEGMENT_COLUMNS = ("index", "word", "text", "onset_s", "offset_s", "side", "confidence", "windows", "parts",
+                   "in_domain", "low_confidence")
 
 
 def segments_csv(doc: dict) -> str:
     """CSV with a header: index, word, text, onset_s, offset_s, side, confidence, windows, parts,
-    one row per action of the timeline; parts is 'name:score' pairs separated by spaces, ranked."""
+    in_domain, low_confidence (empty without a calibration; 1/0), one row per action of the
+    timeline; parts is 'name:score' pairs separated by spaces, ranked."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(SEGMENT_COLUMNS)
     for s in doc["segments"]:
         w.writerow([s["index"], s["word"], s["text"], f"{s['onset_s']:.3f}", f"{s['offset_s']:.3f}", s["side"] or "",
-                    f"{s['confidence']:.4f}", s["windows"], " ".join(f"{p['name']}:{p['score']:.4f}" for p in s["parts"])])
+                    f"{s['confidence']:.4f}", s["windows"], " ".join(f"{p['name']}:{p['score']:.4f}" for p in s["parts"]),
+                    "" if s.get("in_domain") is None else f"{s['in_domain']:.4f}",
+                    "" if s.get("low_confidence") is None else int(s["low_confidence"])])
     return buf.getvalue()
 
 

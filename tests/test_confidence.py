@@ -47,3 +47,29 @@ def test_fit_save_load_on_the_tiny_model(tiny_model, tmp_path):
     samples, _ = D.load_samples(root, D.read_split(root, "test"))
     s, _ = clip_scores(cal, action_features(bundle, samples))
     assert len(s) == len(samples) and ((0 <= s) & (s <= 1)).all()
+
+
+def test_calibrated_model_flags_actions_in_json_and_srt(tiny_model, tmp_path):
+    import json
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from m2t.cli.app import app
+    from m2t.converters.synthetic import write_walk_bvh
+    from m2t.models.checkpoint import load_bundle
+    from m2t.models.synthetic import write_dataset
+    model = tmp_path / "m"
+    shutil.copytree(tiny_model, model)
+    cal = fit(load_bundle(model), str(write_dataset(tmp_path / "d", per_class=5)))
+    cal.threshold = 1.01                                        # flag everything: the flag must show
+    cal.save(model)
+    write_walk_bvh(tmp_path / "walk.bvh", seconds=3.0)
+    r = CliRunner().invoke(app, ["caption", str(tmp_path / "walk.bvh"), "--model", str(model), "-f", "json",
+                                 "-f", "srt", "-o", str(tmp_path / "o")])
+    assert r.exit_code == 0, r.output
+    d = json.loads((tmp_path / "o" / "walk.json").read_text())
+    assert d["segments"] and all(0 <= s["in_domain"] <= 1 and s["low_confidence"] is True for s in d["segments"])
+    assert (tmp_path / "o" / "walk.srt").read_text().count("[low confidence]") == len(d["segments"])
+    r = CliRunner().invoke(app, ["caption", str(tmp_path / "walk.bvh"), "--model", str(tiny_model), "-f", "json"])
+    assert all(s["in_domain"] is None and s["low_confidence"] is None for s in json.loads(r.stdout)["segments"])

@@ -1,4 +1,4 @@
-"""BVH reading speed: m2t against the `bvh` package 0.3, pybvh and bare float parsing.
+"""BVH reading speed: m2t against the `bvh` package 0.3, pybvh, np.loadtxt and bare float parsing.
 
     python benchmarks/convert.py [--data DIR] [--frames N] [--repeat 3] [--bvh03 xia|xia+cmu|none]
                                  [--also DIR]
@@ -13,6 +13,13 @@ Nothing is copied into the repository.
 Methods (each one starts from the file's path, so each pays for reading the file):
   m2t            converters.bvh.read: parse the header and MOTION block, forward kinematics to
                  global positions of every joint and End Site, unit detection, metres, float32.
+  m2t parse (no FK)
+                 converters.bvh's parse steps only: read the bytes, split_file, parse_hierarchy,
+                 parse_motion_block (numbers -> (frames, channels) float64, with its checks).
+  np.loadtxt parse
+                 read the bytes, find the line after `Frame Time:`, np.loadtxt on those bytes
+                 (numpy's C parser with its default options). No header, no checks, no FK: the
+                 floor that "m2t parse (no FK)" is compared with (goal: within 1.2x).
   bare parse     read the bytes, find the line after `Frame Time:`, and
                  np.array(block.split(), dtype=np.float64). No header, no checks, no FK.
   bvh 0.3 parse  Bvh(text): the package's tokenizer (values stay strings). No FK.
@@ -38,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import io
 import os
 import platform
 import shlex
@@ -49,6 +57,7 @@ from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
 
@@ -82,6 +91,19 @@ def load_other_reader(root: Path):
     sys.modules["converters_other"] = mod
     spec.loader.exec_module(mod)
     return importlib.import_module("converters_other.bvh")
+
+
+def run_m2t_parse(path):
+    data = m2t_bvh.read_bytes(path)
+    header, frames, _, block, line = m2t_bvh.split_file(data, path)
+    h = m2t_bvh.parse_hierarchy(header, path)
+    return m2t_bvh.parse_motion_block(block, frames, h.n_channels, path, line).shape[0]
+
+
+def run_loadtxt(path):
+    data = Path(path).read_bytes()
+    start = data.index(b"\n", data.index(b"Frame Time:")) + 1
+    return np.loadtxt(io.BytesIO(data[start:]), ndmin=2).shape[0]
 
 
 def run_bare(path):
@@ -247,7 +269,8 @@ def main(argv=None):
             h = m2t_bvh.parse_hierarchy(m2t_bvh.split_file(p.read_bytes(), p)[0], p)
             assert run_bare(p) == nframes[p] * h.n_channels, p
 
-        methods = {"m2t read (parse + FK)": run_m2t, "bare float parse": run_bare}
+        methods = {"m2t read (parse + FK)": run_m2t, "m2t parse (no FK)": run_m2t_parse,
+                   "np.loadtxt parse": run_loadtxt, "bare float parse": run_bare}
         other = "m2t read from --also DIR"
         if args.also:
             other_bvh = load_other_reader(Path(args.also))
@@ -292,12 +315,19 @@ def main(argv=None):
                 tm, to = sum(m_ok[p] for p in both), sum(o_ok[p] for p in both)
                 print(f"  {g:16s} m2t {tm:8.3f} s  --also {to:8.3f} s  speed-up {to / tm:.2f}x")
 
+        mp_ok, l_ok = results["m2t parse (no FK)"][0], results["np.loadtxt parse"][0]
+        print("\nm2t parse (no FK) time / np.loadtxt time on the same bytes (goal <= 1.2):")
+        for g, fs in list(groups.items()) + [("all files", files)]:
+            both = [p for p in fs if p in mp_ok and p in l_ok]
+            tm, tl = sum(mp_ok[p] for p in both), sum(l_ok[p] for p in both)
+            print(f"  {g:16s} {sum(nframes[p] for p in both):7d} frames  m2t parse {tm:8.3f} s  "
+                  f"np.loadtxt {tl:8.3f} s  ratio {tm / tl:.2f}")
         if pybvh is not None:
             p_ok = results["pybvh read + FK"][0]
             both = [p for p in files if p in m_ok and p in p_ok]
             tm, tp = sum(m_ok[p] for p in both), sum(p_ok[p] for p in both)
-            print(f"\nm2t vs pybvh read + FK on the {len(both)} files both read: m2t {tm:.3f} s, "
-                  f"pybvh {tp:.3f} s, m2t is {tp / tm:.1f}x faster")
+            print(f"\nm2t read + FK vs pybvh read + FK on the {len(both)} files both read (goal >= 3x): m2t {tm:.3f} s, "
+                  f"pybvh {tp:.3f} s, m2t is {tp / tm:.2f}x faster")
             # the two compute the same thing: compare positions on one real file (file units)
             probe = next((p for p in both if p.suffix == ".bvh" and nframes[p] < 2000), None)
             if probe is not None:

@@ -1,4 +1,4 @@
-"""Captioner training-step speed: m2t's parallel teacher-forced step against the official loop.
+"""Captioner training-step speed: m2t's parallel teacher-forced step against the authors' step.
 
     python benchmarks/train_step.py [--threads 2] [--steps 4] [--compile] [--variants all]
 
@@ -25,11 +25,12 @@ their environment, and collects one JSON line from each):
                        token is replaced by the prediction with probability 0.5).
   ours+alloc+compile   (--compile) torch.compile(model) on top of ours+alloc; the first step
                        (compilation) is timed on its own and capped by --compile-timeout.
-  reference            benchmarks/reference_loop.ReferenceTrainLoop: the official forward, one
-                       decoder step at a time with teacher forcing 0.5 (one coin per step for the
-                       whole batch, argmax fed otherwise), the encoder and the attention projections
-                       recomputed at every step; default malloc thresholds (as the official code
-                       runs); the same loss, clipping and optimizer code as ours.
+  reference            benchmarks/reference_loop.AuthorsTrainLoop: the authors' forward rebuilt
+                       (reference-notes §3.2, §5): the encoder once per batch, then one decoder
+                       step at a time with teacher forcing 0.5 (one coin per step for the whole
+                       batch, argmax fed otherwise) and both attention projections recomputed at
+                       every step; default malloc thresholds (as the authors' code runs); the same
+                       loss, clipping and optimizer code as ours.
   reference+alloc      the same loop after tune_cpu_allocator().
 Default: ours, ours+alloc, ours+alloc+tf0.5, reference (--variants all: every variant).
 Timing: time.perf_counter around each step after --warmup untimed steps (reference: 1); the median
@@ -38,9 +39,12 @@ torch.set_num_threads(--threads) in every process.
 """
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # before torch starts its threads (docs/performance.md)
+
 import argparse
 import json
-import os
 import platform
 import shlex
 import statistics
@@ -71,7 +75,7 @@ def worker(name: str, args) -> dict:
     import numpy as np
     import torch
 
-    from benchmarks.reference_loop import ReferenceTrainLoop
+    from benchmarks.reference_loop import AuthorsTrainLoop
     from m2t.models.config import TRAIN_PRESETS, TrainConfig, model_preset
     from m2t.models.data import Item, collate
     from m2t.models.network import Captioner
@@ -93,7 +97,7 @@ def worker(name: str, args) -> dict:
     batch = collate(items)
     tcfg = TrainConfig(**{**TRAIN_PRESETS["kit"], "teacher_forcing": tf if kind == "ours" else 1.0})
     gen = torch.Generator().manual_seed(args.seed)
-    net = ReferenceTrainLoop(model, tf, gen) if kind == "reference" else model
+    net = AuthorsTrainLoop(model, tf, gen) if kind == "reference" else model
     if comp:
         net = torch.compile(model)
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)

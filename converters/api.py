@@ -4,12 +4,16 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError, M2TError, UnsupportedFormatError
+from . import limits
+from .batch import Manifest, check_jobs, run_tasks, select_shard
+from .errors import ConfigError, UnsupportedFormatError, file_error
 from .fileio import atomic_path, format_suffix, strip_gz
 from .motion import Motion
 from .skeletons import get_skeleton
@@ -39,6 +43,8 @@ def read_motion(path, **options) -> Motion:
     accepted = inspect.signature(module.read).parameters
     if "source_fps" in options:
         options = {**options, "fps": options.pop("source_fps")}
+    if options.get("fps") is not None:
+        options["fps"] = limits.check_rate(options["fps"], "--source-fps", option=True)
     kwargs = {k: v for k, v in options.items() if k in accepted and v is not None}
     return module.read(path, **kwargs)
 
@@ -105,17 +111,65 @@ class ConvertResult:
 
 
 def collect_inputs(inputs, recursive: bool = False) -> list[tuple[Path, Path]]:
-    """Expand files and folders into (file, path relative to its input root) pairs, sorted."""
+    """Expand files and folders into (file, path relative to its input root) pairs, sorted.
+
+    With ``recursive`` symlinked sub-folders are followed; one that leads back into a folder
+    already being walked (a loop) is skipped with a warning."""
     out = []
     for item in inputs:
         item = Path(item)
         if item.is_dir():
-            pattern = "**/*" if recursive else "*"
-            files = sorted(p for p in item.glob(pattern) if p.is_file() and is_motion_file(p))
-            out += [(p, p.relative_to(item)) for p in files]
+            files = _walk(item) if recursive else [p for p in item.iterdir() if p.is_file()]
+            out += [(p, p.relative_to(item)) for p in sorted(files) if is_motion_file(p)]
         else:
             out.append((item, Path(item.name)))
     return out
+
+
+def _walk(root: Path) -> list[Path]:
+    files, stack = [], [(root, frozenset([os.path.realpath(root)]))]
+    while stack:
+        d, ancestors = stack.pop()
+        try:
+            entries = sorted(d.iterdir())
+        except OSError as e:
+            warnings.warn(f"{d}: cannot list folder ({e.strerror or e}); skipped", stacklevel=3)
+            continue
+        for p in entries:
+            if p.is_dir():
+                real = os.path.realpath(p)
+                if real in ancestors:
+                    warnings.warn(f"{p}: symlink loop back to {real}; not followed", stacklevel=3)
+                    continue
+                stack.append((p, ancestors | {real}))
+            elif p.is_file():
+                files.append(p)
+    return files
+
+
+def check_out_dir(out_dir) -> Path:
+    """The output folder, created if missing; ConfigError when it is a file or cannot be written."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: output must be a folder, but it is a file")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"{out}: cannot create the output folder ({e.strerror or e})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ConfigError(f"{out}: output folder is not writable")
+    return out
+
+
+def check_unique_stems(files, out_dir, verb: str = "convert") -> dict:
+    """{file: output stem}; ConfigError when two inputs would write the same outputs."""
+    seen, stems = {}, {}
+    for path, rel in files:
+        stem = output_stem(rel, out_dir)
+        if stem in seen:
+            raise ConfigError(f"{seen[stem]} and {path} would both write {stem}.*; {verb} them separately")
+        seen[stem] = stems[path] = stem
+    return stems
 
 
 def output_stem(rel: Path, out_dir) -> Path:
@@ -124,33 +178,60 @@ def output_stem(rel: Path, out_dir) -> Path:
 
 def convert(inputs, out_dir="out", skeleton: str = "t2m", fps: float | None = None, recursive: bool = False,
             joint_map=None, up: str | None = None, uniform_bones: bool = False, overwrite: bool = True,
-            progress=None, **options) -> list[ConvertResult]:
+            progress=None, jobs: int = 1, shard=None, resume: bool = False, **options) -> list[ConvertResult]:
     """Convert files and folders; never stops at a bad file.
 
     Returns one :class:`ConvertResult` per input file (``error`` holds the one-line message of a
-    file that failed). ``progress(i, n, path)`` is called before each file when given. Outputs
+    file that failed). ``progress(i, n, path)`` is called as files finish when given. Outputs
     mirror the input tree under ``out_dir``: ``a/b/walk.bvh`` -> ``out/a/b/walk.npy`` + ``.npz``.
+    ``jobs`` > 1 converts in that many worker processes; ``shard`` "i/N" keeps the i-th of N
+    round-robin shards of the sorted inputs; every converted file is recorded in the folder's
+    done-manifest and ``resume`` skips the ones recorded there (converters.batch).
     """
     get_skeleton(skeleton)  # fail early on a bad --skeleton
-    files = collect_inputs(inputs, recursive)
+    check_jobs(jobs)
+    if fps is not None:
+        fps = limits.check_rate(fps, "--fps", option=True)
+    if options.get("source_fps") is not None:
+        limits.check_rate(options["source_fps"], "--source-fps", option=True)
+    files = select_shard(collect_inputs(inputs, recursive), shard)
     if not files:
         raise ConfigError(f"no motion files found in {', '.join(map(str, inputs))}"
-                          + ("" if recursive else " (use --recursive for sub-folders)"))
-    results = []
+                          + ("" if recursive else " (use --recursive for sub-folders)")
+                          + (f" for shard {shard}" if shard else ""))
+    stems = check_unique_stems(files, out_dir)
+    check_out_dir(out_dir)
+    manifest = Manifest(out_dir, shard)
+    results: list[ConvertResult | None] = [None] * len(files)
+    todo = []
     for i, (path, rel) in enumerate(files):
+        stem = stems[path]
+        want = {ext: overwrite or not stem.with_name(stem.name + ext).exists() for ext in (".npy", ".npz")}
+        if (resume and manifest.is_done(path, rel)) or not any(want.values()):
+            results[i] = ConvertResult(path, [], skipped=True)
+        else:
+            todo.append((i, path, stem, want))
+    kw = dict(skeleton=skeleton, fps=fps, joint_map=joint_map, up=up, uniform_bones=uniform_bones, **options)
+    done = len(files) - len(todo)
+    for k, res in run_tasks(_convert_one, [(path, stem, want, kw) for _, path, stem, want in todo], jobs):
+        i = todo[k][0]
+        results[i] = res
+        if res.ok and (len(files) > 1 or shard or resume):     # one-file runs leave no manifest
+            manifest.add(res.source, files[i][1], res.outputs)
+        done += 1
         if progress:
-            progress(i, len(files), path)
-        stem = output_stem(rel, out_dir)
-        if not overwrite and stem.with_name(stem.name + ".npy").exists():
-            results.append(ConvertResult(path, [], skipped=True))
-            continue
-        try:
-            m = load_motion(path, skeleton=skeleton, fps=fps, joint_map=joint_map, up=up,
-                            uniform_bones=uniform_bones, **options)
-            results.append(ConvertResult(path, save_motion(m, stem)))
-        except M2TError as e:
-            results.append(ConvertResult(path, [], error=str(e)))
+            progress(done, len(files), res.source)
     return results
+
+
+def _convert_one(task) -> ConvertResult:
+    """One file (runs in a worker process when jobs > 1)."""
+    path, stem, want, kw = task
+    try:  # the last-resort guard: whatever goes wrong in one file is one line, the run goes on
+        m = load_motion(path, **kw)
+        return ConvertResult(path, save_motion(m, stem, npy=want[".npy"], npz=want[".npz"]))
+    except Exception as e:  # noqa: BLE001
+        return ConvertResult(path, [], error=file_error(path, e))
 
 
 def info(path, **options) -> dict:

@@ -26,13 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
+from . import limits
 from .errors import ConfigError, MotionFileError
 from .fileio import atomic_path, read_text, strip_gz
 from .motion import Motion
 from .units import UNITS
 
 DEFAULT_FPS = 120.0
-_FRAME_LINE = re.compile(r"^[ \t]*\d+[ \t\r]*$", re.M)
+_FRAME_LINE = re.compile(r"^[ \t]*[0-9]+[ \t\r]*$", re.M)     # ASCII digits only (int() rejects some \d)
 _COMMENT = re.compile(r"#[^\n]*")
 
 
@@ -109,6 +110,8 @@ def parse_asf(path) -> dict:
             hier.append((i, toks))
     if not raw_bones:
         raise _err(path, None, "no :bonedata bones found (is this an ASF file?)")
+    if len(raw_bones) > limits.MAX_JOINTS:
+        raise _err(path, None, f"more than {limits.MAX_JOINTS:,} bones")
 
     try:
         scale = float(units.get("length", (0, "1"))[1])
@@ -206,11 +209,15 @@ def _first_frame_layout(body: str) -> list[tuple[str, int]]:
     layout = []
     for raw in body[:20000].split("\n")[1:]:
         toks = raw.split()
-        if len(toks) == 1 and toks[0].isdigit():
+        if len(toks) == 1 and _is_frame_number(toks[0]):
             return layout
         if toks:
             layout.append((toks[0], len(toks) - 1))
     return []
+
+
+def _is_frame_number(tok: str) -> bool:
+    return tok.isascii() and tok.isdigit()
 
 
 def _parse_amc_fast(body: str, channels):
@@ -222,7 +229,7 @@ def _parse_amc_fast(body: str, channels):
     per = 1 + sum(1 + k for _, k in layout)
     toks = body.split()
     T = len(toks) // per
-    if len(toks) % per or not all(map(str.isdigit, toks[::per])):
+    if len(toks) % per or not all(map(_is_frame_number, toks[::per])):
         return None
     out, c = {}, 1
     try:
@@ -249,7 +256,7 @@ def _parse_amc_slow(path, body: str, first: int, channels, full: bool):
         toks = raw.split()
         if not toks:
             continue
-        if len(toks) == 1 and toks[0].isdigit():
+        if len(toks) == 1 and _is_frame_number(toks[0]):
             if cur is not None:
                 expect = list(cur[1]) if expect is None else expect
                 check(cur, False)
@@ -367,14 +374,16 @@ def read(path, asf=None, units=None, fps=None) -> Motion:
         raise ConfigError(f"{path}: unknown unit {units!r}; choose one of {', '.join(UNITS)}")
     vals, angle = parse_amc(path, {b["name"]: len(b["dof"]) for b in skel["bones"]}
                             | {"root": len(skel["root"]["order"])})
+    limits.check_samples(next(iter(vals.values())).shape[0], 1 + len(skel["bones"]), path)
     pos = _forward(skel, vals, 1.0 if (angle or skel["angle"]) == "deg" else 180.0 / np.pi) * scale
     names = ["root"] + [b["name"] for b in skel["bones"]]
     parents = [-1] + [names.index(b["parent"]) for b in skel["bones"]]
     if fps is not None:
         fps_source = "argument"
     else:
-        m = re.match(r"HDM_.*_(\d+)$", Path(strip_gz(path)).stem, re.I)
+        m = re.match(r"HDM_.*_([0-9]+)$", Path(strip_gz(path)).stem, re.I)
         fps, fps_source = (float(m.group(1)), "file name") if m and int(m.group(1)) > 0 else (DEFAULT_FPS, "default 120")
+        limits.check_rate(fps, f"frame rate from the file name ({fps_source})", path)
     return Motion(positions=pos.astype(np.float32), fps=float(fps), joint_names=tuple(names), parents=tuple(parents),
                   skeleton=f"asf:{skel['name']}", source=str(path), up="+y",
                   meta={"units": uname, "units_from": ufrom, "asf": str(asf_path), "fps_source": fps_source})

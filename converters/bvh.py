@@ -11,12 +11,14 @@ over joints); docs/performance.md has its speed.
 """
 from __future__ import annotations
 
+import io
 import re
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import limits
 from .errors import MotionFileError
 from .fileio import atomic_path, read_bytes
 from .motion import Motion
@@ -93,8 +95,12 @@ def parse_hierarchy(text: str, path="<bvh>") -> Hierarchy:
     joints: list[Joint] = []
     n_channels = 0
 
-    def joint_body(name: str, parent: int) -> None:
+    def joint_body(name: str, parent: int, depth: int = 0) -> None:
         nonlocal n_channels
+        if depth > limits.MAX_DEPTH:
+            raise MotionFileError(f"{path}:{tk.line()}: joints nested more than {limits.MAX_DEPTH} deep")
+        if len(joints) >= limits.MAX_JOINTS:
+            raise MotionFileError(f"{path}:{tk.line()}: more than {limits.MAX_JOINTS:,} joints")
         me = len(joints)
         joints.append(Joint(name, parent, np.zeros(3)))
         tk.expect("{")
@@ -105,18 +111,22 @@ def parse_hierarchy(text: str, path="<bvh>") -> Hierarchy:
                 joints[me].offset = np.array([tk.number(f"OFFSET of {name!r}") for _ in range(3)])
             elif key == "CHANNELS":
                 line = tk.line()
-                try:
-                    count = int(tk.next("channel count"))
-                except ValueError:
-                    raise MotionFileError(f"{path}:{line}: bad channel count for joint {name!r}") from None
+                ctok = tk.next("channel count")
+                if not (ctok.isascii() and ctok.isdigit() and int(ctok) <= 6):
+                    raise MotionFileError(f"{path}:{line}: bad channel count {ctok!r} for joint {name!r} (0-6)")
+                count = int(ctok)
                 chans = [tk.next("channel name") for _ in range(count)]
                 for c in chans:
                     if not _CHANNEL.match(c):
                         raise MotionFileError(f"{path}:{tk.line()}: unknown channel {c!r} on joint {name!r}")
+                if len({c.upper() for c in chans}) < len(chans):
+                    raise MotionFileError(f"{path}:{line}: channel listed twice on joint {name!r}")
+                if joints[me].channels:
+                    raise MotionFileError(f"{path}:{line}: second CHANNELS line on joint {name!r}")
                 joints[me].channels = chans
                 n_channels += count
             elif key == "JOINT":
-                joint_body(tk.next("joint name"), me)
+                joint_body(tk.next("joint name"), me, depth + 1)
             elif key == "END":
                 tk.expect("Site")
                 site = len(joints)
@@ -168,23 +178,24 @@ def split_file(data: bytes, path) -> tuple[str, int, float, bytes, int]:
         raise MotionFileError(f"{path}:{line0 + 1}: negative frame count {frames}")
     if not dt > 0:
         raise MotionFileError(f"{path}:{line0 + 2}: Frame Time must be positive, got {dt}")
+    limits.check_rate(1.0 / dt, f"Frame Time {fm.group(2).decode('latin-1')} s", f"{path}:{line0 + 2}")
     data_line = line0 + rest.count(b"\n", 0, fm.end())
     return header, frames, dt, rest[fm.end():], data_line
 
 
 def parse_motion_block(block: bytes, frames: int, n_channels: int, path, first_line: int) -> np.ndarray:
-    """MOTION numbers -> (frames, n_channels) float64. Fast path: one C-level parse of the whole
-    block; on any disagreement a line-by-line scan names the offending line."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        try:
-            flat = np.fromstring(block, dtype=np.float64, sep=" ")  # bytes in, whitespace separated
-            ok = True
-        except ValueError:
-            ok = False
-    expected = frames * n_channels
-    if ok and flat.size == expected and np.isfinite(flat).all():
-        return flat.reshape(frames, n_channels)
+    """MOTION numbers -> (frames, n_channels) float64. Fast path: numpy's C row parser
+    (`np.loadtxt`, one frame per line, no comment or quote handling) over the whole block; on any
+    disagreement a line-by-line scan names the offending line."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")              # "input contained no data" on empty blocks
+            values = np.loadtxt(io.BytesIO(block), dtype=np.float64, comments=None, ndmin=2)
+        ok = values.shape == (frames, n_channels) and bool(np.isfinite(values).all())
+    except ValueError:
+        ok = False
+    if ok:
+        return values
     _diagnose(block, frames, n_channels, path, first_line)
     raise MotionFileError(f"{path}: MOTION data does not match the header")  # pragma: no cover
 
@@ -278,6 +289,9 @@ def read(path, units: str | None = None) -> Motion:
     h = parse_hierarchy(header, path)
     if frames == 0:
         raise MotionFileError(f"{path}: the file has zero frames")
+    if frames * h.n_channels > len(block) // 2 + 1:      # each value takes >= 2 bytes ("0 ")
+        _diagnose(block, frames, h.n_channels, path, data_line)
+    limits.check_samples(frames, len(h.joints), path)
     values = parse_motion_block(block, frames, h.n_channels, path, data_line)
     pos = channels_to_positions(h, values)
     unit_name, scale, how = resolve_units(pos, units, path)

@@ -29,8 +29,10 @@ from pathlib import Path
 import ezc3d
 import numpy as np
 
+from . import limits
 from .errors import ConfigError, MotionFileError
 from .fileio import read_bytes
+from .isolate import run_isolated
 from .motion import Motion
 from .units import UNITS, body_extent
 
@@ -55,20 +57,21 @@ def read(path, units: str | None = None) -> Motion:
     path = Path(path)
     data, size = _head(path)
     header = check_structure(data, path)
+    _check_length(header, [-1.0] if header["float_data"] else [1.0], size, path)
+    limits.check_samples(max(header["frames"], 0), header["points"], path)
     c = _ezc3d_load(path, data)
     params = c["parameters"]
     point = params.get("POINT", {})
     raw = np.asarray(c["data"]["points"], dtype=np.float64)            # (4, N, T)
     n_all = raw.shape[1] if raw.ndim == 3 else 0
     analog = _value(params.get("ANALOG", {}), "USED")
-    n_analog = int(analog[0]) if len(analog) else 0
+    n_analog = int(_num(analog[0], 0)) if len(analog) else 0
     if n_all == 0:
         what = "rotation data only" if params.get("ROTATION", {}).get("LABELS", {}).get("value") \
             else "analog/force-plate data only"
         raise MotionFileError(f"{path}: no 3D marker points ({what})")
 
     hdr = c["header"]["points"]
-    _check_length(header, _value(point, "SCALE"), size, path)
     if raw.shape[2] == 0:
         raise MotionFileError(f"{path}: the file has zero frames")
 
@@ -229,7 +232,12 @@ def check_structure(data: bytes, path) -> dict:
     frames = params.get((ids.get(b"POINT"), b"FRAMES"))
     if frames and frames[0] == 2 and np.prod(frames[1]) >= 1:
         announced.append(struct.unpack_from(endian + "H", data, frames[2])[0])
-    return {"points": points, "analogs": analogs, "frames": min(announced), "data_start": data_start}
+    scale = params.get((ids.get(b"POINT"), b"SCALE"))
+    float_data = struct.unpack_from(endian + "f", data, 12)[0] < 0     # header word 7: POINT:SCALE
+    if scale and scale[0] == 4 and np.prod(scale[1]) >= 1:
+        float_data = struct.unpack_from(endian + "f", data, scale[2])[0] < 0
+    return {"points": points, "analogs": analogs, "frames": min(announced), "data_start": data_start,
+            "float_data": bool(float_data)}
 
 
 def _check_length(header: dict, scale, size: int, path) -> None:
@@ -255,7 +263,9 @@ def _head(path: Path) -> tuple[bytes, int]:
         return data, len(data)
     try:
         with open(path, "rb") as f:
-            return f.read(_PARAM_END_MAX), os.fstat(f.fileno()).st_size
+            size = os.fstat(f.fileno()).st_size
+            limits.check_bytes(size, path, "the file")
+            return f.read(_PARAM_END_MAX), size
     except FileNotFoundError:
         raise MotionFileError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -279,18 +289,58 @@ def _disk_path(path: Path, data: bytes):
         os.unlink(tmp)
 
 
-def _ezc3d_load(path: Path, data: bytes):
+def _ezc3d_load(path: Path, data: bytes) -> dict:
+    """ezc3d's reading of the file as plain dicts and arrays: {"parameters": {group: {name:
+    {"value": ...}}}, "header": {"points": {...}}, "data": {"points": (4, N, T), "meta_points":
+    {"residuals": (1, N, T)}}}. ezc3d runs in a child process (converters.isolate): a crash or
+    hang inside it on a corrupt file is one error line."""
     with _disk_path(path, data) as p:
-        try:
-            return ezc3d.c3d(str(p))
-        except Exception as e:  # ezc3d raises OSError/RuntimeError/IndexError... with C++ text
-            msg = " ".join(str(e).split()).removesuffix(": iostream error")[:200] or e.__class__.__name__
-            raise MotionFileError(f"{path}: ezc3d cannot read it ({msg})") from None
+        def job():
+            try:
+                c = ezc3d.c3d(str(p))
+            except Exception as e:  # ezc3d raises OSError/RuntimeError/IndexError... with C++ text
+                msg = " ".join(str(e).split()).removesuffix(": iostream error")[:200] or e.__class__.__name__
+                raise MotionFileError(msg) from None
+            params = {g: {k: {"value": _plain(v["value"])} for k, v in grp.items()
+                          if isinstance(v, dict) and "value" in v}
+                      for g, grp in c["parameters"].items()}
+            hp = {k: _plain(v) for k, v in c["header"]["points"].items()}
+            arrays = {"points": np.asarray(c["data"]["points"], dtype=np.float64),
+                      "residuals": np.asarray(c["data"]["meta_points"]["residuals"], dtype=np.float64)}
+            return arrays, {"parameters": params, "header_points": hp}
+
+        arrays, info = run_isolated(job, path, "ezc3d")
+    return {"parameters": info["parameters"], "header": {"points": info["header_points"]},
+            "data": {"points": arrays["points"], "meta_points": {"residuals": arrays["residuals"]}}}
+
+
+def _plain(v):
+    """A parameter value as JSON-able lists, numbers and strings."""
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
 
 
 def _value(group: dict, name: str) -> list:
-    v = group.get(name, {}).get("value", [])
-    return list(np.ravel(v)) if v is not None else []
+    v = group.get(name, {}).get("value", []) if isinstance(group.get(name), dict) else []
+    if v is None:
+        return []
+    try:
+        return list(np.ravel(np.asarray(v, dtype=object)))
+    except ValueError:               # ragged nesting from a corrupt parameter
+        return []
+
+
+def _num(v, default: float) -> float:
+    """A parameter entry as a float; `default` when it is not a number (a corrupt type)."""
+    try:
+        return float(v)
+    except (TypeError, ValueError, OverflowError):
+        return default
 
 
 def _text(s) -> str:
@@ -339,12 +389,12 @@ def _units(point: dict, units, path) -> tuple[str, float, str]:
 
 def _rate(point: dict, hdr: dict, path) -> float:
     rate = _value(point, "RATE")
-    fps = float(rate[0]) if len(rate) else 0.0
+    fps = _num(rate[0], 0.0) if len(rate) else 0.0
     if not (np.isfinite(fps) and fps > 0):
-        fps = float(hdr.get("frame_rate", 0.0))
+        fps = _num(hdr.get("frame_rate", 0.0), 0.0)
     if not (np.isfinite(fps) and fps > 0):
         raise MotionFileError(f"{path}: no frame rate (POINT:RATE and the header give {fps})")
-    return fps
+    return limits.check_rate(fps, "POINT:RATE", path)
 
 
 def _up_hint(point: dict) -> str | None:

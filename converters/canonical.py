@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import limits
 from .errors import ConfigError, MotionFileError
 from .motion import Motion
 from .rotations import rotation_y
@@ -90,9 +91,9 @@ def canonicalize(m: Motion, fps: float | None = None, up: str | None = None,
     up: the source up axis ("+y", "+z", ...), detected from the feet-to-head direction when None.
     """
     skel = get_skeleton(m.skeleton)
-    fps = float(fps or skel.fps)
-    if not fps > 0:
-        raise ConfigError(f"--fps must be positive, got {fps}")
+    fps = limits.check_rate(skel.fps if fps is None else fps, "--fps", option=True)
+    n_out = int(np.floor((m.n_frames - 1) * fps / m.fps + 1e-9)) + 1
+    limits.check_samples(n_out, m.n_joints, m.source, f"resampled to {fps:g} fps, the motion")
     p = m.positions.astype(np.float64)
     up_used = up or detect_up(p, skel)
     p = to_y_up(p, up_used)

@@ -39,10 +39,18 @@ def where(path, line: int | None = None, frame: int | None = None, joint: str | 
 
 
 def file_error(path, exc: BaseException) -> str:
-    """One line for a file that failed, whatever was raised: an M2TError's own message (it already
-    names the file), else `<path>: cannot read (<Type>: <message>)`. The last-resort guard of
-    every per-file loop, so that one bad file never stops a folder run."""
+    """The one-line message for any exception raised while reading or converting `path`.
+
+    An M2TError already names the file; anything else (a reader bug, MemoryError, RecursionError,
+    an OSError while writing) becomes ``<path>: unexpected <Type>: <first line>``, so a folder
+    run can list it and go on. Used by converters.convert, dataset building and captioning."""
     if isinstance(exc, M2TError):
-        return str(exc).splitlines()[0] if str(exc) else f"{path}: {type(exc).__name__}"
-    msg = " ".join(str(exc).split())[:200]
-    return f"{path}: cannot read ({type(exc).__name__}{': ' + msg if msg else ''})"
+        return " ".join(str(exc).split()) or f"{path}: {exc.__class__.__name__}"
+    if isinstance(exc, MemoryError):
+        return f"{path}: out of memory reading it (file too large or corrupt)"
+    if isinstance(exc, RecursionError):
+        return f"{path}: structure nested too deeply"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{path}: {exc.strerror}" + (f" ({exc.filename})" if exc.filename else "")
+    first = (str(exc).strip().splitlines() or [""])[0][:200]
+    return f"{path}: unexpected {exc.__class__.__name__}" + (f": {first}" if first else "")

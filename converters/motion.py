@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from . import limits
 from .errors import MotionFileError
 
 
@@ -37,8 +38,8 @@ class Motion:
         if p.shape[1] != len(self.joint_names):
             raise MotionFileError(
                 f"{self.source}: {p.shape[1]} joints of data but {len(self.joint_names)} joint names")
-        if not np.isfinite(self.fps) or self.fps <= 0:
-            raise MotionFileError(f"{self.source}: frame rate must be positive, got {self.fps}")
+        limits.check_rate(self.fps, "frame rate", self.source)
+        limits.check_samples(p.shape[0], p.shape[1], self.source)
         bad = ~np.isfinite(p)
         if bad.any():
             t, j = np.argwhere(bad)[0][:2]

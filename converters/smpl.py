@@ -11,27 +11,29 @@ rest); joint j's world position is ``trans + J0 + G_parent @ (J_j - J_parent)`` 
 pelvis, where J are the rest joints and the pelvis rests at J0 (added unrotated, as SMPL does).
 AMASS puts its Z-up world in the root orientation, so the result is returned with ``up="+z"``.
 
-Two methods: with ``body_model_dir`` the ``smplx`` package computes exact joints for the file's
-betas and gender; without it, forward kinematics on the built-in mean-shape neutral skeleton
+Two methods: with ``body_model_dir`` exact joints for the file's betas and gender from the
+body-model file (loaded without pickle by :mod:`converters.bodymodel`; the same joints smplx
+computes); without it, forward kinematics on the built-in mean-shape neutral skeleton
 (:data:`converters.skeletons.T2M` ``rest``): an approximation that ignores body shape (betas).
 
 A ``.npz`` written by m2t itself (keys ``positions`` and ``joint_names``, see
 :func:`converters.api.save_motion`) is returned as it is, Y up. Files are opened with
-``allow_pickle=False``: m2t never unpickles motion data.
+``allow_pickle=False`` semantics through :mod:`converters.safe_npz`, which also checks every
+array's declared dtype and size before reading it: m2t never unpickles motion data.
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 
+from . import bodymodel, limits
 from .errors import ConfigError, MotionFileError
 from .fileio import read_bytes
 from .motion import Motion
 from .rotations import A2R, forward_kinematics
+from .safe_npz import SafeNpz
 from .skeletons import SMPL_REST_PELVIS, T2M, T2M_JOINTS, T2M_PARENTS
 
 N_BODY = 22                      # root + 21 body joints, the t2m joints
@@ -41,7 +43,7 @@ GENDERS = ("neutral", "male", "female")
 FPS_KEYS = ("mocap_framerate", "mocap_frame_rate")
 
 APPROXIMATION = "body shape (betas) ignored: mean-shape neutral SMPL skeleton"
-_CHUNK = 256                     # frames per body-model batch (bounds memory on long takes)
+_CHUNK = 4096                    # frames per forward-kinematics block with a body model (bounds memory)
 
 
 def read(path, body_model_dir=None, gender: str | None = None, fps: float | None = None,
@@ -60,12 +62,12 @@ def read(path, body_model_dir=None, gender: str | None = None, fps: float | None
         raise ConfigError(f"gender must be one of {', '.join(GENDERS)}, got {gender!r}")
     if model_type is not None and str(model_type).lower() not in MODEL_TYPES:
         raise ConfigError(f"model_type must be one of {', '.join(MODEL_TYPES)}, got {model_type!r}")
-    with _open_npz(path) as data:
-        if "positions" in data.files and "joint_names" in data.files:
-            return _read_m2t(path, data)
-        f = _smpl_fields(path, data)
+    data = open_npz(path)
+    if "positions" in data.files and "joint_names" in data.files:
+        return _read_m2t(path, data)
+    f = _smpl_fields(path, data)
     if fps is not None:
-        f["fps"] = float(fps)
+        f["fps"] = limits.check_rate(fps, "--source-fps", option=True)
     if f["fps"] is None:
         raise MotionFileError(f"{path}: no frame rate (no key {' or '.join(map(repr, FPS_KEYS))}); "
                               "give the fps option")
@@ -80,44 +82,41 @@ def read(path, body_model_dir=None, gender: str | None = None, fps: float | None
             raise ConfigError(f"{path}: cannot tell the body model from {f['width']} pose values per frame; "
                               f"give model_type ({', '.join(MODEL_TYPES)})")
         model_file = find_model_file(body_model_dir, model, gender)
-        pos = joints_smplx(model_file, model, gender, f["pose"], f["trans"], f["betas"])
-        meta.update(method="smplx body model", model_file=str(model_file))
+        pos = joints_body_model(model_file, model, f["pose"], f["trans"], f["betas"])
+        meta.update(method="body model file", model_file=str(model_file))
     return Motion(positions=pos, fps=f["fps"], joint_names=T2M_JOINTS, parents=T2M_PARENTS,
                   skeleton="smpl", source=str(path), up="+z", meta=meta)
 
 
 # ----------------------------------------------------------------------------- file parsing
 
-def _open_npz(path) -> np.lib.npyio.NpzFile:
-    raw = read_bytes(path)
-    if raw[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):
-        what = "a .npy array" if raw[:6] == b"\x93NUMPY" else "not a zip archive"
-        raise MotionFileError(f"{path}: not an npz file ({what})")
-    try:
-        data = np.load(io.BytesIO(raw), allow_pickle=False)
-    except Exception as e:  # zipfile.BadZipFile, ValueError, OSError ...
-        raise MotionFileError(f"{path}: cannot open npz ({e.__class__.__name__}: {e})") from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise MotionFileError(f"{path}: not an npz archive")
-    return data
+def open_npz(path) -> SafeNpz:
+    return SafeNpz(read_bytes(path), path)
 
 
 def _get(path, data, key) -> np.ndarray:
-    try:
-        return data[key]
-    except Exception as e:  # ValueError (pickled objects, bad header), BadZipFile, zlib.error ...
-        if "allow_pickle" in str(e):
-            raise MotionFileError(f"{path}: key {key!r} holds pickled Python objects; m2t does not "
-                                  "unpickle data files") from None
-        raise MotionFileError(f"{path}: cannot read key {key!r} ({e.__class__.__name__}: {e})") from None
+    return data[key]          # SafeNpz: sizes checked, pickles refused, one-line errors
 
 
 def _text(a) -> str:
     """A 0-d/1-element str or bytes array (or scalar) -> stripped lower-case str."""
     v = np.asarray(a).reshape(-1)[0] if np.asarray(a).size else ""
-    if isinstance(v, bytes):
-        v = v.decode("latin-1")
+    if isinstance(v, (bytes, np.bytes_)):
+        v = bytes(v).decode("latin-1")
     return str(v).strip().lower()
+
+
+def _text_keep(v) -> str:
+    """str of one array element, bytes read as Latin-1 (case kept)."""
+    return bytes(v).decode("latin-1") if isinstance(v, (bytes, np.bytes_)) else str(v)
+
+
+def _scalar(path, data, key) -> float:
+    """A numeric 0-d / 1-element key as a float; one-line error for strings, bytes, empty."""
+    a = _get(path, data, key)
+    if a.dtype.kind not in "fiu" or a.size < 1:
+        raise MotionFileError(f"{path}: key {key!r} must be a number, got {a.dtype} {a.shape}")
+    return float(a.reshape(-1)[0])
 
 
 def _float_array(path, data, key, ndim_ok) -> np.ndarray:
@@ -159,6 +158,7 @@ def _smpl_fields(path, data) -> dict:
     T, width = poses.shape
     if T == 0:
         raise MotionFileError(f"{path}: the motion has zero frames")
+    limits.check_samples(T, N_BODY, path)
     if width < 3 * N_BODY or width % 3:
         raise MotionFileError(f"{path}: {pose_key!r} must have a multiple of 3 and at least {3 * N_BODY} "
                               f"values per frame (root + 21 body joints), got {width}")
@@ -177,9 +177,7 @@ def _smpl_fields(path, data) -> dict:
     fps = None
     for k in FPS_KEYS:
         if k in keys:
-            fps = float(np.asarray(_get(path, data, k), dtype=np.float64).reshape(-1)[0])
-            if not np.isfinite(fps) or fps <= 0:
-                raise MotionFileError(f"{path}: {k!r} must be a positive frame rate, got {fps}")
+            fps = limits.check_rate(_scalar(path, data, k), k, path)
             break
     gender = _text(_get(path, data, "gender")) if "gender" in keys else "neutral"
     if gender not in GENDERS:
@@ -196,22 +194,33 @@ def _smpl_fields(path, data) -> dict:
 def _read_m2t(path, data) -> Motion:
     """An m2t output npz (see api.save_motion) -> its Motion, Y up."""
     pos = _get(path, data, "positions")
-    names = [str(n) for n in _get(path, data, "joint_names").reshape(-1)]
+    if pos.dtype.kind not in "fiu" or pos.ndim != 3 or pos.shape[-1] != 3:
+        raise MotionFileError(f"{path}: key 'positions' must be a numeric (frames, joints, 3) array, "
+                              f"got {pos.dtype} {pos.shape}")
+    names_a = _get(path, data, "joint_names").reshape(-1)
+    if names_a.dtype.kind not in "US":
+        raise MotionFileError(f"{path}: key 'joint_names' must hold strings, got {names_a.dtype}")
+    names = [_text_keep(n) for n in names_a]
     if "fps" not in data.files:
         raise MotionFileError(f"{path}: m2t npz without key 'fps'")
-    fps = float(np.asarray(_get(path, data, "fps")).reshape(-1)[0])
+    fps = limits.check_rate(_scalar(path, data, "fps"), "key 'fps'", path)
     parents = _get(path, data, "parents").reshape(-1) if "parents" in data.files else np.zeros(0)
+    if parents.size and (parents.dtype.kind not in "iu" or len(parents) != len(names)
+                         or not ((parents >= -1) & (parents < len(names))).all()):
+        raise MotionFileError(f"{path}: key 'parents' must be {len(names)} integer joint indices "
+                              f"(-1 for a root), got {parents.dtype} {parents.shape}")
     skeleton = _text(_get(path, data, "skeleton")) if "skeleton" in data.files else "source"
     meta = {}
     if "meta" in data.files:
         try:
-            meta = json.loads(str(np.asarray(_get(path, data, "meta")).reshape(-1)[0]))
-        except (ValueError, IndexError):
+            meta = json.loads(_text_keep(np.asarray(_get(path, data, "meta")).reshape(-1)[0]))
+        except (ValueError, IndexError, RecursionError):
             meta = {}
     meta = dict(meta) if isinstance(meta, dict) else {}
     meta["written_by"] = "m2t"
     if "source" in data.files:
-        meta["converted_from"] = str(np.asarray(_get(path, data, "source")).reshape(-1)[0])
+        src = np.asarray(_get(path, data, "source")).reshape(-1)
+        meta["converted_from"] = _text_keep(src[0]) if src.size else ""
     return Motion(positions=np.asarray(pos), fps=fps, joint_names=tuple(names),
                   parents=tuple(int(p) for p in parents) if len(parents) == len(names) else None,
                   skeleton=skeleton, source=str(path), up="+y", meta=meta)
@@ -239,7 +248,7 @@ def model_file_candidates(body_model_dir, model: str, gender: str) -> list[Path]
     """Where a model file may be: smplx's names (``SMPLH_MALE.npz``), in ``body_model_dir`` or its
     ``<model>/`` subfolder, and AMASS's ``<model>/<gender>/model.npz`` layout."""
     d = Path(body_model_dir)
-    exts = ("pkl",) if model == "smpl" else ("npz", "pkl")
+    exts = ("npz", "pkl")
     names = [f"{model.upper()}_{gender.upper()}.{e}" for e in exts]
     out = [d / n for n in names] + [d / model / n for n in names]
     if model != "smpl":
@@ -260,44 +269,21 @@ def find_model_file(body_model_dir, model: str, gender: str) -> Path:
     raise ConfigError(f"{d}: no {model.upper()} {gender} body model file; expected one of: {names}")
 
 
-def joints_smplx(model_file, model: str, gender: str, pose: np.ndarray, trans: np.ndarray,
-                 betas: np.ndarray) -> np.ndarray:
-    """Exact body joints with the ``smplx`` package (imported here: torch is heavy).
+def joints_body_model(model_file, model: str, pose: np.ndarray, trans: np.ndarray,
+                      betas: np.ndarray) -> np.ndarray:
+    """Exact body joints from a body-model file (loaded without pickle, converters.bodymodel).
 
     model_file: path to the model; model: "smpl" | "smplh" | "smplx"; pose (T, 66) root + body
     axis-angle radians; trans (T, 3) metres; betas (B,), truncated to the model's shape space.
-    Returns (T, 22, 3) float64 metres in the file's world frame.
+    Returns (T, 22, 3) float64 metres in the file's world frame (what smplx's ``joints[:, :22]``
+    holds for the same inputs).
     """
-    import torch
-    import smplx
-
-    T = pose.shape[0]
-    batch = min(T, _CHUNK)
-    cls = {"smpl": smplx.SMPL, "smplh": smplx.SMPLH, "smplx": smplx.SMPLX}[model]
-    kw = {} if model == "smpl" else {"ext": Path(model_file).suffix[1:], "use_pca": False, "flat_hand_mean": True}
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):   # smplx prints warnings about shape spaces
-            bm = cls(model_path=str(model_file), gender=gender, num_betas=max(len(betas), 1),
-                     batch_size=batch, dtype=torch.float64, **kw)
-    except Exception as e:
-        raise ConfigError(f"{model_file}: cannot load {model} body model ({e.__class__.__name__}: {e})") from None
-    parents = [int(p) for p in bm.parents[:N_BODY]]
-    if bm.J_regressor.shape[0] < N_BODY or parents[1:] != list(T2M_PARENTS[1:]):
+    bm = bodymodel.load(model_file)
+    parents = [int(p) for p in bm["parents"][:N_BODY]]
+    if parents[1:] != list(T2M_PARENTS[1:]):
         raise ConfigError(f"{model_file}: not an SMPL-family body model (joint tree differs)")
-    nb = bm.num_betas
-    b = np.zeros(nb)
-    b[:min(nb, len(betas))] = betas[:nb]
-    n_body = 23 if model == "smpl" else 21          # SMPL's body_pose includes its two hand joints
-    out = np.empty((T, N_BODY, 3))
-    with torch.no_grad():
-        for s in range(0, T, batch):
-            n = min(batch, T - s)
-            p = np.zeros((batch, 3 + 3 * n_body))
-            p[:n, :3 * N_BODY] = pose[s:s + n]
-            tr = np.zeros((batch, 3))
-            tr[:n] = trans[s:s + n]
-            res = bm(global_orient=torch.from_numpy(p[:, :3]), body_pose=torch.from_numpy(p[:, 3:]),
-                     betas=torch.from_numpy(np.broadcast_to(b, (batch, nb)).copy()),
-                     transl=torch.from_numpy(tr), return_verts=False)
-            out[s:s + n] = res.joints[:n, :N_BODY].numpy()
+    J = bodymodel.rest_joints(bm, model, betas)[:N_BODY]
+    out = np.empty((pose.shape[0], N_BODY, 3))
+    for s in range(0, pose.shape[0], _CHUNK):
+        out[s:s + _CHUNK] = fk_builtin(pose[s:s + _CHUNK], trans[s:s + _CHUNK], rest=J, pelvis=J[0])
     return out

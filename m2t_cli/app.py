@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import List, Optional
 
@@ -20,7 +21,10 @@ from .errors import EXIT_BATCH_FAILED, fail, user_errors
 from .show import print_info
 from .dataset_cmds import dataset_app
 from .train_cmds import evaluate as evaluate_cmd
+from .train_cmds import export as export_cmd
 from .train_cmds import train as train_cmd
+from .view_cmds import render as render_cmd
+from .view_cmds import view as view_cmd
 
 app = typer.Typer(
     name="m2t", no_args_is_help=True, add_completion=False, rich_markup_mode=None,
@@ -44,7 +48,10 @@ def convert(
     source_fps: Optional[float] = typer.Option(None, help="Frame rate of the source when the file has none or a wrong one (AMC default 120)."),
     body_model_dir: Optional[Path] = typer.Option(None, help="SMPL npz: folder with SMPL/SMPL-H/SMPL-X model files for exact joints."),
     uniform_bones: bool = typer.Option(False, help="Rescale bones to the reference skeleton's lengths."),
-    overwrite: bool = typer.Option(True, help="Re-convert files whose output exists."),
+    overwrite: bool = typer.Option(True, help="Re-convert files whose output exists; --no-overwrite writes only the missing .npy/.npz."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes converting files in parallel."),
+    shard: Optional[str] = typer.Option(None, help="i/N: convert only the i-th (0-based) of N round-robin shards of the sorted inputs (one per cluster job)."),
+    resume: bool = typer.Option(False, "--resume", help="Skip files the output folder's done-manifest lists as converted (source unchanged, outputs present)."),
 ):
     """Convert motion files to the HumanML3D joint format (.npy positions + .npz with velocities).
 
@@ -57,34 +64,45 @@ def convert(
       m2t convert 07_05.amc --asf 07.asf --fps 20
 
       m2t convert trial.c3d --marker-map my_markers.json
+
+      m2t convert corpus/ -r -o hml3d/ --jobs 2 --resume
+
+      m2t convert corpus/ -r -o hml3d/ --shard $SLURM_ARRAY_TASK_ID/8   # sbatch --array=0-7
+
+    A bad file prints one line `Error: <file>: <problem>` (exit code 2); in a folder run bad files
+    are listed after the others are converted (exit code 1). Symlinked sub-folders are followed.
     """
     with user_errors():
         check_load_options(skeleton, units, up)
     if joint_map and marker_map:
         raise fail("give --joint-map or --marker-map, not both")
     with user_errors():
-        files = converters.api.collect_inputs(inputs, recursive)
+        with warnings.catch_warnings():          # converters.convert repeats them
+            warnings.simplefilter("ignore")
+            n_files = len(converters.api.collect_inputs(inputs, recursive))
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeRemainingColumn(), console=err, transient=True,
-                      disable=len(files) < 2) as bar:
-            task = bar.add_task("converting", total=len(files))
+                      disable=n_files < 2) as bar:
+            task = bar.add_task("converting", total=n_files)
 
             def progress(i, n, path):
-                bar.update(task, completed=i, description=f"converting {Path(path).name}")
+                bar.update(task, completed=i, total=n, description=f"converting {Path(path).name}")
 
             results = converters.convert(inputs, out, skeleton=skeleton, fps=fps, recursive=recursive,
                                          joint_map=joint_map or marker_map, up=up, uniform_bones=uniform_bones,
                                          overwrite=overwrite, progress=progress, units=units, asf=asf,
-                                         source_fps=source_fps, body_model_dir=body_model_dir)
-            bar.update(task, completed=len(files))
+                                         source_fps=source_fps, body_model_dir=body_model_dir,
+                                         jobs=jobs, shard=shard, resume=resume)
+            bar.update(task, completed=len(results))
     failed = [r for r in results if not r.ok]
     for r in results:
         if r.skipped:
-            typer.echo(f"{r.source}: skipped, output exists (use --overwrite)")
+            typer.echo(f"{r.source}: skipped, " + ("already converted (--resume)" if resume else
+                                                    "output exists (use --overwrite)"))
         elif r.ok:
             typer.echo(f"{r.source} -> {', '.join(map(str, r.outputs))}")
     skipped = sum(r.skipped for r in results)
-    if len(results) > 1 or failed:
+    if len(results) > 1:
         typer.echo(f"{len(results) - len(failed) - skipped} converted, {skipped} skipped, {len(failed)} failed", err=True)
     for r in failed:
         typer.echo(f"Error: {r.error}", err=True)
@@ -122,6 +140,9 @@ app.command(name="segment")(segment_cmd)
 app.command(name="train")(train_cmd)
 app.add_typer(dataset_app, name="dataset")
 app.command(name="evaluate")(evaluate_cmd)
+app.command(name="render")(render_cmd)
+app.command(name="view")(view_cmd)
+app.command(name="export")(export_cmd)
 
 
 def main():

@@ -1,4 +1,5 @@
-"""`m2t train` and `m2t evaluate`: thin wrappers over models.training.train / models.evaluation.evaluate.
+"""`m2t train`, `m2t export` and `m2t evaluate`: thin wrappers over models.training.train,
+models.export.export_dir and models.evaluation.evaluate.
 torch is imported only when one of these commands runs."""
 from __future__ import annotations
 
@@ -48,6 +49,7 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in --out."),
     max_steps: Optional[int] = typer.Option(None, help="Stop after this many optimizer steps (smoke tests)."),
     init_from: Optional[Path] = typer.Option(None, help="Fine-tune this model directory (its size, vocabulary and statistics; --preset is ignored)."),
+    onnx: bool = typer.Option(False, "--onnx", help="Also export the best model to ONNX at the end (as `m2t export`)."),
 ):
     """Train a captioner on a HumanML3D-format dataset; keeps the epoch with the best greedy
     validation BLEU-4. Under torchrun it trains with DDP.
@@ -56,7 +58,7 @@ def train(
 
       m2t train --dataset kit -o runs/kit
 
-      m2t train --dataset my_labelled_mocap/ --preset tiny --epochs 30 -o runs/lab
+      m2t train --dataset my_labelled_mocap/ --preset tiny --epochs 30 -o runs/lab --onnx
 
       m2t train --dataset data/composed --lambda-temp 1 -o runs/dense
 
@@ -100,9 +102,30 @@ def train(
                            + (f" Γ {losses['temp']:.3f}" if "temp" in losses else ""))
 
             result = run(dataset, out_dir, mcfg, tcfg, device=device, resume=resume, progress=progress,
-                         log=lambda m: bar.console.print(m), max_steps=max_steps, init_from=init_from)
+                         log=lambda m: bar.console.print(m), max_steps=max_steps, init_from=init_from,
+                         export_onnx=onnx)
     if os.environ.get("RANK", "0") == "0":       # under torchrun only the first process reports
         typer.echo(f"best val BLEU-4 {result.best_val_bleu4:.4f} at epoch {result.best_epoch}; model in {result.out_dir}")
+
+
+def export(
+    model: Path = typer.Argument(..., help="Model directory (model.safetensors + config.json)."),
+):
+    """Write the model's ONNX graphs (encoder.onnx, decoder_step.onnx, onnx.json) beside its
+    weights, so `m2t caption` runs on ONNX Runtime without loading torch. Needs the `onnx`
+    package (pip install 'm2t[export]').
+
+    Examples:
+
+      m2t export runs/kit
+
+      m2t caption walk.bvh --model runs/kit          # now takes the ONNX path (--backend auto)
+    """
+    with user_errors():
+        from m2t.models.export import export_dir
+        written = export_dir(model)
+    for p in written:
+        typer.echo(f"wrote {p}")
 
 
 def evaluate(
@@ -119,6 +142,7 @@ def evaluate(
     plots: Optional[Path] = typer.Option(None, help="Also draw the paper's interpretability figures for the split into this folder (PNG)."),
     window: Optional[float] = typer.Option(None, help="--localization: caption each sequence in windows of this many seconds merged into one timeline (as `m2t caption` does for long recordings) [default: one caption per sequence]."),
     hop: Optional[float] = typer.Option(None, help="--localization with --window: seconds between window starts [default: half the window]."),
+    bertscore_layers: Optional[int] = typer.Option(None, help="Layer of --bertscore-model to use [default: its config's num_hidden_layers]."),
 ):
     """Caption a split and score it: BLEU@1-4, ROUGE-L, CIDEr-D (and BERTScore when available);
     with --localization also action naming, tIoU recall, onset/offset error, pointing, side,
@@ -136,6 +160,8 @@ def evaluate(
       m2t evaluate runs/dense --dataset data/long --localization --window 6 --hop 3
 
       m2t evaluate runs/dense --dataset data/composed --plots eval/dense/plots
+
+      m2t evaluate runs/kit --dataset kit --bertscore-model ~/models/all-MiniLM-L6-v2
     """
     if beam < 1:
         raise fail(f"--beam must be >= 1, got {beam}")
@@ -151,6 +177,7 @@ def evaluate(
             rep = run(model, dataset, split=split, beam=beam, protocol=protocol, legacy_eos=legacy_eos,
                       out_dir=out_dir, device=device,
                       bertscore_model=str(bertscore_model) if bertscore_model else None,
+                      bertscore_layers=bertscore_layers,
                       progress=lambda i, n: bar.update(task, completed=i, total=n))
     t = Table(title=f"{model} on {dataset}:{split} ({rep.n_motions} motions, beam {rep.beam}, protocol {rep.protocol})")
     for k in rep.metrics:

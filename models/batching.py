@@ -7,16 +7,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .features import pad_features
 from .vocab import PAD_ID
 
 
 def batch_features(feats, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """[(T_i, J, 3)] -> x (B, T, J, 3) zero-padded, mask (B, T)."""
-    T = max(f.shape[0] for f in feats)
-    x = np.zeros((len(feats), T) + feats[0].shape[1:], np.float32)
-    mask = np.zeros((len(feats), T), bool)
-    for i, f in enumerate(feats):
-        x[i, :len(f)], mask[i, :len(f)] = f, True
+    """[(T_i, J, 3)] -> x (B, T, J, 3) zero-padded, mask (B, T) (features.pad_features as torch)."""
+    x, mask = pad_features(feats)
     return torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device)
 
 

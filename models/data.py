@@ -41,6 +41,7 @@ class Caption:
     text: str
     tokens: list[str]
     pos: list[str] | None = None       # UPOS per token when the dataset's tags align with `tokens`
+    lemmas: list[str] | None = None    # the dataset's own token field (HumanML3D: lemmas), when present
     frames: list | None = None         # per token (start, end) source frames of its action, or None
 
 
@@ -73,14 +74,15 @@ def parse_caption_line(line: str) -> Caption | None:
     if not text:
         return None
     tokens = tokenize(text)
-    pos = None
+    pos = lemmas = None
     if len(parts) > 1 and parts[1].strip():
         try:
             words, tags = parse_hml3d_tags(parts[1])
             pos = align_hml3d_tags(tokens, words, tags)
+            lemmas = [w for w in words if tokenize(w)] or None      # punctuation items dropped
         except ValueError:
             pos = None
-    return Caption(text, tokens, pos)
+    return Caption(text, tokens, pos, lemmas)
 
 
 def read_split(root: Path, split: str) -> list[str]:
@@ -150,7 +152,8 @@ def mirror_sample(s: Sample, skeleton: str) -> Sample:
     caps = []
     for c in s.captions:
         toks = [MIRROR_WORDS.get(t, t) for t in c.tokens]
-        caps.append(Caption(" ".join(toks), toks, c.pos, c.frames))
+        lem = None if c.lemmas is None else [MIRROR_WORDS.get(t, t) for t in c.lemmas]
+        caps.append(Caption(" ".join(toks), toks, c.pos, lem, c.frames))
     return Sample("M" + s.id, j, caps)
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from m2t import converters
-from m2t.converters.errors import M2TError
-from m2t.converters.fileio import write_text_atomic
+from m2t.converters.errors import file_error
+from m2t.converters.fileio import atomic_path, write_text_atomic
 from m2t.converters.skeletons import get_skeleton
 
 from .data import MIRROR_WORDS, Sample, mirror_sample
@@ -100,7 +100,11 @@ def xia_entries(root: Path) -> list[Entry]:
 def manifest_entries(path: Path) -> list[Entry]:
     """A user's CSV: `file` plus `caption` (as written; several separated by '|') or `label`
     (+ optional `style`), optional `split`. Paths are relative to the manifest."""
-    rows = list(csv.DictReader(open(path, newline="")))
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise DatasetError(f"{path}: cannot read the manifest ({e.__class__.__name__}: {e})") from None
     if not rows or "file" not in rows[0] or not ({"caption", "label"} & set(rows[0])):
         raise DatasetError(f"{path}: a manifest needs a 'file' column and a 'caption' or 'label' column")
     out = []
@@ -108,6 +112,8 @@ def manifest_entries(path: Path) -> list[Entry]:
         caps = [c.strip() for c in (r.get("caption") or "").split("|") if c.strip()] or None
         if not caps and not r.get("label"):
             raise DatasetError(f"{path}:{n}: row has neither caption nor label")
+        if not r.get("file"):
+            raise DatasetError(f"{path}:{n}: row has no file")
         out.append(Entry((path.parent / r["file"]).resolve(), r.get("label") or "", "user", r.get("style") or None,
                          caps, (r.get("split") or None)))
     return out
@@ -200,17 +206,20 @@ def build_dataset(out_dir, preset: str | None = None, data_root=None, manifest=N
     for i, e in enumerate(entries):
         if progress:
             progress(i, len(entries), e.path)
-        try:
+        try:  # last-resort guard: any failure in one file is one listed line, the build goes on
             caps = label_captions(e, tpl, rng, captions_per_motion)
             m = converters.load_motion(e.path, skeleton=skeleton, **e.options)
-        except M2TError as err:
-            failures.append(str(err))
+            joints = (m.positions * skel.npy_scale).astype(np.float32)
+            _save(out, e.id, joints, caps)
+            if mirror:
+                mir = mirror_sample(Sample(e.id, joints, []), skeleton)
+                _save(out, mir.id, mir.joints, [_mirror_text(c) for c in caps])
+        except Exception as err:
+            failures.append(file_error(e.path, err))
+            for mid in (e.id, "M" + e.id):      # no half-written sample is left behind
+                (out / "new_joints" / f"{mid}.npy").unlink(missing_ok=True)
+                (out / "texts" / f"{mid}.txt").unlink(missing_ok=True)
             continue
-        joints = (m.positions * skel.npy_scale).astype(np.float32)
-        _save(out, e.id, joints, caps)
-        if mirror:
-            mir = mirror_sample(Sample(e.id, joints, []), skeleton)
-            _save(out, mir.id, mir.joints, [_mirror_text(c) for c in caps])
         done.append(e)
     split = {e.id: e.split for e in done if e.split}
     auto = stratified_splits([e.id for e in done if not e.split], [f"{e.source}:{e.label or e.captions[0]}"
@@ -240,6 +249,6 @@ def _mirror_text(caption: str) -> str:
 
 
 def _save(out: Path, mid: str, joints: np.ndarray, captions: list[str]) -> None:
-    with open(out / "new_joints" / f"{mid}.npy", "wb") as f:
+    with atomic_path(out / "new_joints" / f"{mid}.npy") as tmp, open(tmp, "wb") as f:
         np.save(f, joints)
     write_text_atomic(out / "texts" / f"{mid}.txt", "".join(tagged_line(c) for c in captions))

@@ -5,29 +5,16 @@ them per step and decodes beams one sample at a time).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 
-import numpy as np
 import torch
 
+from .decoded import TRACE, Decoded, package_batch, package_one  # noqa: F401 (Decoded re-exported)
 from .network import Attention, Captioner
 from .vocab import EOS_ID, SOS_ID
 
 _TRACE = tuple(f.name for f in fields(Attention))   # the attention trace: one field list, network.Attention
-
-
-@dataclass
-class Decoded:
-    """One caption and its trace (steps = emitted tokens incl. the final <eos> when reached)."""
-    ids: list[int]                 # word ids without <sos>/<eos>
-    score: float                   # mean log-probability per emitted token (incl. <eos>), nats
-    beta: np.ndarray               # (S,) gate β̂ per step
-    alpha: np.ndarray              # (S, T, P) spatial attention
-    window: np.ndarray             # (S, T) Gaussian window Γ
-    gamma: np.ndarray              # (S, T) temporal softmax γ
-    centre: np.ndarray             # (S,) m_t, frames
-    width: np.ndarray              # (S,) σ_t, frames
-    logprobs: np.ndarray | None = None   # (S,) log p of each emitted token (incl. <eos>), nats
+assert set(_TRACE) == set(TRACE), "decoded.TRACE (the torch-free copy) must name network.Attention's fields"
 
 
 @torch.no_grad()
@@ -77,22 +64,8 @@ def _to_batch(t: torch.Tensor, rows: torch.Tensor | None, B: int, fill) -> torch
 
 
 def _package(tokens, logps, traces, mask) -> list[Decoded]:
-    cat = {k: torch.cat([getattr(a, k) for a in traces], 1).cpu().numpy()
-           for k in _TRACE}
-    tokens, logps = tokens.cpu().numpy(), logps.cpu().numpy()
-    lengths = mask.sum(1).cpu().numpy()
-    out = []
-    for b in range(tokens.shape[0]):
-        row = tokens[b].tolist()
-        S = row.index(EOS_ID) + 1 if EOS_ID in row else len(row)
-        n = int(lengths[b])
-        out.append(Decoded(ids=row[:S - 1] if EOS_ID in row else row, score=float(logps[b, :S].mean()),
-                           beta=cat["beta"][b, :S], alpha=cat["alpha"][b, :S, :n], window=cat["window"][b, :S, :n],
-                           gamma=cat["gamma"][b, :S, :n], centre=cat["centre"][b, :S], width=cat["width"][b, :S],
-                           logprobs=logps[b, :S].copy()))
-    return out
-
-
+    cat = {k: torch.cat([getattr(a, k) for a in traces], 1).cpu().numpy() for k in _TRACE}
+    return package_batch(tokens.cpu().numpy(), logps.cpu().numpy(), cat, mask.sum(1).cpu().numpy())
 
 
 @torch.no_grad()
@@ -184,13 +157,8 @@ def _beam(model: Captioner, x: torch.Tensor, mask: torch.Tensor, K: int, max_len
 
 
 def _one(tokens, logps, trace, n_frames) -> Decoded:
-    row = tokens.cpu().tolist()
-    S = len(row)
-    ids = row[:-1] if row and row[-1] == EOS_ID else row
-    tr = {k: v.cpu().numpy() for k, v in trace.items()}
-    return Decoded(ids=ids, score=float(logps.mean()), beta=tr["beta"][:S], alpha=tr["alpha"][:S, :n_frames],
-                   window=tr["window"][:S, :n_frames], gamma=tr["gamma"][:S, :n_frames],
-                   centre=tr["centre"][:S], width=tr["width"][:S], logprobs=logps.cpu().numpy()[:S])
+    return package_one(tokens.cpu().tolist(), logps.cpu().numpy(), {k: v.cpu().numpy() for k, v in trace.items()},
+                       n_frames)
 
 
 def decode(model: Captioner, x: torch.Tensor, mask: torch.Tensor, beam: int = 1, max_len: int = 30,

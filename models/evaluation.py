@@ -19,7 +19,7 @@ from . import data as D
 from .checkpoint import load_bundle
 from .decoding import decode
 from .features import motion_features
-from .metrics import bertscore, bertscore_status, score_all
+from .metrics import BertScoreError, bertscore, bertscore_status, local_model_layers, score_all
 from .protocols import PROTOCOLS, prepare
 from .batching import batch_features
 from .runtime import pick_device
@@ -44,7 +44,8 @@ class EvalReport:
 
 def evaluate(model_dir, dataset: str, split: str = "test", beam: int = 1, protocol: str = "m2t",
              legacy_eos: bool = False, out_dir=None, device: str = "auto", batch_size: int = 64,
-             max_len: int = 30, bertscore_model: str | None = None, progress=None) -> EvalReport:
+             max_len: int = 30, bertscore_model: str | None = None, bertscore_layers: int | None = None,
+             progress=None) -> EvalReport:
     if protocol not in PROTOCOLS:
         raise D.DatasetError(f"unknown --protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     dev = pick_device(device)
@@ -67,10 +68,18 @@ def evaluate(model_dir, dataset: str, split: str = "test", beam: int = 1, protoc
         if progress:
             progress(min(i + batch_size, len(kept)), len(kept))
     refs = [[c.tokens for c in s.captions] for s in kept]
-    prep = prepare(protocol, preds, refs, legacy_eos=legacy_eos)
+    lemma_note = None
+    if protocol in ("tm2t", "motiongpt"):            # TM2T scores HumanML3D's lemmatised token field
+        refs, lemma_note = lemma_references(kept)
+    prep = prepare(protocol, preds, refs, legacy_eos=legacy_eos, lemma_note=lemma_note)
     metrics = score_all(prep.hyps, prep.refs)
-    bs = bertscore(prep.hyps, prep.refs, bertscore_model)
     note = bertscore_status(bertscore_model)
+    try:
+        bs = bertscore(prep.hyps, prep.refs, bertscore_model, bertscore_layers)
+        if bs is not None and bertscore_model is not None:
+            note += f", layer {local_model_layers(bertscore_model, bertscore_layers)}"
+    except BertScoreError as e:                      # the other metrics stand; the report says why
+        bs, note = None, str(e)
     if bs is not None:
         metrics["bertscore"] = bs
     report = EvalReport(protocol, prep.notes, split, len(kept), len(samples) - len(kept), beam, metrics,
@@ -80,6 +89,26 @@ def evaluate(model_dir, dataset: str, split: str = "test", beam: int = 1, protoc
     if out_dir is not None:
         write_report(report, out_dir, model_dir, dataset)
     return report
+
+
+def lemma_references(samples) -> tuple[list[list[list[str]]], str]:
+    """References as TM2T scores them: each caption's lemmatised token field from the dataset's
+    text files (HumanML3D's `word/POS` field holds lemmas); a caption without that field keeps its
+    tokens, and the note says how many did."""
+    refs, missing, total = [], 0, 0
+    for s in samples:
+        group = []
+        for c in s.captions:
+            total += 1
+            if c.lemmas:
+                group.append(c.lemmas)
+            else:
+                group.append(c.tokens)
+                missing += 1
+        refs.append(group)
+    note = ("references lemmatised: the dataset's lemmatised token field (HumanML3D word/POS), as TM2T"
+            + (f"; {missing} of {total} captions had no such field and are used as written" if missing else ""))
+    return refs, note
 
 
 def write_report(report: EvalReport, out_dir, model_dir, dataset) -> list[Path]:

@@ -51,3 +51,14 @@ def observed_parts(joint_observed, parts) -> np.ndarray:
     out = np.array([obs[list(p)].mean() >= 0.5 for p in parts], np.float32)
     out[0] = 1.0
     return out
+
+
+def pad_features(feats) -> tuple[np.ndarray, np.ndarray]:
+    """[(T_i, J, 3)] -> x (B, T, J, 3) float32 zero-padded, mask (B, T) bool (numpy; the torch
+    backend wraps it in models.batching.batch_features)."""
+    T = max(f.shape[0] for f in feats)
+    x = np.zeros((len(feats), T) + feats[0].shape[1:], np.float32)
+    mask = np.zeros((len(feats), T), bool)
+    for i, f in enumerate(feats):
+        x[i, :len(f)], mask[i, :len(f)] = f, True
+    return x, mask

@@ -23,11 +23,14 @@ Definitions (COCO conventions):
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections import Counter
 
 import numpy as np
+
+from m2t.converters.errors import M2TError
 
 _TINY, _SMALL = 1e-15, 1e-9
 
@@ -208,13 +211,39 @@ def bertscore_status(model_path: str | None = None) -> str:
     return "ok: roberta-large from the local cache (layer 17, idf, baseline-rescaled F1)"
 
 
+class BertScoreError(M2TError):
+    """A local BERTScore model cannot be used (no layer count, does not load, fails to run)."""
+
+
+def local_model_layers(model_path: str, num_layers: int | None = None) -> int:
+    """Layer whose embeddings BERTScore uses for a local model: `num_layers` when given, else the
+    model's last layer from its config.json (num_hidden_layers / n_layer / num_layers)."""
+    if num_layers is not None:
+        if int(num_layers) < 1:
+            raise BertScoreError(f"--bertscore-layers must be >= 1, got {num_layers}")
+        return int(num_layers)
+    cfg = os.path.join(model_path, "config.json")
+    try:
+        with open(cfg, encoding="utf-8") as f:
+            conf = json.load(f)
+    except (OSError, ValueError) as e:
+        raise BertScoreError(f"{cfg}: cannot read the model's config ({e.__class__.__name__}); "
+                             "pass --bertscore-layers N") from None
+    for key in ("num_hidden_layers", "n_layer", "num_layers"):
+        if isinstance(conf.get(key), int) and conf[key] > 0:
+            return conf[key]
+    raise BertScoreError(f"{cfg}: no num_hidden_layers; pass --bertscore-layers N")
+
+
 def bertscore(hyps: list[str], refs: list[list[str]], model_path: str | None = None,
               num_layers: int | None = None) -> float | None:
     """Mean BERTScore F1 over items (best of the references), or None when it cannot run offline.
 
     With no `model_path`: the paper's setting, roberta-large layer 17, idf from the references,
-    baseline-rescaled. With a local `model_path` (e.g. a MiniLM folder; give `num_layers`): idf, not
-    rescaled, so not comparable to published numbers. Call `bertscore_status` for the reason of a None.
+    baseline-rescaled. With a local `model_path` (e.g. a MiniLM folder): idf, not rescaled, so not
+    comparable to published numbers; its layer is `num_layers` or its config's last layer
+    (`local_model_layers`). Call `bertscore_status` for the reason of a None; a local model that
+    cannot be used raises BertScoreError (one line).
     """
     _check(hyps, refs)
     if not bertscore_status(model_path).startswith("ok"):
@@ -223,6 +252,12 @@ def bertscore(hyps: list[str], refs: list[list[str]], model_path: str | None = N
     if model_path is None:
         kw = dict(model_type="roberta-large", num_layers=num_layers or 17, rescale_with_baseline=True)
     else:
-        kw = dict(model_type=model_path, num_layers=num_layers, rescale_with_baseline=False)
-    _, _, f1 = score(list(hyps), [list(r) for r in refs], lang="en", idf=True, verbose=False, **kw)
+        kw = dict(model_type=str(model_path), num_layers=local_model_layers(model_path, num_layers),
+                  rescale_with_baseline=False)
+    try:
+        _, _, f1 = score(list(hyps), [list(r) for r in refs], lang="en", idf=True, verbose=False, **kw)
+    except Exception as e:  # noqa: BLE001 - third-party loading errors become one line
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        raise BertScoreError(f"BERTScore with {model_path or 'roberta-large'} failed: "
+                             f"{e.__class__.__name__}: {first}") from None
     return float(f1.mean())

@@ -55,7 +55,7 @@ def _three(refs: list[list[str]]) -> list[list[str]]:
 
 def prepare(protocol: str, predictions: list[list[str]], references: list[list[list[str]]],
             lemmatize: Callable[[list[str]], list[str]] | None = None,
-            legacy_eos: bool = False) -> Prepared:
+            legacy_eos: bool = False, lemma_note: str | None = None) -> Prepared:
     """Prepare predictions and references for scoring under a published protocol.
 
     Parameters
@@ -71,6 +71,9 @@ def prepare(protocol: str, predictions: list[list[str]], references: list[list[l
         around nltk's WordNetLemmatizer or spaCy). Default: references are used as given.
     legacy_eos : bool
         "m2t" only: append ``<eos>`` to every hypothesis and reference (the paper's scoring).
+    lemma_note : str, optional
+        "tm2t"/"motiongpt": how the references were lemmatised before this call (e.g. taken from
+        the dataset's lemmatised token field), for the notes; replaces the default wording.
 
     Returns
     -------
@@ -108,8 +111,8 @@ def prepare(protocol: str, predictions: list[list[str]], references: list[list[l
         return Prepared(hyps, refs, notes)
 
     lem = lemmatize if lemmatize is not None else (lambda toks: toks)
-    lem_note = ("references lemmatised with the given lemmatiser"
-                if lemmatize is not None else "references NOT lemmatised (no lemmatiser given: identity)")
+    lem_note = lemma_note or ("references lemmatised with the given lemmatiser" if lemmatize is not None
+                              else "references NOT lemmatised (no lemmatiser given: identity)")
     refs = [[" ".join(lem(_clean(r, True))) for r in _three(rs)] for rs in references]
     n_short = sum(len(rs) < N_REFS_TM2T for rs in references)
     n_long = sum(len(rs) > N_REFS_TM2T for rs in references)

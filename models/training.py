@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from .batching import batch_features, bucket_batches, collate
 from .features import Normalizer, motion_features
 from .metrics import bleu
 from .network import Captioner
-from .runtime import m2t_version, pick_device
+from .runtime import dist_from_env, m2t_version, pick_device  # noqa: F401 (pick_device re-exported)
 from .losses import adapt_loss, language_loss, spatial_loss, temporal_loss, total_loss
 from .supervision import caption_targets
 from .vocab import PAD_ID, Vocab
@@ -192,8 +191,9 @@ class TrainResult:
 
 def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, device: str = "auto",
           resume: bool = False, progress=None, log=print, max_steps: int | None = None,
-          init_from=None) -> TrainResult:
-    """Train a captioner on a HumanML3D-format dataset; writes the best model to `out_dir`.
+          init_from=None, export_onnx: bool = False) -> TrainResult:
+    """Train a captioner on a HumanML3D-format dataset; writes the best model to `out_dir`
+    (with `export_onnx`, also its ONNX graphs at the end: models.export).
 
     `init_from`: a model directory to fine-tune: its architecture, weights, vocabulary and
     normalisation are used (`model_cfg` is then ignored; words new to its vocabulary are <unk>).
@@ -201,11 +201,10 @@ def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, 
     progress(epoch, step, n_steps, losses) is called after every step when given. `max_steps`
     stops after that many optimizer steps in total (for tests and benchmarks).
     """
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    dev = pick_device(device)
+    dist = dist_from_env(device)
+    world, rank, dev = dist.world, dist.rank, dist.device
     if world > 1 and not torch.distributed.is_initialized():
-        torch.distributed.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+        torch.distributed.init_process_group(dist.backend)
     if dev.type == "cpu":
         tune_cpu_allocator()
     seed_everything(tcfg.seed)
@@ -228,7 +227,7 @@ def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, 
         model.load_state_dict(init.model.state_dict())
         prep.counts["init_from"] = str(init_from)
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
-    ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else None
+    ddp = torch.nn.parallel.DistributedDataParallel(model, **dist.ddp_kwargs()) if world > 1 else None
     net = ddp or model
     start_epoch, best, best_epoch, history = 0, -1.0, -1, []
     if resume:
@@ -290,6 +289,9 @@ def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, 
             break
     if world > 1:
         torch.distributed.barrier()
+    if export_onnx and rank == 0 and best_epoch >= 0:
+        from .export import export_dir
+        export_dir(out)
     return TrainResult(out, best_epoch, best, history)
 
 

@@ -42,7 +42,7 @@ def test_convert_folder_recursive_goes_past_bad_files(tmp_path):
     assert "2 converted, 0 skipped, 1 failed" in r.stderr
     assert "broken.bvh" in r.stderr and "Traceback" not in r.output
     leftovers = [p.name for p in (tmp_path / "out").rglob("*") if p.is_file()]
-    assert sorted(leftovers) == ["a.npy", "a.npz", "b.npy", "b.npz"]       # nothing half-written
+    assert sorted(leftovers) == [".m2t-done-0of1.jsonl", "a.npy", "a.npz", "b.npy", "b.npz"]   # nothing half-written
 
 
 def test_folder_without_recursive_ignores_subfolders(tmp_path):

@@ -6,6 +6,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from m2t.models.checkpoint import read_train_info
+
 from conftest import need
 from m2t.cli.app import app
 from m2t.models.synthetic import write_dataset
@@ -40,7 +42,7 @@ def test_resume_from_cli(tmp_path):
     assert run(*base, "--epochs", "1").exit_code == 0
     r = run(*base, "--epochs", "2", "--resume")
     assert r.exit_code == 0, r.output
-    hist = json.loads((tmp_path / "m" / "last" / "state.json").read_text())["history"]
+    hist = read_train_info(tmp_path / "m" / "last")["history"]
     assert [h["epoch"] for h in hist] == [0, 1]
 
 

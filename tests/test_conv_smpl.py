@@ -1,8 +1,9 @@
-"""SMPL-family npz reader: built-in FK, smplx body-model path (on a fake model), errors, m2t npz.
+"""SMPL-family npz reader: built-in FK, body-model path (on a fake model), errors, m2t npz.
 
 Every file is synthetic, written by the test. The fake SMPL model (V = 6890: smplx picks extra
 keypoints by vertex index) puts its joints exactly on the built-in rest skeleton, so the two paths
-must agree; pickle is used only to *write* it, as smplx reads SMPL models from .pkl.
+must agree; pickle is used only to *write* it (m2t reads it with a restricted unpickler), and
+smplx, where installed, cross-checks m2t's body-model joints.
 """
 from __future__ import annotations
 
@@ -141,7 +142,7 @@ def test_body_model_agrees_with_builtin(tmp_path, fake_smpl_dir):
              mocap_framerate=np.array(60.0), gender=np.array("neutral"))
     exact = smpl.read(tmp_path / "take.npz", body_model_dir=fake_smpl_dir)
     approx = smpl.read(tmp_path / "take.npz")
-    assert exact.meta["method"] == "smplx body model" and exact.meta["model"] == "smpl"
+    assert exact.meta["method"] == "body model file" and exact.meta["model"] == "smpl"
     assert "approximation" not in exact.meta and exact.up == approx.up == "+z"
     np.testing.assert_allclose(exact.positions, approx.positions, atol=1e-5)
 
@@ -155,6 +156,20 @@ def test_body_model_uses_betas(tmp_path, fake_smpl_dir):
     assert exact.meta["betas"] == 16                          # 16 in the file, model uses its 10
     np.testing.assert_allclose(exact.positions - approx.positions, np.broadcast_to([0, 0.03, 0], (5, 22, 3)),
                                atol=1e-5)                     # rest joints moved; pelvis shift unrotated
+
+
+def test_body_model_joints_equal_smplx(tmp_path, fake_smpl_dir):
+    smplx = pytest.importorskip("smplx")
+    torch = pytest.importorskip("torch")
+    poses, trans = random_take(T=7, seed=5)
+    betas = np.array([1.5, -0.5, 0.0, 0.2, 0, 0, 0, 0, 0, 0])
+    np.savez(tmp_path / "t.npz", poses=poses, trans=trans, betas=betas, mocap_framerate=np.array(60.0))
+    ours = smpl.read(tmp_path / "t.npz", body_model_dir=fake_smpl_dir).positions
+    bm = smplx.SMPL(model_path=str(fake_smpl_dir / "SMPL_NEUTRAL.pkl"), num_betas=10, batch_size=7,
+                    dtype=torch.float64)            # smplx unpickles our own test file here
+    ref = bm(global_orient=torch.from_numpy(poses[:, :3]), body_pose=torch.from_numpy(poses[:, 3:]),
+             betas=torch.from_numpy(np.tile(betas, (7, 1))), transl=torch.from_numpy(trans)).joints[:, :22]
+    np.testing.assert_allclose(ours, ref.detach().numpy(), atol=1e-5)
 
 
 def test_body_model_missing_file(tmp_path, fake_smpl_dir):

@@ -210,3 +210,25 @@ def test_protocol_bad_inputs(kwargs, match):
     args = dict(protocol="m2t", predictions=PRED, references=REFS) | kwargs
     with pytest.raises(ValueError, match=match):
         prepare(**args)
+
+
+def test_local_bertscore_model_layers_from_config_or_flag(tmp_path):
+    (tmp_path / "config.json").write_text('{"num_hidden_layers": 6}')
+    assert metrics.local_model_layers(str(tmp_path)) == 6
+    assert metrics.local_model_layers(str(tmp_path), 4) == 4
+    (tmp_path / "config.json").write_text('{"hidden_size": 8}')
+    with pytest.raises(metrics.BertScoreError, match="--bertscore-layers"):
+        metrics.local_model_layers(str(tmp_path))
+    with pytest.raises(metrics.BertScoreError, match="cannot read"):
+        metrics.local_model_layers(str(tmp_path / "nowhere"))
+
+
+def test_tm2t_references_are_the_datasets_lemmas():
+    from m2t.models.data import Sample, parse_caption_line
+    from m2t.models.evaluation import lemma_references
+    c1 = parse_caption_line("A man kicks, twice.#a/DET man/NOUN kick/VERB ,/PUNCT twice/ADV#0.0#0.0")
+    c2 = parse_caption_line("someone runs")
+    assert c1.tokens == ["a", "man", "kicks", "twice"] and c1.lemmas == ["a", "man", "kick", "twice"]
+    refs, note = lemma_references([Sample("1", None, [c1, c2])])
+    assert refs == [[["a", "man", "kick", "twice"], ["someone", "runs"]]]
+    assert "lemmatised token field" in note and "1 of 2 captions had no such field" in note

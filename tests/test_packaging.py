@@ -25,6 +25,7 @@ def test_wheel_exposes_only_m2t(tmp_path):
     assert len(dist_info) == 1
     for must in ("m2t/cli/app.py", "m2t/models/network.py", "m2t/converters/bvh.py",
                  "m2t/converters/presets/bandai.json", "m2t/models/weights/default/model.safetensors",
-                 "m2t/models/wordlists/motion_verbs.txt"):
+                 "m2t/models/wordlists/motion_verbs.txt", "m2t/models/web/viewer.html", "m2t/models/web/viewer.js",
+                 "m2t/models/web/viewer.css", "m2t/models/web/index.html"):
         assert must in names, must
     assert not any(n.startswith("m2t/__init__") for n in names)      # implicit namespace package

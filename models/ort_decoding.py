@@ -1,0 +1,254 @@
+"""Greedy and beam decoding on ONNX Runtime: the same loops as models.decoding (same tokens, same
+trace to float rounding), on the graphs models.export writes, with numpy and onnxruntime only.
+Nothing here imports torch, so `m2t caption` on this path starts in a fraction of a second.
+
+The encoder graph runs once per batch; every step runs the decoder-step graph on the cached
+memory. Greedy drops ended captions from the batch (compacting once a quarter of its rows are
+done), as models.decoding.greedy does, and decodes large batches in chunks of CHUNK clips. Beam search is models.decoding.beam_search's batched,
+synchronous, length-normalised search, step for step.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from m2t.converters.errors import M2TError
+
+from .decoded import TRACE, Decoded, package_batch, package_one
+from .modeldir import ONNX_DECODER, ONNX_ENCODER
+from .vocab import EOS_ID, SOS_ID
+
+DEVICES = ("auto", "cpu", "cuda")
+_STEP_OUT = ("logp", "h_bot", "c_bot", "h_top", "c_top", "alpha", "gamma", "window", "centre", "width", "beta")
+
+
+class OrtDeviceError(M2TError):
+    """--device cuda was asked for and ONNX Runtime cannot use a GPU here."""
+
+
+def cuda_usable() -> bool:
+    """True only when ONNX Runtime has its CUDA provider AND the CUDA driver sees a GPU.
+    (onnxruntime-gpu lists the CUDA provider on machines without a GPU: environment-notes.)"""
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        return False
+    try:
+        lib = ctypes.CDLL("libcuda.so.1")
+        count = ctypes.c_int(0)
+        return lib.cuInit(0) == 0 and lib.cuDeviceGetCount(ctypes.byref(count)) == 0 and count.value > 0
+    except (OSError, AttributeError):
+        return False
+
+
+def session_options(threads: int | None = None) -> ort.SessionOptions:
+    """Full graph optimisation; `threads` intra-op threads (None: $OMP_NUM_THREADS when set, else
+    ONNX Runtime's default); no spin-waiting when OMP_WAIT_POLICY=PASSIVE (what the CLI sets: on a
+    busy machine spinning threads slow everything down, docs/performance.md)."""
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.log_severity_level = 3
+    if threads is None and os.environ.get("OMP_NUM_THREADS", "").isdigit():
+        threads = int(os.environ["OMP_NUM_THREADS"])
+    if threads:
+        so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    if os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE":
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return so
+
+
+class OrtCaptioner:
+    """The two graphs of a model directory in ONNX Runtime sessions."""
+
+    def __init__(self, directory, device: str = "auto", threads: int | None = None, hidden: int | None = None):
+        if device not in DEVICES:
+            raise OrtDeviceError(f"--device {device!r} is not one of: {', '.join(DEVICES)}")
+        d = Path(directory)
+        want_cuda = device == "cuda" or (device == "auto" and cuda_usable())
+        if device == "cuda" and not cuda_usable():
+            raise OrtDeviceError("--device cuda: ONNX Runtime has no usable CUDA GPU here "
+                                 "(needs onnxruntime-gpu and a GPU; use --device cpu or --backend torch)")
+        if want_cuda and hasattr(ort, "preload_dlls"):
+            try:
+                ort.preload_dlls()
+            except Exception:                      # noqa: BLE001 - the session check below decides
+                pass
+        providers = (["CUDAExecutionProvider"] if want_cuda else []) + ["CPUExecutionProvider"]
+        so = session_options(threads)
+        self.encoder = ort.InferenceSession(str(d / ONNX_ENCODER), so, providers=providers)
+        self.decoder = ort.InferenceSession(str(d / ONNX_DECODER), so, providers=providers)
+        self.providers = self.decoder.get_providers()
+        if device == "cuda" and self.providers[0] != "CUDAExecutionProvider":
+            raise OrtDeviceError("--device cuda: ONNX Runtime could not start its CUDA provider here")
+        self.device = "cuda" if self.providers[0] == "CUDAExecutionProvider" else "cpu"
+        inputs = {i.name: i.shape for i in self.decoder.get_inputs()}
+        self.hidden = hidden or inputs["h_bot"][1]
+        self.n_parts = inputs["part_mask"][1]
+
+    def encode(self, x: np.ndarray, mask: np.ndarray, part_mask: np.ndarray | None = None) -> dict:
+        """part_mask (B, P), 1 = observed body part (None: all observed), as Captioner.encode."""
+        mask = np.ascontiguousarray(mask, bool)
+        pm = (np.ones((x.shape[0], self.n_parts), np.float32) if part_mask is None
+              else np.ascontiguousarray(part_mask, np.float32))
+        parts, spat_x, temp_x = self.encoder.run(None, {"x": np.ascontiguousarray(x, np.float32), "mask": mask,
+                                                        "part_mask": pm})
+        return {"parts": parts, "spat_x": spat_x, "temp_x": temp_x, "mask": mask, "part_mask": pm}
+
+    def init_state(self, batch: int) -> list[np.ndarray]:
+        return [np.zeros((batch, self.hidden), np.float32) for _ in range(4)]
+
+    def step(self, mem: dict, y_prev: np.ndarray, state):
+        """-> log p (B, V), new state [h_bot, c_bot, h_top, c_top], trace {name: (B, ...)}."""
+        out = self.decoder.run(None, {**mem, "y_prev": y_prev.astype(np.int64, copy=False),
+                                      "h_bot": state[0], "c_bot": state[1], "h_top": state[2], "c_top": state[3]})
+        return out[0], out[1:5], dict(zip(_STEP_OUT[5:], out[5:]))
+
+
+def _take(mem: dict, idx: np.ndarray) -> dict:
+    return {k: np.ascontiguousarray(v[idx]) for k, v in mem.items()}
+
+
+def _to_batch(a: np.ndarray, rows, B: int, fill) -> np.ndarray:
+    """Values of the computed rows -> (B, ...) in the original row order, `fill` elsewhere."""
+    if rows is None:
+        return a
+    out = np.full((B,) + a.shape[1:], fill, a.dtype)
+    out[rows] = a
+    return out
+
+
+CHUNK = 64     # clips decoded together: 1.27x over one batch of 256 (docs/performance.md: cache)
+
+
+def greedy(runner: OrtCaptioner, x: np.ndarray, mask: np.ndarray, max_len: int = 30,
+           part_mask: np.ndarray | None = None, *, compact: bool = True, chunk: int | None = CHUNK) -> list[Decoded]:
+    """models.decoding.greedy on ONNX Runtime: x (B, T, J, 3), mask (B, T) -> B captions.
+    Batches above `chunk` clips are decoded `chunk` clips at a time, each cut to its longest clip
+    (a chunk's memory then stays in the CPU cache across steps); chunk=None: all at once.
+    compact=False keeps ended captions in the batch until all have ended (for benchmarks)."""
+    if chunk and x.shape[0] > chunk:
+        out = []
+        for i in range(0, x.shape[0], chunk):
+            m = mask[i:i + chunk]
+            T = int(m.sum(1).max()) or 1
+            pm = None if part_mask is None else part_mask[i:i + chunk]
+            out += greedy(runner, x[i:i + chunk, :T], m[:, :T], max_len, pm, compact=compact, chunk=None)
+        return out
+    B = x.shape[0]
+    mem = runner.encode(x, mask, part_mask)
+    state = runner.init_state(B)
+    prev = np.full(B, SOS_ID, np.int64)
+    rows = None
+    done = np.zeros(B, bool)
+    toks, logps, traces = [], [], []
+    for _ in range(max_len):
+        lp, state, tr = runner.step(mem, prev, state)
+        nxt = lp.argmax(-1)
+        toks.append(_to_batch(nxt, rows, B, EOS_ID))
+        logps.append(_to_batch(lp[np.arange(len(nxt)), nxt], rows, B, 0.0))
+        traces.append({k: _to_batch(tr[k], rows, B, 0.0) for k in TRACE})
+        done |= nxt == EOS_ID
+        prev = nxt
+        alive = int((~done).sum())
+        if alive == 0:
+            break
+        if compact and alive <= 0.75 * done.size:        # compact: keep the rows still decoding
+            keep = np.flatnonzero(~done)
+            rows = keep if rows is None else rows[keep]
+            mem = _take(mem, keep)
+            state = [np.ascontiguousarray(s[keep]) for s in state]
+            prev, done = prev[keep], done[keep]
+    trace = {k: np.stack([t[k] for t in traces], 1) for k in TRACE}
+    return package_batch(np.stack(toks, 1), np.stack(logps, 1), trace, mask.sum(1))
+
+
+def _topk(a: np.ndarray, k: int):
+    """Row-wise k largest values, descending (ties: lower index first, as torch.topk on CPU)."""
+    idx = np.argpartition(-a, k - 1, axis=1)[:, :k] if k < a.shape[1] else np.tile(np.arange(a.shape[1]), (len(a), 1))
+    vals = np.take_along_axis(a, idx, 1)
+    order = np.argsort(-vals, axis=1, kind="stable")
+    return np.take_along_axis(vals, order, 1), np.take_along_axis(idx, order, 1)
+
+
+def beam_search(runner: OrtCaptioner, x: np.ndarray, mask: np.ndarray, beam: int = 2,
+                max_len: int = 30, part_mask: np.ndarray | None = None) -> list[Decoded]:
+    """models.decoding.beam_search on ONNX Runtime (same algorithm, step for step)."""
+    if beam <= 1:
+        return greedy(runner, x, mask, max_len, part_mask)
+    return _beam(runner, x, mask, beam, max_len, part_mask)
+
+
+def _beam(runner: OrtCaptioner, x, mask, K: int, max_len: int, part_mask=None) -> list[Decoded]:
+    B = x.shape[0]
+    mem = _take(runner.encode(x, mask, part_mask), np.repeat(np.arange(B), K))
+    state = runner.init_state(B * K)
+    prev = np.full(B * K, SOS_ID, np.int64)
+    score = np.full((B, K), -np.inf, np.float32)
+    score[:, 0] = 0.0                                    # one live hypothesis at the start
+    hist_tok = np.zeros((B * K, 0), np.int64)
+    hist_lp = np.zeros((B * K, 0), np.float32)
+    hist = {k: None for k in TRACE}
+    finished: list[list[tuple[float, int, int]]] = [[] for _ in range(B)]
+    saved = {}
+    done = [False] * B
+    for t in range(max_len):
+        lp, state, steps = runner.step(mem, prev, state)                    # (B*K, V)
+        V = lp.shape[-1]
+        cand = (score.reshape(B * K, 1) + lp).reshape(B, K * V)
+        top_s, top_i = _topk(cand, min(2 * K, K * V))
+        rows = np.zeros((B, K), np.int64)
+        toks = np.full((B, K), EOS_ID, np.int64)
+        new_score = np.full((B, K), -np.inf, np.float32)
+        ended = []
+        for b in range(B):
+            n = 0
+            for s, i in zip(top_s[b].tolist(), top_i[b].tolist()):
+                if n == K or s == float("-inf") or done[b]:
+                    break
+                src, tok = b * K + i // V, i % V
+                if tok == EOS_ID:
+                    slot = len(saved) + len(ended)
+                    ended.append((b, slot, src))
+                    finished[b].append((s / (t + 1), slot, t + 1))
+                    if len(finished[b]) >= K:
+                        done[b] = True
+                    continue
+                rows[b, n], toks[b, n], new_score[b, n] = src, tok, s
+                n += 1
+            if n < K:
+                rows[b, n:] = rows[b, 0] if n else b * K
+        for b, slot, src in ended:                       # keep finished hypotheses before reordering
+            trace = {k: steps[k][src][None] if hist[k] is None else
+                     np.concatenate([hist[k][src], steps[k][src][None]], 0) for k in TRACE}
+            saved[(b, slot)] = (hist_tok[src].tolist() + [EOS_ID], np.append(hist_lp[src], lp[src, EOS_ID]), trace)
+        flat, tk = rows.reshape(-1), toks.reshape(-1)
+        hist_tok = np.concatenate([hist_tok[flat], tk[:, None]], 1)
+        hist_lp = np.concatenate([hist_lp[flat], lp[flat, tk][:, None]], 1)
+        for k in TRACE:
+            cur = steps[k][flat][:, None]
+            hist[k] = cur if hist[k] is None else np.concatenate([hist[k][flat], cur], 1)
+        state = [np.ascontiguousarray(s[flat]) for s in state]
+        score = new_score
+        prev = tk
+        if all(done):
+            break
+    lengths = mask.sum(1)
+    out = []
+    for b in range(B):
+        if finished[b]:
+            _, slot, _ = max(finished[b], key=lambda f: f[0])
+            tokens, logps, trace = saved[(b, slot)]
+        else:                                            # no <eos> within max_len: best alive
+            r = b * K + int(score[b].argmax())
+            tokens, logps, trace = hist_tok[r].tolist(), hist_lp[r], {k: hist[k][r] for k in TRACE}
+        out.append(package_one(tokens, logps, trace, int(lengths[b])))
+    return out
+
+
+def decode(runner: OrtCaptioner, x: np.ndarray, mask: np.ndarray, beam: int = 1, max_len: int = 30,
+           part_mask: np.ndarray | None = None) -> list[Decoded]:
+    """Greedy for beam <= 1, beam search otherwise; part_mask (B, P) as Captioner.encode."""
+    return beam_search(runner, x, mask, beam, max_len, part_mask)

@@ -9,8 +9,11 @@ For every action word of a caption (`localization.trace_actions`) three signals:
   concatenated and L2-normalised.
 Each signal is turned into its percentile among the validation split's action words (low
 probability, low β̂ and high distance give low percentiles); the **in-domain score** is the
-mean of the three percentiles (0..1), and an action is **low-confidence** when its score is
-below the `quantile` (5%) of the validation scores, i.e. about 1 in 20 in-domain actions are flagged.
+lowest of the three percentiles (0..1: an action is as typical as its least typical signal;
+chosen over the mean, a weighted mean and the distance alone on held-out classes kept apart
+from the ones the AUROC is reported on, docs/evaluation.md), and an action is
+**low-confidence** when its score is below the `quantile` (5%) of the validation scores, i.e.
+about 1 in 20 in-domain actions are flagged.
 Files beside the model: `confidence.safetensors` (the bank) and `confidence.json` (the sorted
 validation signals, threshold, how it was made).
 """
@@ -50,8 +53,8 @@ class Calibration:
         return 1.0 - pct if name == "dist" else pct
 
     def score(self, sig: np.ndarray) -> np.ndarray:
-        """(A,) in-domain scores in [0, 1] from (A, 3) signals: the mean of the percentiles."""
-        return np.mean([self.percentile(n, sig[:, j]) for j, n in enumerate(SIGNALS)], 0)
+        """(A,) in-domain scores in [0, 1] from (A, 3) signals: the lowest of the percentiles."""
+        return np.min([self.percentile(n, sig[:, j]) for j, n in enumerate(SIGNALS)], 0)
 
     def save(self, model_dir) -> None:
         from safetensors.numpy import save_file

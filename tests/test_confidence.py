@@ -20,7 +20,9 @@ def test_signals_and_score_by_hand():
     # k = min(5, 3) = 3 neighbours: mean similarity of [1,0,0] to the bank = 1/3, of 0 = 0
     np.testing.assert_allclose(sig[:, 2], [1 - 1 / 3, 1.0])
     # prob 0.5 is above 2 of 4 val values -> 0.5; beta 0.95 above both -> 1; dist 0.667 above both -> 1 - 1 = 0
-    np.testing.assert_allclose(cal.score(sig[:1]), [(0.5 + 1.0 + 0.0) / 3])
+    np.testing.assert_allclose(cal.score(sig[:1]), [min(0.5, 1.0, 0.0)])
+    # prob 0.9 -> 1, beta 0.95 -> 1, dist 0 -> 1 - 1/2 (one of two val distances is <= 0): min 0.5
+    np.testing.assert_allclose(cal.score(cal.signals(f[:1], [0.9], [0.95]) * [1, 1, 0]), [0.5])
     assert cal.percentile("dist", 0.0) == 0.5 and cal.percentile("prob", 0.9) == 1.0
 
 

@@ -4,7 +4,7 @@ held-out in-vocabulary clips from clips whose action is absent from training.
     python scripts/confidence_eval.py --model MODEL --dataset DS --ood-split ood [--dev-classes A,B] [--save]
 
 DS's train/val splits calibrate, its test split gives the in-vocabulary clips, the split file
-`<ood-split>.txt` lists the out-of-domain clips. Prints AUROC of the combined score and of each
+`<ood-split>.txt` lists the out-of-domain clips (`--ood-split none`: calibrate only). Prints AUROC of the combined score and of each
 signal alone, and the share of clips flagged low-confidence in each group. With --dev-classes
 (substrings of clip ids), those out-of-domain clips form a development group on which the way
 of combining the signals is chosen, and the rest a test group: AUROC of each combination on
@@ -39,6 +39,11 @@ def main(argv=None):
     root, _ = D.resolve_dataset(args.dataset)
     res = {"calibration": cal.meta, "threshold": cal.threshold}
     groups = {}
+    if args.ood_split == "none":                  # calibrate only (no out-of-domain clips to measure)
+        print(json.dumps(res, indent=1))
+        if args.save:
+            cal.save(args.model)
+        return
     for name, split in (("in_vocabulary_test", "test"), ("out_of_domain", args.ood_split)):
         samples, _ = D.load_samples(root, D.read_split(root, split))
         groups[name] = clip_scores(cal, action_features(bundle, samples))

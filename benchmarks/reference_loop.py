@@ -45,7 +45,7 @@ def encode_parts(model: Captioner, x, mask):
 def authors_step(model: Captioner, P, R, mask, prev, state):
     """One decoder step with the attention projections of every frame recomputed from R."""
     spat = model.spat_x(P) if model.cfg.spatial_scoring == "per_part" else model.spat_x(R)
-    mem = Memory(P, spat, model.temp_x(R), mask)
+    mem = Memory(P, spat, model.temp_x(R), mask, torch.ones(P.shape[0], P.shape[2], dtype=P.dtype, device=P.device))
     return model.step(mem, prev, state)
 
 
@@ -141,9 +141,12 @@ class AuthorsTrainLoop(nn.Module):
         self.model, self.ratio, self.generator = model, ratio, generator
         self.n_parts = model.n_parts
 
-    def forward(self, x, mask, y_in):
+    def forward(self, x, mask, y_in, part_mask=None):
         m = self.model
         P, R = encode_parts(m, x, mask)
+        if part_mask is not None:                   # m2t's part masks (not in the authors' code), as encode()
+            P = P * part_mask.to(P.dtype)[:, None, :, None]
+            R = P.flatten(2)
         state = m.init_state(x.shape[0], x.device)
         prev = y_in[:, 0]
         logits, atts = [], []

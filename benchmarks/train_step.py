@@ -75,9 +75,10 @@ def worker(name: str, args) -> dict:
     import numpy as np
     import torch
 
-    from benchmarks.reference_loop import AuthorsTrainLoop
+    from reference_loop import AuthorsTrainLoop   # beside this script (on sys.path)
     from m2t.models.config import TRAIN_PRESETS, TrainConfig, model_preset
-    from m2t.models.data import Item, collate
+    from m2t.models.batching import collate
+    from m2t.models.data import Item
     from m2t.models.network import Captioner
     from m2t.models.training import loss_terms
 

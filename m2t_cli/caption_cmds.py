@@ -24,6 +24,8 @@ err = Console(stderr=True)
 H_MODEL = "Model directory (config.json + model.safetensors) [default: the model shipped with m2t]."
 H_BEAM = "Beam width (1 = greedy)."
 H_DEVICE = "auto, cpu or cuda."
+H_BACKEND = ("auto (ONNX Runtime when the model folder has its exported graphs, as the shipped model does; "
+             "else torch), onnx or torch.")
 H_RULE = "Word onset/offset: fwhm (centre ∓ 1.18σ, where Γ >= 0.5) or gamma95 (frames where Γ > 0.95)."
 H_UNITS = f"Source length unit ({', '.join(UNITS)}); detected if omitted."
 H_UP = f"Source up axis ({', '.join(UP_AXES)}); detected if omitted."
@@ -53,12 +55,15 @@ def caption(
     overwrite: bool = typer.Option(False, help="Re-caption files whose outputs all exist; without it they are skipped."),
     beam: int = typer.Option(1, help=H_BEAM),
     device: str = typer.Option("auto", help=H_DEVICE),
+    backend: str = typer.Option("auto", help=H_BACKEND),
     model: Optional[Path] = typer.Option(None, "--model", help=H_MODEL),
     onset_rule: str = typer.Option("fwhm", help=H_RULE),
     attention: bool = typer.Option(False, "--attention", help="json: add the per-frame attention maps (Γ, α)."),
     batch_size: int = typer.Option(16, help="Files decoded together."),
     window: float = typer.Option(WINDOW_S, help=H_WINDOW),
     hop: float = typer.Option(HOP_S, help=H_HOP),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes reading and converting files (the model decodes their batches)."),
+    shard: Optional[str] = typer.Option(None, help="i/N: caption only the i-th (0-based) of N round-robin shards of the sorted inputs (one per cluster job)."),
     units: Optional[str] = typer.Option(None, help=H_UNITS),
     up: Optional[str] = typer.Option(None, help=H_UP),
     asf: Optional[Path] = typer.Option(None, help=H_ASF),
@@ -85,12 +90,14 @@ def caption(
       m2t caption 07_05.amc --asf 07.asf --model runs/lab --beam 2
 
       m2t caption long_take.bvh -f json -f srt -o caps/ --window 10 --hop 5   # timeline in "segments"
+
+      m2t caption corpus/ -r -o caps/ --jobs 2 --shard $SLURM_ARRAY_TASK_ID/8
     """
     with user_errors():
         check_options(beam, onset_rule, device, batch_size)
         check_windowing(window, hop)
         check_load_options(units=units, up=up)
-        plan = plan_captions(inputs, out, formats, recursive, overwrite)
+        plan = plan_captions(inputs, out, formats, recursive, overwrite, shard=shard)
         if plan.todo:
             from m2t.models.captioning import resolve_model_dir
             resolve_model_dir(model)                                   # no model: one line, before any work
@@ -108,7 +115,8 @@ def caption(
             bar.update(task, completed=i, description=f"captioning {Path(path).name}")
 
         for o in run_captions(plan, model, beam=beam, device=device, onset_rule=onset_rule, attention=attention,
-                              batch_size=batch_size, progress=progress, window_s=window, hop_s=hop, **load_options):
+                              batch_size=batch_size, progress=progress, backend=backend, jobs=jobs,
+                              window_s=window, hop_s=hop, **load_options):
             if not o.ok:
                 failed.append(o.error)
                 continue
@@ -138,6 +146,7 @@ def segment(
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Write csv/json to this file instead of stdout."),
     beam: int = typer.Option(1, help=H_BEAM),
     device: str = typer.Option("auto", help=H_DEVICE),
+    backend: str = typer.Option("auto", help=H_BACKEND),
     model: Optional[Path] = typer.Option(None, "--model", help=H_MODEL),
     onset_rule: str = typer.Option("fwhm", help=H_RULE),
     window: float = typer.Option(WINDOW_S, help=H_WINDOW),
@@ -167,8 +176,8 @@ def segment(
         fmt = segment_format(fmt, out)
         from m2t.models.caption_batch import caption_segments
         from m2t.models.writers import segments_csv, segments_json, write_segments
-        r, doc = caption_segments(file, model, beam=beam, device=device, onset_rule=onset_rule, window_s=window,
-                                  hop_s=hop, units=units, up=up,
+        r, doc = caption_segments(file, model, beam=beam, device=device, onset_rule=onset_rule, backend=backend,
+                                  window_s=window, hop_s=hop, units=units, up=up,
                                   asf=asf, source_fps=source_fps, joint_map=joint_map, body_model_dir=body_model_dir)
         for w in r.warnings:
             typer.echo(f"Warning: {file}: {w}", err=True)

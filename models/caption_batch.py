@@ -7,7 +7,8 @@ place for it), skip finished files, refuse collisions, caption in batches, write
 
 Output paths: ``<out>/<path relative to the input>/<stem>.<ext>`` (`m2t.converters.api.output_stem`);
 without `out`, txt/json/srt go to the caller (stdout) and heatmaps to ``./<stem>.png``.
-Formats and extensions: :data:`FORMATS`. Torch is imported only when captioning starts.
+Formats and extensions: :data:`FORMATS`. Torch is imported only when captioning starts on the
+torch backend (the ONNX Runtime backend never imports it: models/onnx_model.py).
 """
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from pathlib import Path
 from typing import Iterator
 
 from m2t.converters.api import collect_inputs, output_stem
+from m2t.converters.batch import check_jobs, select_shard
 from m2t.converters.errors import ConfigError
 
+from .onnx_model import check_backend
 from .results import HOP_S, WINDOW_S, CaptionResult, check_options
 from .writers import EXTENSIONS, caption_json, caption_srt, caption_txt, write_heatmap, write_json, \
     write_srt, write_txt
@@ -62,14 +65,15 @@ class CaptionOutcome:
 
 
 def plan_captions(inputs, out=None, formats=("txt",), recursive: bool = False,
-                  overwrite: bool = False) -> CaptionPlan:
+                  overwrite: bool = False, shard=None) -> CaptionPlan:
     """Check the formats, expand the inputs and plan every output path; ConfigError with one line
-    for no files, unknown formats, several formats without `out`, or two inputs writing one path."""
+    for no files, unknown formats, several formats without `out`, or two inputs writing one path.
+    `shard` "i/N" keeps the i-th of N round-robin shards of the sorted inputs (converters.batch)."""
     formats = list(dict.fromkeys(formats or ["txt"]))
     for f in formats:
         if f not in FORMATS:
             raise ConfigError(f"--format {f!r} is not one of: {', '.join(FORMATS)}")
-    files = collect_inputs(inputs, recursive)
+    files = select_shard(collect_inputs(inputs, recursive), shard)
     if not files:
         raise ConfigError(f"no motion files found in {', '.join(map(str, inputs))}"
                           + ("" if recursive else " (use --recursive for sub-folders)"))
@@ -114,20 +118,24 @@ def write_outputs(result: CaptionResult, targets, attention: bool = False) -> li
 
 
 def run_captions(plan: CaptionPlan, model=None, beam: int = 1, device: str = "auto", onset_rule: str = "fwhm",
-                 attention: bool = False, batch_size: int = 16, progress=None, window_s: float = WINDOW_S,
-                 hop_s: float = HOP_S, **load_options) -> Iterator[CaptionOutcome]:
+                 attention: bool = False, batch_size: int = 16, progress=None, backend: str = "auto",
+                 jobs: int = 1, window_s: float = WINDOW_S, hop_s: float = HOP_S,
+                 **load_options) -> Iterator[CaptionOutcome]:
     """Caption the plan's unskipped files and write their outputs; one CaptionOutcome per file in
-    order; never stops at a bad file (read or write). `progress(i, n, path)` as in iter_captions."""
+    order; never stops at a bad file (read or write). `progress(i, n, path)` as in iter_captions;
+    `backend` as captioning.load_model; `jobs` worker processes read and convert the files."""
     check_options(beam, onset_rule, device, batch_size)
+    check_backend(backend)
+    check_jobs(jobs)
     todo = plan.todo
     if not todo:
         return
-    from .captioning import iter_captions, load_model      # torch from here on
-    bundle = load_model(model, device)
+    from .captioning import iter_captions, load_model      # torch from here on only on the torch backend
+    bundle = load_model(model, device, backend)
     targets = {j.source: j.targets for j in todo}
     for fc in iter_captions([j.source for j in todo], bundle, beam=beam, onset_rule=onset_rule,
-                            batch_size=batch_size, progress=progress, window_s=window_s, hop_s=hop_s,
-                            **load_options):
+                            batch_size=batch_size, progress=progress, jobs=jobs, window_s=window_s,
+                            hop_s=hop_s, **load_options):
         if not fc.ok:
             yield CaptionOutcome(fc.source, error=fc.error)
             continue
@@ -140,12 +148,14 @@ def run_captions(plan: CaptionPlan, model=None, beam: int = 1, device: str = "au
 
 
 def caption_segments(file, model=None, beam: int = 1, device: str = "auto", onset_rule: str = "fwhm",
-                     window_s: float = WINDOW_S, hop_s: float = HOP_S, **load_options) -> tuple[CaptionResult, dict]:
+                     backend: str = "auto", window_s: float = WINDOW_S, hop_s: float = HOP_S,
+                     **load_options) -> tuple[CaptionResult, dict]:
     """What `m2t segment` runs: one file -> (CaptionResult, "m2t.segments/2" document)."""
     check_options(beam, onset_rule, device)
+    check_backend(backend)
     from .captioning import caption_motion, load_model
     from .results import segments_document
-    bundle = load_model(model, device)
+    bundle = load_model(model, device, backend)
     r = caption_motion(file, bundle, beam=beam, onset_rule=onset_rule, window_s=window_s, hop_s=hop_s, **load_options)
     return r, segments_document(r)
 

@@ -1,5 +1,7 @@
-"""Caption motion files with a trained model (torch): load a model folder, turn files into model
-input, decode, and build :class:`~m2t.models.results.CaptionResult` objects.
+"""Caption motion files with a trained model: load a model folder (ONNX Runtime or torch backend,
+models/onnx_model.py), turn files into model input, decode, and build
+:class:`~m2t.models.results.CaptionResult` objects. torch is imported only on the torch backend;
+with ``jobs`` > 1, files are read and converted in worker processes while the parent decodes.
 
 Pipeline: file -> :func:`m2t.converters.load_motion` on the model's skeleton at the dataset frame
 rate (20 fps t2m, 12.5 fps kit) -> positions × ``bundle.input_scale`` ->
@@ -11,28 +13,34 @@ gives it β target 1 *in the context of the caption*; the model's own β̂ is re
 """
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import numpy as np
-import torch
 
 from m2t.converters.api import load_motion
 from m2t.converters.errors import ConfigError, MotionFileError, file_error
 from m2t.converters.motion import Motion
 from m2t.converters.skeletons import PART_NAMES, get_skeleton
 
-from .batching import batch_features
-from .checkpoint import Bundle, load_bundle
-from .decoding import Decoded, decode
+from m2t.converters.batch import check_jobs
+
+from .config import CaptionerConfig
+from .decoded import Decoded
+from .errors import ModelDirError
+from .features import Normalizer, motion_features, observed_parts, pad_features
+from .onnx_model import OnnxBundle, check_backend, choose_backend, load_onnx_bundle
 from .confidence import for_model
 from .dense import dense_timeline, single_timeline
-from .errors import ModelDirError
-from .features import motion_features, observed_parts
 from .results import HOP_S, WINDOW_S, CaptionResult, FileCaption, Token, check_options, check_windowing, \
     feature_time, part_scores, word_span
-from .runtime import pick_device
 from .supervision import caption_targets
+
+if TYPE_CHECKING:                       # torch-free at run time; Bundle is the torch backend's
+    from .checkpoint import Bundle
 
 NO_DEFAULT_MODEL = "no default model shipped in this install: pass --model DIR"
 
@@ -53,10 +61,16 @@ def resolve_model_dir(model=None) -> Path:
     return d
 
 
-def load_model(model=None, device: str = "auto") -> Bundle:
-    """Load a model directory (default: the shipped model) on `device` (auto, cpu, cuda)."""
+def load_model(model=None, device: str = "auto", backend: str = "auto") -> "Bundle | OnnxBundle":
+    """Load a model directory (default: the shipped model) on `device` (auto, cpu, cuda) for
+    `backend` (auto: ONNX Runtime when the folder has current ONNX graphs, else torch)."""
     check_options(device=device)
+    check_backend(backend)
     d = resolve_model_dir(model)
+    if choose_backend(d, backend) == "onnx":
+        return load_onnx_bundle(d, device)
+    from .checkpoint import load_bundle
+    from .runtime import pick_device
     return load_bundle(d, pick_device(device))
 
 
@@ -152,26 +166,136 @@ def _part_mask(m: Motion, bundle: Bundle, warns: list[str]) -> np.ndarray:
     return pm
 
 
-def _model_input(items, dev) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """[(features, part mask)] -> x, mask, part_mask (None when every part of every clip is observed)."""
+def _decode(bundle, items, beam: int, max_len: int, device) -> list[Decoded]:
+    """[(features, part mask)] -> decoded captions, on the bundle's backend (part_mask None when
+    every part of every clip is observed). `device`: None keeps the model where it is."""
+    feats = [f for f, _ in items]
+    pm = np.stack([p for _, p in items])
+    pm = None if pm.all() else pm
+    if isinstance(bundle, OnnxBundle):
+        if device not in (None, "auto") and device != bundle.runner.device:
+            raise ConfigError(f"--device {device}: this ONNX model was loaded on {bundle.runner.device} "
+                               f"(load it with device={device!r})")
+        from .ort_decoding import decode as ort_decode
+        x, mask = pad_features(feats)
+        return ort_decode(bundle.runner, x, mask, beam, max_len, pm)
+    import torch
+    from .batching import batch_features
+    from .decoding import decode
+    if device is None:
+        dev = next(bundle.model.parameters()).device
+    else:
+        from .runtime import pick_device
+        dev = pick_device(device)
+        bundle.model.to(dev)
+    x, mask = batch_features(feats, dev)
+    return decode(bundle.model, x, mask, beam, max_len, None if pm is None else torch.from_numpy(pm).to(dev))
+
+
+def _encoder_parts(bundle, items, device) -> np.ndarray | None:
+    """(B, T, P, H) encoder output of [(features, part mask)], only on the torch backend and only
+    when the model has an in-domain calibration (models/confidence.py); else None."""
+    if isinstance(bundle, OnnxBundle) or for_model(bundle) is None:
+        return None
+    import torch
+    from .batching import batch_features
+    dev = next(bundle.model.parameters()).device
     x, mask = batch_features([f for f, _ in items], dev)
     pm = np.stack([p for _, p in items])
-    return x, mask, (None if pm.all() else torch.from_numpy(pm).to(dev))
+    with torch.no_grad():
+        return bundle.model.encode(x, mask, part_mask=None if pm.all() else torch.from_numpy(pm).to(dev)
+                                   ).parts.cpu().numpy()
 
 
-def _device_of(bundle: Bundle, device) -> torch.device:
-    if device is None:
-        return next(bundle.model.parameters()).device
-    dev = pick_device(device)
-    bundle.model.to(dev)
-    return dev
+def caption_long(positions: np.ndarray, fps: float, bundle, source: str, warns: list[str], part_mask: np.ndarray,
+                 beam: int = 1, onset_rule: str = "fwhm", window_s: float = WINDOW_S, hop_s: float = HOP_S,
+                 batch_size: int = 16, device=None) -> CaptionResult:
+    """A recording longer than one window: the merged timeline of overlapping windows
+    (`models.dense`) as `segments`; `text` joins the actions' clauses in time order; `tokens` is
+    empty (no single caption covers the recording). Works on both backends."""
+    max_len = _max_len(bundle)
+
+    def decode_fn(feats):
+        return _decode(bundle, [(f, part_mask) for f in feats], beam, max_len, device)
+
+    def parts_fn(feats):
+        return _encoder_parts(bundle, [(f, part_mask) for f in feats], device)
+
+    timeline, windows = dense_timeline(positions, fps, bundle, window_s, hop_s, beam, batch_size,
+                                       decode_fn=decode_fn, parts_fn=parts_fn)
+    warns = [w for w in warns if "trained on clips of at most" not in w]
+    warns.append(f"clip is {len(positions) / fps:.1f} s long: captioned in {len(windows)} windows of {window_s:g} s "
+                 f"every {hop_s:g} s, merged into {len(timeline)} actions (`segments`); no single caption, so "
+                 f"`tokens` is empty")
+    ds = bundle.downsample
+    n = len(range(ds // 2, len(positions), ds))
+    return CaptionResult(source=source, text=", then ".join(a.text for a in timeline), tokens=[],
+                         score=float(np.mean([w.score for w in windows])), duration_s=len(positions) / fps,
+                         fps=float(fps), frames=int(len(positions)), downsample=ds, onset_rule=onset_rule, beam=int(beam),
+                         skeleton=bundle.cfg.skeleton, model_dir=None if bundle.path is None else str(bundle.path),
+                         m2t_version=bundle.meta.get("m2t_version"), warnings=warns,
+                         frame_times=feature_time(np.arange(n), fps, ds).astype(np.float32),
+                         window=np.zeros((0, n), np.float32), alpha=np.zeros((0, n, 6), np.float32),
+                         segments=[a.to_dict(i) for i, a in enumerate(timeline)],
+                         windowing={"window_s": float(window_s), "hop_s": float(hop_s), "windows": len(windows)})
+
+
+@dataclass(frozen=True)
+class _Prep:
+    """What reading and converting a file needs from a bundle (picklable, for worker processes)."""
+    cfg: CaptionerConfig
+    norm: Normalizer
+    downsample: int
+    input_scale: float
+    meta: dict
+    window_s: float = float("inf")      # longer clips come back as positions, for dense captioning
+
+
+def _prep_of(bundle, window_s: float = float("inf")) -> _Prep:
+    return _Prep(bundle.cfg, bundle.norm, bundle.downsample, bundle.input_scale,
+                 {"train": bundle.meta.get("train", {})}, window_s)
+
+
+def _load_one(task):
+    """path -> ((frames, fps, warnings, features, part mask, positions), None) or (None, one-line
+    error); features for a clip up to `prep.window_s` seconds, positions (for windows) beyond;
+    runs in a worker process when jobs > 1."""
+    path, prep, load_options = task
+    try:
+        m = load_motion(path, skeleton=prep.cfg.skeleton, **load_options)
+        warns = _check_clip(m, prep)
+        pm = _part_mask(m, prep, warns)
+        if m.n_frames / m.fps > prep.window_s:
+            return (m.n_frames, m.fps, warns, None, pm, m.positions), None
+        return (m.n_frames, m.fps, warns, _features(m, prep), pm, None), None
+    except Exception as e:            # noqa: BLE001 - a bad file never stops the batch
+        return None, file_error(path, e)
+
+
+def _loaded(paths, prep: _Prep, load_options: dict, jobs: int, progress) -> Iterator[tuple]:
+    """(path, loaded, error) in input order; with jobs > 1 the files are read and converted in
+    that many worker processes (started clean: forkserver, so no model threads are inherited)."""
+    tasks = [(p, prep, load_options) for p in paths]
+    if jobs == 1 or len(paths) < 2:
+        for i, t in enumerate(tasks):
+            if progress:
+                progress(i, len(paths), t[0])
+            yield (t[0], *_load_one(t))
+        return
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    with ProcessPoolExecutor(min(jobs, len(paths)), mp_context=ctx) as pool:
+        for i, (t, res) in enumerate(zip(tasks, pool.map(_load_one, tasks, chunksize=1))):
+            if progress:
+                progress(i, len(paths), t[0])
+            yield (t[0], *res)
 
 
 def _max_len(bundle: Bundle) -> int:
     return int(bundle.meta.get("train", {}).get("max_decode_len", 30))
 
 
-def caption_motion(motion_or_path, bundle: Bundle, beam: int = 1, device: str | None = None,
+def caption_motion(motion_or_path, bundle: "Bundle | OnnxBundle", beam: int = 1, device: str | None = None,
                    onset_rule: str = "fwhm", window_s: float = WINDOW_S, hop_s: float = HOP_S,
                    **load_options) -> CaptionResult:
     """Caption one file (any format `converters.load_motion` reads; `load_options` go to it:
@@ -181,93 +305,65 @@ def caption_motion(motion_or_path, bundle: Bundle, beam: int = 1, device: str | 
     check_options(beam, onset_rule, device)
     check_windowing(window_s, hop_s)
     m = _as_motion(motion_or_path, bundle, load_options)
-    source = str(motion_or_path) if not isinstance(motion_or_path, Motion) else str(m.source)
-    dev = _device_of(bundle, device)
-    if m.n_frames / m.fps > window_s:
-        return caption_long(m, bundle, source, beam, onset_rule, window_s, hop_s)
     warns = _check_clip(m, bundle)
-    x, mask, pm = _model_input([(_features(m, bundle), _part_mask(m, bundle, warns))], dev)
-    dec = decode(bundle.model, x, mask, beam, _max_len(bundle), pm)[0]
-    parts = _encoder_parts(bundle, x, mask, pm)
+    item = (_features(m, bundle), _part_mask(m, bundle, warns))
+    source = str(motion_or_path) if not isinstance(motion_or_path, Motion) else str(m.source)
+    if m.n_frames / m.fps > window_s:
+        return caption_long(m.positions, m.fps, bundle, source, warns, item[1], beam, onset_rule, window_s, hop_s,
+                            device=device)
+    dec = _decode(bundle, [item], beam, _max_len(bundle), device)[0]
+    parts = _encoder_parts(bundle, [item], device)
     return build_result(dec, bundle, source, m.n_frames, m.fps, onset_rule, beam, warns,
                         None if parts is None else parts[0])
 
 
-def _encoder_parts(bundle: Bundle, x, mask, pm) -> np.ndarray | None:
-    """(B, T, P, H) encoder output, only when the model has an in-domain calibration."""
-    if for_model(bundle) is None:
-        return None
-    with torch.no_grad():
-        return bundle.model.encode(x, mask, part_mask=pm).parts.cpu().numpy()
-
-
-def caption_long(m: Motion, bundle: Bundle, source: str, beam: int = 1, onset_rule: str = "fwhm",
-                 window_s: float = WINDOW_S, hop_s: float = HOP_S, batch_size: int = 16) -> CaptionResult:
-    """A recording longer than one window: the merged timeline of overlapping windows
-    (`models.dense`) as `segments`; `text` joins the actions' clauses in time order; `tokens` is
-    empty (no single caption covers the recording)."""
-    warns = [w for w in _check_clip(m, bundle) if "trained on clips of at most" not in w]
-    _part_mask(m, bundle, warns)
-    timeline, windows = dense_timeline(m.positions, m.fps, bundle, window_s, hop_s, beam, batch_size)
-    warns.append(f"clip is {m.n_frames / m.fps:.1f} s long: captioned in {len(windows)} windows of {window_s:g} s "
-                 f"every {hop_s:g} s, merged into {len(timeline)} actions (`segments`); no single caption, so "
-                 f"`tokens` is empty")
-    ds = bundle.downsample
-    n = len(range(ds // 2, m.n_frames, ds))
-    return CaptionResult(source=source, text=", then ".join(a.text for a in timeline), tokens=[],
-                         score=float(np.mean([w.score for w in windows])), duration_s=m.n_frames / m.fps,
-                         fps=float(m.fps), frames=int(m.n_frames), downsample=ds, onset_rule=onset_rule, beam=int(beam),
-                         skeleton=bundle.cfg.skeleton, model_dir=None if bundle.path is None else str(bundle.path),
-                         m2t_version=bundle.meta.get("m2t_version"), warnings=warns,
-                         frame_times=feature_time(np.arange(n), m.fps, ds).astype(np.float32),
-                         window=np.zeros((0, n), np.float32), alpha=np.zeros((0, n, 6), np.float32),
-                         segments=[a.to_dict(i) for i, a in enumerate(timeline)],
-                         windowing={"window_s": float(window_s), "hop_s": float(hop_s), "windows": len(windows)})
-
-
-def iter_captions(paths: Iterable, bundle: Bundle, beam: int = 1, device: str | None = None,
-                  onset_rule: str = "fwhm", batch_size: int = 16, progress=None, window_s: float = WINDOW_S,
-                  hop_s: float = HOP_S, **load_options) -> Iterator[FileCaption]:
+def iter_captions(paths: Iterable, bundle: "Bundle | OnnxBundle", beam: int = 1, device: str | None = None,
+                  onset_rule: str = "fwhm", batch_size: int = 16, progress=None, jobs: int = 1,
+                  window_s: float = WINDOW_S, hop_s: float = HOP_S, **load_options) -> Iterator[FileCaption]:
     """Caption many files, `batch_size` at a time through one padded decode call; yields one
     FileCaption per path in input order as each batch finishes; never stops at a bad file.
-    Files longer than `window_s` are captioned densely (`caption_long`).
-    `progress(i, n, path)` is called before each file is loaded."""
+    `jobs` > 1 reads and converts files in that many worker processes (the model's batches still
+    span files). Files longer than `window_s` are captioned densely (`caption_long`).
+    `progress(i, n, path)` is called as each file is loaded."""
     check_options(beam, onset_rule, device, batch_size)
     check_windowing(window_s, hop_s)
+    check_jobs(jobs)
     paths = [Path(p) for p in paths]
-    dev = _device_of(bundle, device)
     max_len = _max_len(bundle)
-    for start in range(0, len(paths), batch_size):
-        chunk = paths[start:start + batch_size]
-        loaded, out = [], []
-        for j, p in enumerate(chunk):
-            if progress:
-                progress(start + j, len(paths), p)
-            try:
-                m = load_motion(p, skeleton=bundle.cfg.skeleton, **load_options)
-                if m.n_frames / m.fps > window_s:
-                    out.append(FileCaption(p, caption_long(m, bundle, str(p), beam, onset_rule, window_s, hop_s,
-                                                           batch_size)))
-                    continue
-                warns = _check_clip(m, bundle)
-                loaded.append((len(out), m, warns, (_features(m, bundle), _part_mask(m, bundle, warns))))
-                out.append(FileCaption(p))
-            except Exception as e:            # noqa: BLE001 - a bad file never stops the batch
-                out.append(FileCaption(p, error=file_error(p, e)))
-        if loaded:
-            x, mask, pm = _model_input([f for *_, f in loaded], dev)
-            parts = _encoder_parts(bundle, x, mask, pm)
-            for b, ((k, m, warns, _), dec) in enumerate(zip(loaded, decode(bundle.model, x, mask, beam, max_len, pm))):
-                out[k].result = build_result(dec, bundle, str(chunk[k]), m.n_frames, m.fps, onset_rule, beam, warns,
-                                             None if parts is None else parts[b])
-        yield from out
+    batch: list = []
+
+    def flush():
+        ok = [(k, fc, got) for k, (fc, got) in enumerate(batch) if got is not None and got[5] is None]
+        if ok:
+            items = [g[3:5] for *_, g in ok]
+            parts = _encoder_parts(bundle, items, device)
+            for j, ((_, fc, (n, fps, warns, _, _, _)), dec) in enumerate(zip(ok, _decode(bundle, items, beam,
+                                                                                         max_len, device))):
+                fc.result = build_result(dec, bundle, str(fc.source), n, fps, onset_rule, beam, warns,
+                                         None if parts is None else parts[j])
+        for fc, got in batch:                                 # long recordings: windows, one at a time
+            if got is not None and got[5] is not None:
+                try:
+                    fc.result = caption_long(got[5], got[1], bundle, str(fc.source), got[2], got[4], beam, onset_rule,
+                                             window_s, hop_s, batch_size, device)
+                except Exception as e:                        # noqa: BLE001 - a bad file never stops the batch
+                    fc.error = file_error(fc.source, e)
+        out = [fc for fc, _ in batch]
+        batch.clear()
+        return out
+
+    for path, got, error in _loaded(paths, _prep_of(bundle, window_s), load_options, jobs, progress):
+        batch.append((FileCaption(path, error=error), got))
+        if len(batch) == batch_size:
+            yield from flush()
+    yield from flush()
 
 
-def caption_files(paths: Iterable, bundle: Bundle, beam: int = 1, device: str | None = None,
-                  onset_rule: str = "fwhm", batch_size: int = 16, progress=None, window_s: float = WINDOW_S,
-                  hop_s: float = HOP_S, **load_options) -> list[FileCaption]:
+def caption_files(paths: Iterable, bundle: "Bundle | OnnxBundle", beam: int = 1, device: str | None = None,
+                  onset_rule: str = "fwhm", batch_size: int = 16, progress=None, jobs: int = 1,
+                  window_s: float = WINDOW_S, hop_s: float = HOP_S, **load_options) -> list[FileCaption]:
     """All of :func:`iter_captions` as a list (one FileCaption per path, in order)."""
-    return list(iter_captions(paths, bundle, beam, device, onset_rule, batch_size, progress, window_s, hop_s,
+    return list(iter_captions(paths, bundle, beam, device, onset_rule, batch_size, progress, jobs, window_s, hop_s,
                               **load_options))
 
 

@@ -164,29 +164,26 @@ def _clause(text: str, a: PredictedAction) -> str:
     return " ".join(words[i:j])
 
 
-def dense_timeline(joints: np.ndarray, fps: float, bundle, window_s: float = 10.0, hop_s: float = 5.0,
-                   beam: int = 1, batch_size: int = 16, merge_iou: float = 0.2,
-                   progress=None) -> tuple[list[TimelineAction], list[Window]]:
-    """Canonical joints (T, J, 3) in metres at `fps` on the model's skeleton -> (timeline, windows)."""
-    import torch
-    from .decoding import decode
-    from .batching import batch_features
+def dense_timeline(joints: np.ndarray, fps: float, bundle, window_s: float = WINDOW_S, hop_s: float = HOP_S,
+                   beam: int = 1, batch_size: int = 16, merge_iou: float = 0.2, progress=None,
+                   decode_fn=None, parts_fn=None) -> tuple[list[TimelineAction], list[Window]]:
+    """Canonical joints (T, J, 3) in metres at `fps` on the model's skeleton -> (timeline, windows).
+    `decode_fn(features list) -> [Decoded]` and `parts_fn(features list) -> (B, T, P, H) | None`
+    decode and encode a batch of windows (any backend); by default the torch model of `bundle`."""
+    if decode_fn is None:
+        decode_fn, parts_fn = _torch_fns(bundle, beam)
     from .features import motion_features
     skel = get_skeleton(bundle.cfg.skeleton)
     plan = plan_windows(len(joints), fps, window_s, hop_s)
     ds = bundle.downsample
-    dev = next(bundle.model.parameters()).device
-    max_len = int(bundle.meta.get("train", {}).get("max_decode_len", 30))
     duration = len(joints) / fps
     cal = for_model(bundle)
     windows = []
     for b0 in range(0, len(plan), max(1, batch_size)):
         chunk = plan[b0:b0 + max(1, batch_size)]
         feats = [motion_features(recentre(joints[s:e], skel) * bundle.input_scale, bundle.norm, ds) for s, e in chunk]
-        x, mask = batch_features(feats, dev)
-        with torch.no_grad():
-            decs = decode(bundle.model, x, mask, beam, max_len)
-            parts = bundle.model.encode(x, mask).parts.cpu().numpy() if cal is not None else None
+        decs = decode_fn(feats)
+        parts = parts_fn(feats) if (cal is not None and parts_fn is not None) else None
         for b, ((s, e), dec) in enumerate(zip(chunk, decs)):
             words = bundle.vocab.decode(dec.ids)
             probs = np.exp(dec.logprobs) if dec.logprobs is not None else None
@@ -197,3 +194,23 @@ def dense_timeline(joints: np.ndarray, fps: float, bundle, window_s: float = 10.
         if progress:
             progress(min(b0 + batch_size, len(plan)), len(plan))
     return merge(windows, duration, merge_iou, None if cal is None else cal.threshold), windows
+
+
+def _torch_fns(bundle, beam: int):
+    """decode_fn, parts_fn on the torch model of a loaded Bundle (where it is)."""
+    import torch
+    from .batching import batch_features
+    from .decoding import decode
+    dev = next(bundle.model.parameters()).device
+    max_len = int(bundle.meta.get("train", {}).get("max_decode_len", 30))
+
+    def decode_fn(feats):
+        x, mask = batch_features(feats, dev)
+        with torch.no_grad():
+            return decode(bundle.model, x, mask, beam, max_len)
+
+    def parts_fn(feats):
+        x, mask = batch_features(feats, dev)
+        with torch.no_grad():
+            return bundle.model.encode(x, mask).parts.cpu().numpy()
+    return decode_fn, parts_fn

@@ -39,7 +39,7 @@ from m2t.converters.skeletons import PART_NAMES, get_skeleton
 
 from . import data as D
 from .compose import read_segments
-from .network import window_span
+from .results import window_span
 from .supervision import caption_targets, stem, tag, word_group
 
 THRESHOLDS = (0.3, 0.5, 0.7)

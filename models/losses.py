@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .network import window_span
+from .results import window_span
 
 EPS = 1e-6
 

@@ -18,7 +18,6 @@ motion reaches the words through ĉ_t). Padded frames get α = 0, γ = 0 and Γ 
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -28,6 +27,7 @@ from torch import nn
 from m2t.converters.skeletons import get_skeleton
 
 from .config import CaptionerConfig
+from .results import FWHM_C, window_span  # noqa: F401 (re-exported: the span rule lives in results)
 
 
 @dataclass
@@ -104,15 +104,6 @@ class PartEncoder(nn.Module):
             out.append(_mlp(self.vel[i], v.index_select(2, idx).flatten(2), exact))
         B, T = x.shape[:2]
         return torch.cat(out, -1).view(B, T, len(self.parts), -1)           # (B, T, P, H), one copy
-
-
-FWHM_C = math.sqrt(2.0 * math.log(2.0))     # 1.1774: Γ = 0.5 at m ± FWHM_C·σ
-
-
-def window_span(centre, width, c: float = FWHM_C):
-    """The frames a word's window covers, [m - c·σ, m + c·σ] (c = FWHM_C: where Γ ≥ 0.5).
-    Used by λ_temp (losses.temporal_loss) and by the `fwhm` onset/offset rule."""
-    return centre - c * width, centre + c * width
 
 
 def gaussian_window(gamma: torch.Tensor, mask: torch.Tensor, sigma_min: float):

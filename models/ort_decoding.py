@@ -16,18 +16,13 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from m2t.converters.errors import M2TError
-
 from .decoded import TRACE, Decoded, package_batch, package_one
+from .errors import DeviceError
 from .modeldir import ONNX_DECODER, ONNX_ENCODER
+from .results import DEVICES
 from .vocab import EOS_ID, SOS_ID
 
-DEVICES = ("auto", "cpu", "cuda")
 _STEP_OUT = ("logp", "h_bot", "c_bot", "h_top", "c_top", "alpha", "gamma", "window", "centre", "width", "beta")
-
-
-class OrtDeviceError(M2TError):
-    """--device cuda was asked for and ONNX Runtime cannot use a GPU here."""
 
 
 def cuda_usable() -> bool:
@@ -65,11 +60,11 @@ class OrtCaptioner:
 
     def __init__(self, directory, device: str = "auto", threads: int | None = None, hidden: int | None = None):
         if device not in DEVICES:
-            raise OrtDeviceError(f"--device {device!r} is not one of: {', '.join(DEVICES)}")
+            raise DeviceError(f"--device {device!r} is not one of: {', '.join(DEVICES)}")
         d = Path(directory)
         want_cuda = device == "cuda" or (device == "auto" and cuda_usable())
         if device == "cuda" and not cuda_usable():
-            raise OrtDeviceError("--device cuda: ONNX Runtime has no usable CUDA GPU here "
+            raise DeviceError("--device cuda: ONNX Runtime has no usable CUDA GPU here "
                                  "(needs onnxruntime-gpu and a GPU; use --device cpu or --backend torch)")
         if want_cuda and hasattr(ort, "preload_dlls"):
             try:
@@ -82,7 +77,7 @@ class OrtCaptioner:
         self.decoder = ort.InferenceSession(str(d / ONNX_DECODER), so, providers=providers)
         self.providers = self.decoder.get_providers()
         if device == "cuda" and self.providers[0] != "CUDAExecutionProvider":
-            raise OrtDeviceError("--device cuda: ONNX Runtime could not start its CUDA provider here")
+            raise DeviceError("--device cuda: ONNX Runtime could not start its CUDA provider here")
         self.device = "cuda" if self.providers[0] == "CUDAExecutionProvider" else "cpu"
         inputs = {i.name: i.shape for i in self.decoder.get_inputs()}
         self.hidden = hidden or inputs["h_bot"][1]

@@ -145,11 +145,17 @@ def feature_time(k, fps: float, downsample: int):
     return (downsample // 2 + np.asarray(k, np.float64) * downsample) / fps
 
 
+def window_span(centre, width, c: float = FWHM_C):
+    """The frames a word's window covers, [m - c·σ, m + c·σ] (c = FWHM_C: where Γ ≥ 0.5); numbers
+    or tensors. The `fwhm` rule below, λ_temp (losses.temporal_loss) and the timeline use it."""
+    return centre - c * width, centre + c * width
+
+
 def word_span(window: np.ndarray, centre: float, width: float, rule: str = "fwhm") -> tuple[float, float]:
     """Onset and offset of one word in feature frames (floats) by `rule` (module docstring)."""
     n = len(window)
     if rule == "fwhm":
-        lo, hi = centre - FWHM_C * width, centre + FWHM_C * width
+        lo, hi = window_span(centre, width)
         return float(np.clip(lo, 0, n - 1)), float(np.clip(hi, 0, n - 1))
     if rule == "gamma95":
         idx = np.flatnonzero(window > GAMMA95)

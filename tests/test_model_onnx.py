@@ -14,6 +14,7 @@ from m2t.models import ort_decoding as O  # noqa: E402
 from m2t.models.checkpoint import Bundle, load_bundle, save_bundle  # noqa: E402
 from m2t.models.config import model_preset  # noqa: E402
 from m2t.models.decoding import _beam, decode  # noqa: E402
+from m2t.models.errors import DeviceError  # noqa: E402
 from m2t.models.export import export_dir, export_model  # noqa: E402
 from m2t.models.features import Normalizer  # noqa: E402
 from m2t.models.modeldir import ONNX_FILES, onnx_status  # noqa: E402
@@ -120,5 +121,5 @@ def test_stale_or_missing_graphs_are_refused(tmp_path):
 def test_cuda_is_never_claimed_without_a_gpu():
     if O.cuda_usable():
         pytest.skip("a GPU is usable here")
-    with pytest.raises(O.OrtDeviceError, match="--device cuda"):
+    with pytest.raises(DeviceError, match="--device cuda"):
         O.OrtCaptioner("unused", device="cuda")

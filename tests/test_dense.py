@@ -91,3 +91,12 @@ def test_caption_and_segment_cli_on_a_long_recording(tiny_model, tmp_path):
     assert doc["segments"] == d["segments"]
     r = run.invoke(app, ["caption", str(src), "--model", str(tiny_model), "--window", "2", "--hop", "3"])
     assert r.exit_code == 2 and "--hop" in r.stderr
+    short = tmp_path / "short.bvh"                                     # a short and a long file, worker processes
+    write_walk_bvh(short, seconds=3.0)
+    r = run.invoke(app, ["caption", str(src), str(short), "--model", str(tiny_model), "-f", "json", "-o",
+                         str(tmp_path / "j"), "--window", "4", "--hop", "2", "--jobs", "2", "--backend", "torch"])
+    assert r.exit_code == 0, r.output
+    long_doc = json.loads((tmp_path / "j" / "long.json").read_text())
+    short_doc = json.loads((tmp_path / "j" / "short.json").read_text())
+    assert long_doc["segments"] == d["segments"] and long_doc["windowing"]["windows"] == 6
+    assert short_doc["windowing"] is None and short_doc["tokens"]

@@ -7,7 +7,7 @@ action words, trajectory words (forward, circle, ...) excepted. Each ground-trut
 **key stems**: the Porter stems of the action words of all paraphrases of its clip. Ground-truth
 actions (time order) and predicted action words (caption order) are aligned monotonically,
 maximising the number of pairs whose stem is a key of the action (LCS): an aligned action is
-**named**. Its predicted span is the word's window span `[m - cσ, m + cσ]` (`network.window_span`,
+**named**. Its predicted span is the word's window span `[m - cσ, m + cσ]` (`results.window_span`,
 the `fwhm` onset/offset of `m2t caption`), clipped to the clip, in seconds.
 
 Metrics (all actions count; an action that is not named counts as a miss):
@@ -189,7 +189,7 @@ class PredictedAction:
 
 def trace_actions(words: list[str], window: np.ndarray, alpha: np.ndarray, centre: np.ndarray,
                   width: np.ndarray, frame_time, probs=None) -> list[PredictedAction]:
-    """The action words of one decoded caption with their window span (`network.window_span`
+    """The action words of one decoded caption with their window span (`results.window_span`
     clipped to the clip), centre, attended part and clause side; `frame_time(k)` converts
     feature frames to seconds; window/alpha/centre/width are per decoding step (= word)."""
     idx = action_word_indices(words)

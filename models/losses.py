@@ -78,7 +78,7 @@ def temporal_loss(centre: torch.Tensor, width: torch.Tensor, seg: torch.Tensor, 
     """λ_temp (m2t extension; paper §4.2: "if the action time is available, these annotations
     could serve to supervise the spread of temporal weights").
 
-    A motion word's window span [lo, hi] = [m - cσ, m + cσ] (c = sqrt(2 ln 2), `network.window_span`,
+    A motion word's window span [lo, hi] = [m - cσ, m + cσ] (c = sqrt(2 ln 2), `results.window_span`,
     the same span `m2t caption` reports) should cover its action's feature frames [a, b], and
     overshoot each end by at most τ = max(slack·(b - a), min_slack) frames:
 

@@ -15,7 +15,7 @@ from m2t.converters.canonical import UP_AXES
 from m2t.converters.options import check_load_options
 from m2t.converters.units import UNITS
 from m2t.models.caption_batch import plan_captions, render, run_captions, segment_format
-from m2t.models.results import check_options
+from m2t.models.results import HOP_S, WINDOW_S, check_options, check_windowing
 
 from .errors import EXIT_BATCH_FAILED, EXIT_USER_ERROR, fail, user_errors
 
@@ -34,6 +34,8 @@ H_SFPS = "Frame rate of the source when the file has none or a wrong one (AMC de
 H_SUBJECT = "C3D with several subjects (label prefixes NAME:): the one to caption."
 H_KEEP = "Keep the performer's bone lengths (default: the canonical body the model was trained on)."
 H_JMAP = "JSON/CSV mapping canonical joint -> source joint(s) (or C3D markers)."
+H_WINDOW = "Recordings longer than this (s) are captioned in overlapping windows merged into one timeline."
+H_HOP = "Seconds between the starts of consecutive windows."
 H_BODY = "SMPL npz: folder with SMPL/SMPL-H/SMPL-X model files for exact joints."
 
 
@@ -60,6 +62,8 @@ def caption(
     onset_rule: str = typer.Option("fwhm", help=H_RULE),
     attention: bool = typer.Option(False, "--attention", help="json: add the per-frame attention maps (Γ, α)."),
     batch_size: int = typer.Option(16, help="Files decoded together."),
+    window: float = typer.Option(WINDOW_S, help=H_WINDOW),
+    hop: float = typer.Option(HOP_S, help=H_HOP),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes reading and converting files (the model decodes their batches)."),
     shard: Optional[str] = typer.Option(None, help="i/N: caption only the i-th (0-based) of N round-robin shards of the sorted inputs (one per cluster job)."),
     units: Optional[str] = typer.Option(None, help=H_UNITS),
@@ -89,10 +93,13 @@ def caption(
 
       m2t caption 07_05.amc --asf 07.asf --model runs/lab --beam 2
 
+      m2t caption long_take.bvh -f json -f srt -o caps/ --window 10 --hop 5   # timeline in "segments"
+
       m2t caption corpus/ -r -o caps/ --jobs 2 --shard $SLURM_ARRAY_TASK_ID/8
     """
     with user_errors():
         check_options(beam, onset_rule, device, batch_size)
+        check_windowing(window, hop)
         check_load_options(units=units, up=up)
         plan = plan_captions(inputs, out, formats, recursive, overwrite, shard=shard)
         if plan.todo:
@@ -112,7 +119,8 @@ def caption(
             bar.update(task, completed=i, description=f"captioning {Path(path).name}")
 
         for o in run_captions(plan, model, beam=beam, device=device, onset_rule=onset_rule, attention=attention,
-                              batch_size=batch_size, progress=progress, backend=backend, jobs=jobs, **load_options):
+                              batch_size=batch_size, progress=progress, backend=backend, jobs=jobs,
+                              window_s=window, hop_s=hop, **load_options):
             if not o.ok:
                 failed.append(o.error)
                 continue
@@ -145,6 +153,8 @@ def segment(
     backend: str = typer.Option("auto", help=H_BACKEND),
     model: Optional[Path] = typer.Option(None, "--model", help=H_MODEL),
     onset_rule: str = typer.Option("fwhm", help=H_RULE),
+    window: float = typer.Option(WINDOW_S, help=H_WINDOW),
+    hop: float = typer.Option(HOP_S, help=H_HOP),
     units: Optional[str] = typer.Option(None, help=H_UNITS),
     up: Optional[str] = typer.Option(None, help=H_UP),
     asf: Optional[Path] = typer.Option(None, help=H_ASF),
@@ -167,12 +177,13 @@ def segment(
     """
     with user_errors():
         check_options(beam, onset_rule, device)
+        check_windowing(window, hop)
         check_load_options(units=units, up=up)
         fmt = segment_format(fmt, out)
         from m2t.models.caption_batch import caption_segments
         from m2t.models.writers import segments_csv, segments_json, write_segments
         r, doc = caption_segments(file, model, beam=beam, device=device, onset_rule=onset_rule, backend=backend,
-                                  units=units, up=up,
+                                  window_s=window, hop_s=hop, units=units, up=up,
                                   asf=asf, source_fps=source_fps, joint_map=joint_map, body_model_dir=body_model_dir,
                                   subject=subject, keep_proportions=keep_proportions)
         for w in r.warnings:
@@ -194,14 +205,16 @@ def segment(
 def _print_table(doc: dict) -> None:
     con = Console()
     t = Table(title=f"{doc['source']}: {doc['text'] or '(empty caption)'}", title_justify="left")
-    for name, just in (("#", "right"), ("word", "left"), ("onset (s)", "right"), ("offset (s)", "right"),
-                       ("body parts", "left"), ("β̂", "right"), ("confidence", "right")):
+    for name, just in (("#", "right"), ("onset (s)", "right"), ("offset (s)", "right"), ("action", "left"),
+                       ("side", "left"), ("body parts", "left"), ("confidence", "right")):
         t.add_column(name, justify=just)
     for s in doc["segments"]:
         parts = ", ".join(f"{p['name'].replace('_', ' ')} {p['score']:.2f}" for p in s["parts"][:3])
-        t.add_row(str(s["index"]), s["word"], f"{s['onset_s']:.2f}", f"{s['offset_s']:.2f}", parts,
-                  f"{s['beta']:.2f}", f"{s['confidence']:.2f}")
+        t.add_row(str(s["index"]), f"{s['onset_s']:.2f}", f"{s['offset_s']:.2f}", s["text"], s["side"] or "",
+                  parts, f"{s['confidence']:.2f}")
     con.print(t)
     if not doc["segments"]:
-        con.print("no motion words in this caption")
-    con.print(f"duration {doc['duration_s']:.2f} s; onset rule {doc['onset_rule']}")
+        con.print("no actions in this caption")
+    w = doc.get("windowing")
+    con.print(f"duration {doc['duration_s']:.2f} s" + (f"; {w['windows']} windows of {w['window_s']:g} s every "
+                                                         f"{w['hop_s']:g} s" if w else "; one caption"))

@@ -1,4 +1,4 @@
-"""`m2t dataset build`: a thin wrapper over models.dataset_build.build_dataset."""
+"""`m2t dataset build` and `m2t dataset compose`: thin wrappers over models.dataset_build and models.compose."""
 from __future__ import annotations
 
 import os
@@ -56,3 +56,45 @@ def build(
         typer.echo(f"Error: {f}", err=True)
     if rep.failures:
         raise typer.Exit(EXIT_BATCH_FAILED)
+
+
+@dataset_app.command()
+def compose(
+    source: Path = typer.Argument(..., help="A HumanML3D-format dataset (e.g. from `m2t dataset build`)."),
+    out: Path = typer.Option(..., "-o", "--out", help="Composed dataset folder to write."),
+    train: int = typer.Option(2000, help="Composed sequences in the train split."),
+    val: int = typer.Option(200, help="Composed sequences in the val split."),
+    test: int = typer.Option(200, help="Composed sequences in the test split."),
+    min_actions: int = typer.Option(2, help="Fewest clips (actions) per sequence."),
+    max_actions: int = typer.Option(4, help="Most clips (actions) per sequence."),
+    blend: float = typer.Option(0.3, help="Cross-fade between clips, seconds."),
+    captions: int = typer.Option(3, help="Composed captions per sequence (one paraphrase per action each)."),
+    min_clip_frames: int = typer.Option(20, help="Skip source clips shorter than this (frames)."),
+    max_clip_frames: int = typer.Option(300, help="Skip source clips longer than this (frames)."),
+    with_singles: bool = typer.Option(False, "--with-singles", help="Also copy the source clips into their splits."),
+    seed: int = typer.Option(0, help="Seed: the same seed and source give the same files."),
+):
+    """Chain 2-4 real clips of the same split into multi-action sequences with exact
+    per-action ground truth (segments/<id>.txt with #start#end, segments/<id>.json).
+
+    Examples:
+
+      m2t dataset compose data/shared -o data/composed
+
+      m2t dataset compose data/shared -o data/mixed --train 4000 --with-singles --seed 1
+    """
+    with user_errors():
+        from m2t.models.compose import check_options, compose_dataset
+        check_options(source, out, min_actions, max_actions, blend, captions, min_clip_frames, max_clip_frames)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                      console=err, transient=True) as bar:
+            task = bar.add_task("composing", total=1)
+            info = compose_dataset(source, out, {"train": train, "val": val, "test": test}, seed=seed,
+                                   min_actions=min_actions, max_actions=max_actions, blend_s=blend,
+                                   captions_per_sequence=captions, min_clip_frames=min_clip_frames,
+                                   max_clip_frames=max_clip_frames, with_singles=with_singles,
+                                   progress=lambda i, n, s: bar.update(task, completed=i, total=n,
+                                                                       description=f"composing {s}"))
+    c = info["counts"]
+    typer.echo(f"{out}: " + ", ".join(f"{s} {c[s]['sequences']} sequences" + (f" + {c[s]['singles']} clips" if c[s]["singles"] else "")
+                                      for s in ("train", "val", "test")))

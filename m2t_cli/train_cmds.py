@@ -27,6 +27,8 @@ def train(
     lr: float = typer.Option(5e-4, help="AdamW learning rate."),
     lambda_spat: Optional[float] = typer.Option(None, help="λ_spat, weight of the spatial-attention loss [kit 2, hml3d 0]."),
     lambda_adapt: Optional[float] = typer.Option(None, help="λ_adapt, weight of the gate loss [3]."),
+    lambda_temp: float = typer.Option(0.0, help="λ_temp: windows must cover their action's frames, on composed data (m2t extension; 0 = off)."),
+    temp_slack: float = typer.Option(0.1, help="λ_temp tolerance: overshoot allowed at each end, × action length."),
     teacher_forcing: float = typer.Option(1.0, help="Probability of feeding the true previous word (scheduled sampling below 1)."),
     dropout: float = typer.Option(0.5, help="Dropout on the word-embedding paths."),
     mirror: bool = typer.Option(False, help="Add left/right mirrored training samples."),
@@ -46,6 +48,7 @@ def train(
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in --out."),
     max_steps: Optional[int] = typer.Option(None, help="Stop after this many optimizer steps (smoke tests)."),
+    init_from: Optional[Path] = typer.Option(None, help="Fine-tune this model directory (its size, vocabulary and statistics; --preset is ignored)."),
     onnx: bool = typer.Option(False, "--onnx", help="Also export the best model to ONNX at the end (as `m2t export`)."),
 ):
     """Train a captioner on a HumanML3D-format dataset; keeps the epoch with the best greedy
@@ -56,6 +59,8 @@ def train(
       m2t train --dataset kit -o runs/kit
 
       m2t train --dataset my_labelled_mocap/ --preset tiny --epochs 30 -o runs/lab --onnx
+
+      m2t train --dataset data/composed --lambda-temp 1 -o runs/dense
 
       torchrun --nproc_per_node 2 -m m2t.cli train --dataset hml3d -o runs/h3d
     """
@@ -68,6 +73,8 @@ def train(
             raise fail(f"{flag} {value!r} is not one of: {', '.join(a for a in allowed if a)}")
     if not 0.0 <= teacher_forcing <= 1.0:
         raise fail(f"--teacher-forcing must be in [0, 1], got {teacher_forcing}")
+    if lambda_temp < 0 or temp_slack < 0:
+        raise fail(f"--lambda-temp and --temp-slack must be >= 0, got {lambda_temp} and {temp_slack}")
     if not 0.0 <= part_dropout <= 1.0:
         raise fail(f"--part-dropout must be in [0, 1], got {part_dropout}")
     with user_errors():
@@ -80,7 +87,8 @@ def train(
         tp.update({k: v for k, v in given.items() if v is not None})
         tcfg = TrainConfig(**tp, lr=lr, teacher_forcing=teacher_forcing, mirror=mirror, min_freq=min_freq,
                            seed=seed, train_split=train_split, val_split=val_split, side_aware=side_aware,
-                           extended_words=extended_words, val_every=val_every, part_dropout=part_dropout)
+                           extended_words=extended_words, val_every=val_every, part_dropout=part_dropout,
+                           lambda_temp=lambda_temp, temp_slack=temp_slack)
         mcfg = model_preset(name, dropout=dropout, part_pool=part_pool, spatial_scoring=spatial_scoring,
                             output_layer=output_layer)
         with Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -90,10 +98,12 @@ def train(
 
             def progress(epoch, step, n_steps, losses):
                 bar.update(task, completed=step, total=n_steps, epoch=f"{epoch + 1}/{tcfg.epochs}",
-                           loss=f"{losses['lang']:.3f} β {losses['adapt']:.3f} α {losses['spat']:.3f}")
+                           loss=f"{losses['lang']:.3f} β {losses['adapt']:.3f} α {losses['spat']:.3f}"
+                           + (f" Γ {losses['temp']:.3f}" if "temp" in losses else ""))
 
             result = run(dataset, out_dir, mcfg, tcfg, device=device, resume=resume, progress=progress,
-                         log=lambda m: bar.console.print(m), max_steps=max_steps, export_onnx=onnx)
+                         log=lambda m: bar.console.print(m), max_steps=max_steps, init_from=init_from,
+                         export_onnx=onnx)
     if os.environ.get("RANK", "0") == "0":       # under torchrun only the first process reports
         typer.echo(f"best val BLEU-4 {result.best_val_bleu4:.4f} at epoch {result.best_epoch}; model in {result.out_dir}")
 
@@ -128,9 +138,16 @@ def evaluate(
     out_dir: Optional[Path] = typer.Option(None, "-o", "--out", help="Write predictions.csv/.jsonl and metrics.json here."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     bertscore_model: Optional[Path] = typer.Option(None, help="Local model folder for BERTScore (never downloaded)."),
+    localization: bool = typer.Option(False, "--localization", help="Also score when/which part on the split's composed sequences, beside baselines."),
+    plots: Optional[Path] = typer.Option(None, help="Also draw the paper's interpretability figures for the split into this folder (PNG)."),
+    window: Optional[float] = typer.Option(None, help="--localization: caption each sequence in windows of this many seconds merged into one timeline (as `m2t caption` does for long recordings) [default: one caption per sequence]."),
+    hop: Optional[float] = typer.Option(None, help="--localization with --window: seconds between window starts [default: half the window]."),
     bertscore_layers: Optional[int] = typer.Option(None, help="Layer of --bertscore-model to use [default: its config's num_hidden_layers]."),
 ):
-    """Caption a split and score it: BLEU@1-4, ROUGE-L, CIDEr-D (and BERTScore when available).
+    """Caption a split and score it: BLEU@1-4, ROUGE-L, CIDEr-D (and BERTScore when available);
+    with --localization also action naming, tIoU recall, onset/offset error, pointing, side,
+    attended part and β̂ AUC on composed sequences (`m2t dataset compose`), next to the
+    whole-clip, centre, equal-split and kinematic-energy baselines (docs/evaluation.md).
 
     Examples:
 
@@ -138,10 +155,20 @@ def evaluate(
 
       m2t evaluate runs/h3d --dataset hml3d --protocol tm2t -o eval/h3d
 
+      m2t evaluate runs/dense --dataset data/composed --localization -o eval/dense
+
+      m2t evaluate runs/dense --dataset data/long --localization --window 6 --hop 3
+
+      m2t evaluate runs/dense --dataset data/composed --plots eval/dense/plots
+
       m2t evaluate runs/kit --dataset kit --bertscore-model ~/models/all-MiniLM-L6-v2
     """
     if beam < 1:
         raise fail(f"--beam must be >= 1, got {beam}")
+    if window is not None:
+        from m2t.models.results import check_windowing
+        with user_errors():
+            check_windowing(window, hop if hop is not None else window / 2)
     with user_errors():
         from m2t.models.evaluation import evaluate as run
         with Progress(TextColumn("captioning"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -162,3 +189,51 @@ def evaluate(
         out.print(f"BERTScore not computed: {rep.bertscore_note}")
     if out_dir:
         out.print(f"wrote {out_dir}/predictions.csv, predictions.jsonl, metrics.json")
+    if localization:
+        _localization(model, dataset, split, beam, device, out_dir, window, hop)
+    if plots:
+        _plots(model, dataset, split, beam, device, plots)
+
+
+def _plots(model, dataset, split, beam, device, folder):
+    with user_errors():
+        from m2t.models.checkpoint import load_bundle
+        from m2t.models.plots import collect, write_plots
+        from m2t.models.runtime import pick_device
+        bundle = load_bundle(model, pick_device(device))
+        with Progress(TextColumn("plotting"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                      console=err, transient=True) as bar:
+            task = bar.add_task("plots", total=1)
+            traces = collect(bundle, dataset, split, beam,
+                             progress=lambda i, n: bar.update(task, completed=i, total=n))
+            paths = write_plots(traces, folder, bundle=bundle)
+    out.print(f"wrote {len(paths)} figures to {folder}")
+
+
+def _localization(model, dataset, split, beam, device, out_dir, window=None, hop=None):
+    with user_errors():
+        from m2t.models.checkpoint import load_bundle
+        from m2t.models.localization import evaluate_localization, write_localization
+        from m2t.models.runtime import pick_device
+        bundle = load_bundle(model, pick_device(device))
+        with Progress(TextColumn("localising"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                      console=err, transient=True) as bar:
+            task = bar.add_task("loc", total=1)
+            rep = evaluate_localization(bundle, dataset, split, beam, window_s=window, hop_s=hop,
+                                        progress=lambda i, n: bar.update(task, completed=i, total=n))
+        if out_dir:
+            write_localization(rep, out_dir)
+    m = rep.metrics
+    c = m["counts"]
+    t = Table(title=f"localisation on {dataset}:{split} ({c['sequences']} sequences, {c['actions']} actions)")
+    cols = ["all_named", "named", "recall@0.3", "recall@0.5", "recall@0.7", "mean_tiou", "onset_mae_s",
+            "offset_mae_s", "pointing", "side_acc", "part_acc", "beta_auc"]
+    methods = ("model", "whole", "centre", "equal", "energy")
+    t.add_column("metric")
+    for meth in methods:
+        t.add_column(meth, justify="right")
+    for k in cols:
+        t.add_row(k, *("-" if m[meth].get(k) is None else f"{m[meth][k]:.3f}" for meth in methods))
+    out.print(t)
+    if out_dir:
+        out.print(f"wrote {out_dir}/localization.json, localization_predictions.jsonl")

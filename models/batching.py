@@ -24,9 +24,11 @@ class Batch:
     y: torch.Tensor        # (B, L + 1) ids, padded with <pad>
     beta: torch.Tensor     # (B, L) targets for y[:, 1:], -1 padded
     alpha: torch.Tensor    # (B, L, 6)
+    seg: torch.Tensor | None = None   # (B, L, 2) action frames per target token (λ_temp), -1 = none
 
     def to(self, device) -> "Batch":
-        return Batch(*(t.to(device) for t in (self.x, self.mask, self.y, self.beta, self.alpha)))
+        return Batch(*(None if t is None else t.to(device)
+                       for t in (self.x, self.mask, self.y, self.beta, self.alpha, self.seg)))
 
 
 def collate(items) -> Batch:
@@ -39,11 +41,14 @@ def collate(items) -> Batch:
     y = np.full((B, L), PAD_ID, np.int64)
     beta = -np.ones((B, L - 1), np.float32)
     alpha = -np.ones((B, L - 1, 6), np.float32)
+    seg = -np.ones((B, L - 1, 2), np.float32)
     for b, it in enumerate(items):
         n, k = it.x.shape[0], len(it.ids)
         x[b, :n], mask[b, :n], y[b, :k] = it.x, True, it.ids
         beta[b, :k - 1], alpha[b, :k - 1] = it.beta, it.alpha
-    return Batch(*(torch.from_numpy(a) for a in (x, mask, y, beta, alpha)))
+        if getattr(it, "seg", None) is not None:
+            seg[b, :k - 1] = it.seg
+    return Batch(*(torch.from_numpy(a) for a in (x, mask, y, beta, alpha, seg)))
 
 
 def bucket_batches(lengths, batch_size: int, generator: torch.Generator | None = None,

@@ -33,7 +33,10 @@ from .decoded import Decoded
 from .errors import ModelDirError
 from .features import Normalizer, motion_features, observed_parts, pad_features
 from .onnx_model import OnnxBundle, check_backend, choose_backend, load_onnx_bundle
-from .results import CaptionResult, FileCaption, Token, check_options, feature_time, part_scores, word_span
+from .confidence import for_model
+from .dense import dense_timeline, single_timeline
+from .results import HOP_S, WINDOW_S, CaptionResult, FileCaption, Token, check_options, check_windowing, \
+    feature_time, part_scores, word_span
 from .supervision import caption_targets
 
 if TYPE_CHECKING:                       # torch-free at run time; Bundle is the torch backend's
@@ -81,8 +84,10 @@ def _motion_flags(words: list[str], bundle: Bundle) -> list[bool]:
 
 
 def build_result(dec: Decoded, bundle: Bundle, source: str, n_frames: int, fps: float,
-                 onset_rule: str = "fwhm", beam: int = 1, warnings: list[str] | None = None) -> CaptionResult:
-    """Turn one decoded caption and its trace into a CaptionResult."""
+                 onset_rule: str = "fwhm", beam: int = 1, warnings: list[str] | None = None,
+                 parts: np.ndarray | None = None) -> CaptionResult:
+    """Turn one decoded caption and its trace into a CaptionResult. `parts`: the clip's encoder
+    output (n, P, H), for the in-domain score of its actions when the model is calibrated."""
     ds = bundle.downsample
     words = bundle.vocab.decode(dec.ids)
     flags = _motion_flags(words, bundle)
@@ -99,13 +104,16 @@ def build_result(dec: Decoded, bundle: Bundle, source: str, n_frames: int, fps: 
             t.onset_s, t.offset_s = float(feature_time(a, fps, ds)), float(feature_time(b, fps, ds))
             t.parts = part_scores(dec.window[i], dec.alpha[i])
         tokens.append(t)
+    timeline = single_timeline(words, dec, lambda k: float(feature_time(k, fps, ds)), n_frames / fps,
+                               for_model(bundle), parts)
     return CaptionResult(source=source, text=" ".join(words), tokens=tokens, score=float(dec.score),
                          duration_s=n_frames / fps, fps=float(fps), frames=int(n_frames), downsample=ds,
                          onset_rule=onset_rule, beam=int(beam), skeleton=bundle.cfg.skeleton,
                          model_dir=None if bundle.path is None else str(bundle.path),
                          m2t_version=bundle.meta.get("m2t_version"), warnings=list(warnings or []),
                          frame_times=feature_time(np.arange(n), fps, ds).astype(np.float32),
-                         window=np.asarray(dec.window, np.float32), alpha=np.asarray(dec.alpha, np.float32))
+                         window=np.asarray(dec.window, np.float32), alpha=np.asarray(dec.alpha, np.float32),
+                         segments=[a.to_dict(i) for i, a in enumerate(timeline)])
 
 
 # ----------------------------------------------------------------------------- captioning
@@ -185,6 +193,54 @@ def _decode(bundle, items, beam: int, max_len: int, device) -> list[Decoded]:
     return decode(bundle.model, x, mask, beam, max_len, None if pm is None else torch.from_numpy(pm).to(dev))
 
 
+def _encoder_parts(bundle, items, device) -> np.ndarray | None:
+    """(B, T, P, H) encoder output of [(features, part mask)], only on the torch backend and only
+    when the model has an in-domain calibration (models/confidence.py); else None."""
+    if isinstance(bundle, OnnxBundle) or for_model(bundle) is None:
+        return None
+    import torch
+    from .batching import batch_features
+    dev = next(bundle.model.parameters()).device
+    x, mask = batch_features([f for f, _ in items], dev)
+    pm = np.stack([p for _, p in items])
+    with torch.no_grad():
+        return bundle.model.encode(x, mask, part_mask=None if pm.all() else torch.from_numpy(pm).to(dev)
+                                   ).parts.cpu().numpy()
+
+
+def caption_long(positions: np.ndarray, fps: float, bundle, source: str, warns: list[str], part_mask: np.ndarray,
+                 beam: int = 1, onset_rule: str = "fwhm", window_s: float = WINDOW_S, hop_s: float = HOP_S,
+                 batch_size: int = 16, device=None) -> CaptionResult:
+    """A recording longer than one window: the merged timeline of overlapping windows
+    (`models.dense`) as `segments`; `text` joins the actions' clauses in time order; `tokens` is
+    empty (no single caption covers the recording). Works on both backends."""
+    max_len = _max_len(bundle)
+
+    def decode_fn(feats):
+        return _decode(bundle, [(f, part_mask) for f in feats], beam, max_len, device)
+
+    def parts_fn(feats):
+        return _encoder_parts(bundle, [(f, part_mask) for f in feats], device)
+
+    timeline, windows = dense_timeline(positions, fps, bundle, window_s, hop_s, beam, batch_size,
+                                       decode_fn=decode_fn, parts_fn=parts_fn)
+    warns = [w for w in warns if "trained on clips of at most" not in w]
+    warns.append(f"clip is {len(positions) / fps:.1f} s long: captioned in {len(windows)} windows of {window_s:g} s "
+                 f"every {hop_s:g} s, merged into {len(timeline)} actions (`segments`); no single caption, so "
+                 f"`tokens` is empty")
+    ds = bundle.downsample
+    n = len(range(ds // 2, len(positions), ds))
+    return CaptionResult(source=source, text=", then ".join(a.text for a in timeline), tokens=[],
+                         score=float(np.mean([w.score for w in windows])), duration_s=len(positions) / fps,
+                         fps=float(fps), frames=int(len(positions)), downsample=ds, onset_rule=onset_rule, beam=int(beam),
+                         skeleton=bundle.cfg.skeleton, model_dir=None if bundle.path is None else str(bundle.path),
+                         m2t_version=bundle.meta.get("m2t_version"), warnings=warns,
+                         frame_times=feature_time(np.arange(n), fps, ds).astype(np.float32),
+                         window=np.zeros((0, n), np.float32), alpha=np.zeros((0, n, 6), np.float32),
+                         segments=[a.to_dict(i) for i, a in enumerate(timeline)],
+                         windowing={"window_s": float(window_s), "hop_s": float(hop_s), "windows": len(windows)})
+
+
 @dataclass(frozen=True)
 class _Prep:
     """What reading and converting a file needs from a bundle (picklable, for worker processes)."""
@@ -193,21 +249,26 @@ class _Prep:
     downsample: int
     input_scale: float
     meta: dict
+    window_s: float = float("inf")      # longer clips come back as positions, for dense captioning
 
 
-def _prep_of(bundle) -> _Prep:
+def _prep_of(bundle, window_s: float = float("inf")) -> _Prep:
     return _Prep(bundle.cfg, bundle.norm, bundle.downsample, bundle.input_scale,
-                 {"train": bundle.meta.get("train", {})})
+                 {"train": bundle.meta.get("train", {})}, window_s)
 
 
 def _load_one(task):
-    """path -> ((frames, fps, warnings, features, part mask), None) or (None, one-line error);
+    """path -> ((frames, fps, warnings, features, part mask, positions), None) or (None, one-line
+    error); features for a clip up to `prep.window_s` seconds, positions (for windows) beyond;
     runs in a worker process when jobs > 1."""
     path, prep, load_options = task
     try:
         m = load_motion(path, skeleton=prep.cfg.skeleton, **load_options)
         warns = _check_clip(m, prep)
-        return (m.n_frames, m.fps, warns, _features(m, prep), _part_mask(m, prep, warns)), None
+        pm = _part_mask(m, prep, warns)
+        if m.n_frames / m.fps > prep.window_s:
+            return (m.n_frames, m.fps, warns, None, pm, m.positions), None
+        return (m.n_frames, m.fps, warns, _features(m, prep), pm, None), None
     except Exception as e:            # noqa: BLE001 - a bad file never stops the batch
         return None, file_error(path, e)
 
@@ -236,42 +297,63 @@ def _max_len(bundle: Bundle) -> int:
 
 
 def caption_motion(motion_or_path, bundle: "Bundle | OnnxBundle", beam: int = 1, device: str | None = None,
-                   onset_rule: str = "fwhm", **load_options) -> CaptionResult:
+                   onset_rule: str = "fwhm", window_s: float = WINDOW_S, hop_s: float = HOP_S,
+                   **load_options) -> CaptionResult:
     """Caption one file (any format `converters.load_motion` reads; `load_options` go to it:
     units, up, asf, source_fps, joint_map, body_model_dir, ...) or a canonical Motion on the
-    model's skeleton. `device`: None keeps the model where it is, else auto/cpu/cuda."""
+    model's skeleton. `device`: None keeps the model where it is, else auto/cpu/cuda. A clip
+    longer than `window_s` is captioned densely (`models.dense`: windows every `hop_s`)."""
     check_options(beam, onset_rule, device)
+    check_windowing(window_s, hop_s)
     m = _as_motion(motion_or_path, bundle, load_options)
     warns = _check_clip(m, bundle)
-    dec = _decode(bundle, [(_features(m, bundle), _part_mask(m, bundle, warns))], beam, _max_len(bundle), device)[0]
+    item = (_features(m, bundle), _part_mask(m, bundle, warns))
     source = str(motion_or_path) if not isinstance(motion_or_path, Motion) else str(m.source)
-    return build_result(dec, bundle, source, m.n_frames, m.fps, onset_rule, beam, warns)
+    if m.n_frames / m.fps > window_s:
+        return caption_long(m.positions, m.fps, bundle, source, warns, item[1], beam, onset_rule, window_s, hop_s,
+                            device=device)
+    dec = _decode(bundle, [item], beam, _max_len(bundle), device)[0]
+    parts = _encoder_parts(bundle, [item], device)
+    return build_result(dec, bundle, source, m.n_frames, m.fps, onset_rule, beam, warns,
+                        None if parts is None else parts[0])
 
 
 def iter_captions(paths: Iterable, bundle: "Bundle | OnnxBundle", beam: int = 1, device: str | None = None,
                   onset_rule: str = "fwhm", batch_size: int = 16, progress=None, jobs: int = 1,
-                  **load_options) -> Iterator[FileCaption]:
+                  window_s: float = WINDOW_S, hop_s: float = HOP_S, **load_options) -> Iterator[FileCaption]:
     """Caption many files, `batch_size` at a time through one padded decode call; yields one
     FileCaption per path in input order as each batch finishes; never stops at a bad file.
     `jobs` > 1 reads and converts files in that many worker processes (the model's batches still
-    span files). `progress(i, n, path)` is called as each file is loaded."""
+    span files). Files longer than `window_s` are captioned densely (`caption_long`).
+    `progress(i, n, path)` is called as each file is loaded."""
     check_options(beam, onset_rule, device, batch_size)
+    check_windowing(window_s, hop_s)
     check_jobs(jobs)
     paths = [Path(p) for p in paths]
     max_len = _max_len(bundle)
     batch: list = []
 
     def flush():
-        ok = [(k, fc, got) for k, (fc, got) in enumerate(batch) if got is not None]
+        ok = [(k, fc, got) for k, (fc, got) in enumerate(batch) if got is not None and got[5] is None]
         if ok:
-            for (_, fc, (n, fps, warns, _, _)), dec in zip(ok, _decode(bundle, [g[3:] for *_, g in ok], beam,
-                                                                       max_len, device)):
-                fc.result = build_result(dec, bundle, str(fc.source), n, fps, onset_rule, beam, warns)
+            items = [g[3:5] for *_, g in ok]
+            parts = _encoder_parts(bundle, items, device)
+            for j, ((_, fc, (n, fps, warns, _, _, _)), dec) in enumerate(zip(ok, _decode(bundle, items, beam,
+                                                                                         max_len, device))):
+                fc.result = build_result(dec, bundle, str(fc.source), n, fps, onset_rule, beam, warns,
+                                         None if parts is None else parts[j])
+        for fc, got in batch:                                 # long recordings: windows, one at a time
+            if got is not None and got[5] is not None:
+                try:
+                    fc.result = caption_long(got[5], got[1], bundle, str(fc.source), got[2], got[4], beam, onset_rule,
+                                             window_s, hop_s, batch_size, device)
+                except Exception as e:                        # noqa: BLE001 - a bad file never stops the batch
+                    fc.error = file_error(fc.source, e)
         out = [fc for fc, _ in batch]
         batch.clear()
         return out
 
-    for path, got, error in _loaded(paths, _prep_of(bundle), load_options, jobs, progress):
+    for path, got, error in _loaded(paths, _prep_of(bundle, window_s), load_options, jobs, progress):
         batch.append((FileCaption(path, error=error), got))
         if len(batch) == batch_size:
             yield from flush()
@@ -280,8 +362,9 @@ def iter_captions(paths: Iterable, bundle: "Bundle | OnnxBundle", beam: int = 1,
 
 def caption_files(paths: Iterable, bundle: "Bundle | OnnxBundle", beam: int = 1, device: str | None = None,
                   onset_rule: str = "fwhm", batch_size: int = 16, progress=None, jobs: int = 1,
-                  **load_options) -> list[FileCaption]:
+                  window_s: float = WINDOW_S, hop_s: float = HOP_S, **load_options) -> list[FileCaption]:
     """All of :func:`iter_captions` as a list (one FileCaption per path, in order)."""
-    return list(iter_captions(paths, bundle, beam, device, onset_rule, batch_size, progress, jobs, **load_options))
+    return list(iter_captions(paths, bundle, beam, device, onset_rule, batch_size, progress, jobs, window_s, hop_s,
+                              **load_options))
 
 

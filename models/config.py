@@ -62,6 +62,8 @@ class TrainConfig:
     teacher_forcing: float = 1.0     # probability of feeding the ground-truth token (1 = full teacher forcing)
     lambda_spat: float = 2.0         # λ_spat (Eq. 14)
     lambda_adapt: float = 3.0        # λ_adapt (Eq. 14)
+    lambda_temp: float = 0.0         # λ_temp (m2t extension, off: windows cover known action frames)
+    temp_slack: float = 0.1          # λ_temp tolerance: overshoot allowed per end, × action length
     seed: int = 1234
     min_freq: int = 3                # vocabulary: rarer train tokens map to <unk>
     min_frames: int = 40             # raw frames (HML3D: 40-200 at 20 fps)
@@ -70,6 +72,7 @@ class TrainConfig:
     downsample: int = 2              # keep frames 1, 3, 5, ... (offset s // 2)
     mirror: bool = False             # add left/right mirrored samples (when the dataset has no M files)
     val_every: int = 1               # validate (and maybe select) every N epochs and at the last one
+    keep_epochs: bool = False        # also save every epoch's model to OUT/epochs/NNN
     max_decode_len: int = 30
     side_aware: bool = True          # α targets restricted to the named side ("left hand")
     extended_words: bool = True      # m2t's extra motion-word lists on top of the paper's Table 5

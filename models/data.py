@@ -7,10 +7,13 @@ Layout (HumanML3D; KIT-ML in the same layout with 21 joints):
   ROOT/train.txt val.txt test.txt   one id per line
 Sub-segment times (#start#end) are ignored: every caption describes the whole motion (as the
 reference). Statistics and vocabulary come from the train split only (models/training.py).
+Composed sequences (`m2t dataset compose`) also have ROOT/segments/<id>.json: each caption's
+tokens then carry their action's frames (`Caption.frames`), the targets of λ_temp.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +42,7 @@ class Caption:
     tokens: list[str]
     pos: list[str] | None = None       # UPOS per token when the dataset's tags align with `tokens`
     lemmas: list[str] | None = None    # the dataset's own token field (HumanML3D: lemmas), when present
+    frames: list | None = None         # per token (start, end) source frames of its action, or None
 
 
 @dataclass
@@ -104,11 +108,31 @@ def load_samples(root: Path, ids, joints_dir: str = "new_joints") -> tuple[list[
         if joints.ndim != 3 or joints.shape[-1] != 3 or not np.isfinite(joints).all():
             raise DatasetError(f"{jf}: expected finite (frames, joints, 3) positions, got shape {joints.shape}")
         caps = [c for c in (parse_caption_line(ln) for ln in tf.read_text(encoding="utf-8").splitlines()) if c]
+        attach_action_frames(caps, root / "segments" / f"{i}.json")
         if caps:
             out.append(Sample(i, joints.astype(np.float32), caps))
         else:
             skipped += 1
     return out, skipped
+
+
+def attach_action_frames(captions: list[Caption], segments_json: Path) -> None:
+    """Give each caption listed in a composed sequence's segments JSON its per-token action
+    frames (source frames, [start, end)); tokens between actions (connectors) get None."""
+    if not segments_json.is_file():
+        return
+    doc = json.loads(segments_json.read_text())
+    fps, acts = float(doc["fps"]), doc["actions"]
+    spans = {c["text"]: c["spans"] for c in doc.get("captions", [])}
+    for c in captions:
+        sp = spans.get(c.text)
+        if sp is None or len(sp) != len(acts):
+            continue
+        frames = [None] * len(c.tokens)
+        for (a, b), act in zip(sp, acts):
+            for k in range(a, min(b, len(frames))):
+                frames[k] = (act["start_s"] * fps, act["end_s"] * fps)
+        c.frames = frames
 
 
 def skeleton_of(samples) -> str:
@@ -129,7 +153,7 @@ def mirror_sample(s: Sample, skeleton: str) -> Sample:
     for c in s.captions:
         toks = [MIRROR_WORDS.get(t, t) for t in c.tokens]
         lem = None if c.lemmas is None else [MIRROR_WORDS.get(t, t) for t in c.lemmas]
-        caps.append(Caption(" ".join(toks), toks, c.pos, lem))
+        caps.append(Caption(" ".join(toks), toks, c.pos, lem, c.frames))
     return Sample("M" + s.id, j, caps)
 
 
@@ -148,6 +172,7 @@ class Item:
     beta: np.ndarray       # (L + 1,) β target per predicted token (w1..wL, <eos>), -1 = unsupervised
     alpha: np.ndarray      # (L + 1, 6) α target, -1 = unsupervised
     sample: int            # index of the motion in the sample list
+    seg: np.ndarray | None = None   # (L + 1, 2) action [first, last] feature frame per motion word, -1 = none
 
 
 def make_items(samples, norm: Normalizer, vocab: Vocab, downsample: int, targets_fn,
@@ -165,5 +190,21 @@ def make_items(samples, norm: Normalizer, vocab: Vocab, downsample: int, targets
             b, a = targets_fn(c.tokens, c.pos)
             beta = np.concatenate([b, [-1.0]]).astype(np.float32)           # <eos>: unsupervised
             alpha = np.concatenate([a, -np.ones((1, 6))]).astype(np.float32)
-            items.append(Item(x, ids, beta, alpha, si))
+            seg = action_targets(c.frames, b, downsample, x.shape[0]) if c.frames else None
+            items.append(Item(x, ids, beta, alpha, si, seg))
     return items
+
+
+def action_targets(frames: list, beta: np.ndarray, downsample: int, n_feature_frames: int) -> np.ndarray:
+    """(L + 1, 2) [first, last] feature frame of the action of every motion word (β target 1)
+    that lies in an action; -1 elsewhere (and at <eos>). Source frame f is feature frame
+    (f - downsample//2) / downsample; an action [start, end) covers source frames start..end-1."""
+    seg = -np.ones((len(beta) + 1, 2), np.float32)
+    off = downsample // 2
+    for i, (fr, b) in enumerate(zip(frames, beta)):
+        if fr is None or b != 1:
+            continue
+        lo = np.clip((fr[0] - off) / downsample, 0, n_feature_frames - 1)
+        hi = np.clip((fr[1] - 1 - off) / downsample, 0, n_feature_frames - 1)
+        seg[i] = (lo, max(lo, hi))
+    return seg

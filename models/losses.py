@@ -1,6 +1,7 @@
 """Training losses of the guided-attention captioner (paper Eq. 11-14).
 
     total = language_loss + λ_spat · spatial_loss + λ_adapt · adapt_loss        (Eq. 14)
+            [+ λ_temp · temporal_loss, m2t extension, off by default: docs/model.md]
 
 Targets come from `models.supervision` (β, α with -1 = unsupervised). Every loss is a masked mean
 that returns an exact 0.0 (finite, still attached to the graph) when nothing is supervised, and
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from .results import window_span
 
 EPS = 1e-6
 
@@ -70,6 +73,30 @@ def spatial_loss(alpha_hat: torch.Tensor, alpha_tgt: torch.Tensor, token_mask: t
     return torch.where(mask, terms, torch.zeros_like(terms)).sum() / n_words
 
 
+def temporal_loss(centre: torch.Tensor, width: torch.Tensor, seg: torch.Tensor, token_mask: torch.Tensor,
+                  n_frames: torch.Tensor, slack: float = 0.1, min_slack: float = 1.0) -> torch.Tensor:
+    """λ_temp (m2t extension; paper §4.2: "if the action time is available, these annotations
+    could serve to supervise the spread of temporal weights").
+
+    A motion word's window span [lo, hi] = [m - cσ, m + cσ] (c = sqrt(2 ln 2), `results.window_span`,
+    the same span `m2t caption` reports) should cover its action's feature frames [a, b], and
+    overshoot each end by at most τ = max(slack·(b - a), min_slack) frames:
+
+        ℓ_t = ( relu(lo - a) + relu(b - hi) + relu(a - τ - lo) + relu(hi - b - τ) ) / T_valid
+
+    0 when the window covers the action within the tolerance. centre, width (B, L) frames;
+    seg (B, L, 2) [a, b] feature frames, -1 where no action is known; token_mask (B, L) bool;
+    n_frames (B,) valid frames. Mean over supervised tokens; 0 when there are none.
+    """
+    sup = token_mask.bool() & (seg[..., 0] >= 0)
+    a, b = seg[..., 0].to(centre.dtype), seg[..., 1].to(centre.dtype)
+    lo, hi = window_span(centre, width)
+    tau = torch.clamp(slack * (b - a), min=min_slack)
+    terms = (F.relu(lo - a) + F.relu(b - hi) + F.relu(a - tau - lo) + F.relu(hi - b - tau))
+    terms = terms / n_frames.to(centre.dtype).clamp(min=1)[:, None]
+    return _masked_mean(terms, sup)
+
+
 def language_loss(logits: torch.Tensor, targets: torch.Tensor, pad_id: int = 0) -> torch.Tensor:
     """L_lang: cross-entropy of logits (B, L, V) against target ids (B, L), ignoring `pad_id`;
     mean over the non-pad targets (<eos> counts), 0 when there are none."""
@@ -80,6 +107,8 @@ def language_loss(logits: torch.Tensor, targets: torch.Tensor, pad_id: int = 0) 
 
 
 def total_loss(lang: torch.Tensor, spat: torch.Tensor, adapt: torch.Tensor,
-               lambda_spat: float, lambda_adapt: float) -> torch.Tensor:
-    """Eq. 14: lang + λ_spat · spat + λ_adapt · adapt (paper best: KIT (2, 3), HML3D (0, 3))."""
-    return lang + lambda_spat * spat + lambda_adapt * adapt
+               lambda_spat: float, lambda_adapt: float, temp: torch.Tensor | float = 0.0,
+               lambda_temp: float = 0.0) -> torch.Tensor:
+    """Eq. 14: lang + λ_spat · spat + λ_adapt · adapt (paper best: KIT (2, 3), HML3D (0, 3)),
+    plus λ_temp · temp when λ_temp > 0 (m2t extension, 0 by default)."""
+    return lang + lambda_spat * spat + lambda_adapt * adapt + (lambda_temp * temp if lambda_temp else 0.0)

@@ -27,6 +27,7 @@ from torch import nn
 from m2t.converters.skeletons import get_skeleton
 
 from .config import CaptionerConfig
+from .results import FWHM_C, window_span  # noqa: F401 (re-exported: the span rule lives in results)
 
 
 @dataclass

@@ -9,6 +9,9 @@ viewer import this module; the rules themselves are described in docs/outputs.md
   clipped to the first and last feature frame; rule ``"gamma95"`` the first and last feature frame
   where Γ > 0.95 (the official code's highlighting), else the frame of Γ's maximum.
 - **body parts** (:func:`part_scores`): ``score_i = Σ_k Γ_k α_ki / Σ_k Γ_k``, ranked, summing to 1.
+- **segments**: the timeline of actions (`models.dense`): one entry per action word of the caption
+  for a clip no longer than the window, the merged timeline of overlapping windows for a longer
+  recording (then `tokens` is empty: no single caption covers it).
 """
 from __future__ import annotations
 
@@ -21,10 +24,11 @@ import numpy as np
 from m2t.converters.errors import ConfigError
 from m2t.converters.skeletons import PART_NAMES
 
-SCHEMA = "m2t.caption/1"
-SEGMENTS_SCHEMA_ID = "m2t.segments/1"
+SCHEMA = "m2t.caption/2"
+SEGMENTS_SCHEMA_ID = "m2t.segments/2"
 ONSET_RULES = ("fwhm", "gamma95")
 DEVICES = ("auto", "cpu", "cuda")
+WINDOW_S, HOP_S = 6.0, 3.0                 # dense captioning of recordings longer than WINDOW_S (models/dense.py)
 FWHM_C = math.sqrt(2.0 * math.log(2.0))     # 1.1774: Γ = 0.5 at m ± c·σ
 GAMMA95 = 0.95
 
@@ -40,6 +44,12 @@ def check_options(beam: int = 1, onset_rule: str = "fwhm", device: str | None = 
         raise ConfigError(f"--device {device!r} is not one of: {', '.join(DEVICES)}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
+
+
+def check_windowing(window_s: float, hop_s: float) -> None:
+    """The check of the dense-captioning window options; ConfigError naming the flags."""
+    if not (window_s > 0 and 0 < hop_s <= window_s):
+        raise ConfigError(f"need 0 < --hop ({hop_s:g}) <= --window ({window_s:g})")
 
 
 @dataclass
@@ -88,6 +98,8 @@ class CaptionResult:
     frame_times: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # (n,) s per feature frame
     window: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))  # (S, n) Γ per step
     alpha: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 6), np.float32))  # (S, n, 6) α per step
+    segments: list = field(default_factory=list)       # timeline actions (dicts, docs/outputs.md "segments")
+    windowing: dict | None = None                       # {"window_s", "hop_s", "windows"} of a dense caption
 
     @property
     def words(self) -> list[str]:
@@ -106,7 +118,7 @@ class CaptionResult:
         return (self.window[index][:, None] * self.alpha[index]).T
 
     def to_dict(self, attention: bool = False) -> dict:
-        """The JSON document of schema "m2t.caption/1" (CAPTION_SCHEMA). With `attention`, also
+        """The JSON document of schema "m2t.caption/2" (CAPTION_SCHEMA). With `attention`, also
         `frame_times_s` and per token `window` (Γ per feature frame) and `alpha` (per frame, 6 parts)."""
         d = {"schema": SCHEMA, "source": self.source, "text": self.text, "score": _r(self.score, 4),
              "duration_s": _r(self.duration_s, 3), "fps": float(self.fps), "frames": int(self.frames),
@@ -114,7 +126,8 @@ class CaptionResult:
              "feature_frames": int(len(self.frame_times)), "onset_rule": self.onset_rule, "beam": int(self.beam),
              "model": {"dir": self.model_dir, "skeleton": self.skeleton, "m2t_version": self.m2t_version},
              "parts": list(PART_NAMES), "warnings": list(self.warnings),
-             "tokens": [t.to_dict() for t in self.tokens]}
+             "tokens": [t.to_dict() for t in self.tokens], "segments": [dict(s) for s in self.segments],
+             "windowing": None if self.windowing is None else dict(self.windowing)}
         if attention:
             d["frame_times_s"] = [_r(x, 3) for x in self.frame_times]
             for t, td in zip(self.tokens, d["tokens"]):
@@ -132,11 +145,17 @@ def feature_time(k, fps: float, downsample: int):
     return (downsample // 2 + np.asarray(k, np.float64) * downsample) / fps
 
 
+def window_span(centre, width, c: float = FWHM_C):
+    """The frames a word's window covers, [m - c·σ, m + c·σ] (c = FWHM_C: where Γ ≥ 0.5); numbers
+    or tensors. The `fwhm` rule below, λ_temp (losses.temporal_loss) and the timeline use it."""
+    return centre - c * width, centre + c * width
+
+
 def word_span(window: np.ndarray, centre: float, width: float, rule: str = "fwhm") -> tuple[float, float]:
     """Onset and offset of one word in feature frames (floats) by `rule` (module docstring)."""
     n = len(window)
     if rule == "fwhm":
-        lo, hi = centre - FWHM_C * width, centre + FWHM_C * width
+        lo, hi = window_span(centre, width)
         return float(np.clip(lo, 0, n - 1)), float(np.clip(hi, 0, n - 1))
     if rule == "gamma95":
         idx = np.flatnonzero(window > GAMMA95)
@@ -177,11 +196,8 @@ def segments(result: CaptionResult) -> list[dict]:
 
 
 def segments_document(result: CaptionResult) -> dict:
-    """The JSON document of schema "m2t.segments/1" (SEGMENTS_SCHEMA)."""
+    """The JSON document of schema "m2t.segments/2" (SEGMENTS_SCHEMA): the timeline of actions."""
     return {"schema": SEGMENTS_SCHEMA_ID, "source": result.source, "text": result.text,
-            "duration_s": _r(result.duration_s, 3), "onset_rule": result.onset_rule,
-            "segments": [{"index": s["index"], "word": s["word"], "onset_s": _r(s["onset_s"], 3),
-                          "offset_s": _r(s["offset_s"], 3), "beta": _r(s["beta"], 4),
-                          "confidence": _r(s["confidence"], 4),
-                          "parts": [{"name": n, "score": _r(v, 4)} for n, v in s["parts"]]}
-                         for s in segments(result)]}
+            "duration_s": _r(result.duration_s, 3),
+            "windowing": None if result.windowing is None else dict(result.windowing),
+            "segments": [dict(s) for s in result.segments]}

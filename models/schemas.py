@@ -36,6 +36,23 @@ _TOKEN = {
                             ("centre_frame", "width_frames", "centre_s", "width_s", "onset_s", "offset_s", "parts")}},
 }
 
+_ACTION = {
+    "type": "object", "additionalProperties": False,
+    "required": ["index", "word", "text", "onset_s", "offset_s", "side", "confidence", "windows", "parts",
+                 "in_domain", "low_confidence"],
+    "properties": {"index": {"type": "integer", "minimum": 0}, "word": {"type": "string"}, "text": {"type": "string"},
+                   "onset_s": {"type": "number", "minimum": 0}, "offset_s": {"type": "number", "minimum": 0},
+                   "side": {"enum": ["left", "right", "both", None]},
+                   "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                   "windows": {"type": "integer", "minimum": 1},
+                   "parts": {"type": "array", "items": _PART_SCORE},
+                   "in_domain": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+                   "low_confidence": {"type": ["boolean", "null"]}}}
+_WINDOWING = {"type": ["object", "null"], "additionalProperties": False, "required": ["window_s", "hop_s", "windows"],
+              "properties": {"window_s": {"type": "number", "exclusiveMinimum": 0},
+                             "hop_s": {"type": "number", "exclusiveMinimum": 0},
+                             "windows": {"type": "integer", "minimum": 1}}}
+
 CAPTION_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": SCHEMA,
@@ -43,7 +60,8 @@ CAPTION_SCHEMA = {
     "type": "object",
     "additionalProperties": False,
     "required": ["schema", "source", "text", "score", "duration_s", "fps", "frames", "downsample", "feature_fps",
-                 "feature_frames", "onset_rule", "beam", "model", "parts", "warnings", "tokens"],
+                 "feature_frames", "onset_rule", "beam", "model", "parts", "warnings", "tokens", "segments",
+                 "windowing"],
     "properties": {
         "schema": {"const": SCHEMA},
         "source": {"type": "string"},
@@ -64,29 +82,24 @@ CAPTION_SCHEMA = {
         "warnings": {"type": "array", "items": {"type": "string"}},
         "frame_times_s": {"type": "array", "items": {"type": "number", "minimum": 0}},
         "tokens": {"type": "array", "items": _TOKEN},
+        "segments": {"type": "array", "items": _ACTION},
+        "windowing": _WINDOWING,
     },
 }
 
 SEGMENTS_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": SEGMENTS_SCHEMA_ID,
-    "title": "m2t motion-word segments (docs/outputs.md)",
+    "title": "m2t timeline of actions (docs/outputs.md)",
     "type": "object",
     "additionalProperties": False,
-    "required": ["schema", "source", "text", "duration_s", "onset_rule", "segments"],
+    "required": ["schema", "source", "text", "duration_s", "windowing", "segments"],
     "properties": {
         "schema": {"const": SEGMENTS_SCHEMA_ID},
         "source": {"type": "string"},
         "text": {"type": "string"},
         "duration_s": {"type": "number", "minimum": 0},
-        "onset_rule": {"enum": list(ONSET_RULES)},
-        "segments": {"type": "array", "items": {
-            "type": "object", "additionalProperties": False,
-            "required": ["index", "word", "onset_s", "offset_s", "beta", "confidence", "parts"],
-            "properties": {"index": {"type": "integer", "minimum": 0}, "word": {"type": "string"},
-                           "onset_s": {"type": "number", "minimum": 0}, "offset_s": {"type": "number", "minimum": 0},
-                           "beta": {"type": "number", "minimum": 0, "maximum": 1},
-                           "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-                           "parts": {"type": "array", "items": _PART_SCORE}}}},
+        "windowing": _WINDOWING,
+        "segments": {"type": "array", "items": _ACTION},
     },
 }

@@ -29,7 +29,7 @@ from .features import Normalizer, motion_features
 from .metrics import bleu
 from .network import Captioner
 from .runtime import dist_from_env, m2t_version, pick_device  # noqa: F401 (pick_device re-exported)
-from .losses import adapt_loss, language_loss, spatial_loss, total_loss
+from .losses import adapt_loss, language_loss, spatial_loss, temporal_loss, total_loss
 from .supervision import caption_targets
 from .vocab import PAD_ID, Vocab
 
@@ -144,7 +144,8 @@ def part_dropout(alpha_targets: torch.Tensor, p: float, generator) -> torch.Tens
 
 def loss_terms(model, batch, tcfg: TrainConfig, generator, world: int = 1):
     """-> (total loss, {name: local mean}, {name: local count}). In DDP each term is a local sum
-    over the global count times the world size, so averaged gradients equal the global mean."""
+    over the global count times the world size, so averaged gradients equal the global mean.
+    λ_temp's term is computed only when tcfg.lambda_temp > 0 (it needs batch.seg)."""
     y_in = scheduled_inputs(model, batch, tcfg.teacher_forcing, generator)
     part_mask = part_dropout(batch.alpha, tcfg.part_dropout, generator) if model.training else None
     logits, att = model(batch.x, batch.mask, y_in, part_mask)
@@ -157,14 +158,20 @@ def loss_terms(model, batch, tcfg: TrainConfig, generator, world: int = 1):
     means = {"lang": language_loss(logits, target, PAD_ID),
              "adapt": adapt_loss(att.beta, batch.beta, tok),
              "spat": spatial_loss(att.alpha, batch.alpha, tok, batch.mask)}
+    if tcfg.lambda_temp > 0 and batch.seg is not None:
+        counts["temp"] = ((batch.seg[..., 0] >= 0) & tok).sum()
+        means["temp"] = temporal_loss(att.centre, att.width, batch.seg, tok, batch.mask.sum(1),
+                                      tcfg.temp_slack)
     scale = {k: 1.0 for k in means}
     if world > 1:
-        glob = torch.stack([counts[k].float() for k in ("lang", "adapt", "spat")])
+        names = list(means)
+        glob = torch.stack([counts[k].float() for k in names])
         torch.distributed.all_reduce(glob)
-        for k, g in zip(("lang", "adapt", "spat"), glob):
+        for k, g in zip(names, glob):
             scale[k] = (counts[k].float() / g.clamp(min=1) * world) if g > 0 else torch.tensor(0.0)
     total = total_loss(means["lang"] * scale["lang"], means["spat"] * scale["spat"],
-                       means["adapt"] * scale["adapt"], tcfg.lambda_spat, tcfg.lambda_adapt)
+                       means["adapt"] * scale["adapt"], tcfg.lambda_spat, tcfg.lambda_adapt,
+                       means["temp"] * scale["temp"] if "temp" in means else 0.0, tcfg.lambda_temp)
     return total, {k: float(v.detach()) for k, v in means.items()}, {k: int(v) for k, v in counts.items()}
 
 
@@ -184,9 +191,12 @@ class TrainResult:
 
 def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, device: str = "auto",
           resume: bool = False, progress=None, log=print, max_steps: int | None = None,
-          export_onnx: bool = False) -> TrainResult:
+          init_from=None, export_onnx: bool = False) -> TrainResult:
     """Train a captioner on a HumanML3D-format dataset; writes the best model to `out_dir`
     (with `export_onnx`, also its ONNX graphs at the end: models.export).
+
+    `init_from`: a model directory to fine-tune: its architecture, weights, vocabulary and
+    normalisation are used (`model_cfg` is then ignored; words new to its vocabulary are <unk>).
 
     progress(epoch, step, n_steps, losses) is called after every step when given. `max_steps`
     stops after that many optimizer steps in total (for tests and benchmarks).
@@ -200,9 +210,22 @@ def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, 
     seed_everything(tcfg.seed)
     root, _ = D.resolve_dataset(dataset)
     out = Path(out_dir)
-    prep = prepare_data(root, tcfg, log=log if rank == 0 else (lambda *a: None))
+    init = None
+    if init_from is not None:                # fine-tune: the model, vocabulary and statistics of a trained model
+        from .checkpoint import load_bundle
+        init = load_bundle(init_from, "cpu")
+        model_cfg = init.cfg
+        if init.downsample != tcfg.downsample:
+            raise D.DatasetError(f"{init_from}: trained with downsample {init.downsample}, not {tcfg.downsample}")
+    prep = prepare_data(root, tcfg, vocab=init and init.vocab, norm=init and init.norm,
+                        log=log if rank == 0 else (lambda *a: None))
+    if init is not None and prep.skeleton != init.cfg.skeleton:
+        raise D.DatasetError(f"{root}: {prep.skeleton} motions, but {init_from} is a {init.cfg.skeleton} model")
     cfg = CaptionerConfig.from_dict({**model_cfg.to_dict(), "skeleton": prep.skeleton, "vocab_size": len(prep.vocab)})
     model = Captioner(cfg).to(dev)
+    if init is not None:
+        model.load_state_dict(init.model.state_dict())
+        prep.counts["init_from"] = str(init_from)
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     ddp = torch.nn.parallel.DistributedDataParallel(model, **dist.ddp_kwargs()) if world > 1 else None
     net = ddp or model
@@ -220,7 +243,8 @@ def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, 
         torch.manual_seed(tcfg.seed * 1000 + epoch)          # dropout masks: same after --resume
         batches = bucket_batches(lengths, tcfg.batch_size, gen)
         model.train()
-        t0, sums, n = time.time(), {"lang": 0.0, "adapt": 0.0, "spat": 0.0}, 0
+        t0, n = time.time(), 0
+        sums = {"lang": 0.0, "adapt": 0.0, "spat": 0.0, **({"temp": 0.0} if tcfg.lambda_temp > 0 else {})}
         for bi, idx in enumerate(batches):
             local = idx[rank::world] if world > 1 else idx
             if not local:
@@ -233,7 +257,7 @@ def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, 
                 torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
             opt.step()
             for k in sums:
-                sums[k] += means[k]
+                sums[k] += means.get(k, 0.0)
             n += 1
             steps_done += 1
             if progress:
@@ -254,6 +278,10 @@ def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, 
                 save_bundle(out, Bundle(model, prep.vocab, prep.norm, tcfg.downsample,
                                         get_skeleton(prep.skeleton).npy_scale,
                                         meta=_meta(prep, tcfg, history, best, best_epoch, dataset)))
+            if tcfg.keep_epochs:                               # every epoch's model, for later selection
+                save_bundle(out / "epochs" / f"{epoch:03d}",
+                            Bundle(model, prep.vocab, prep.norm, tcfg.downsample, get_skeleton(prep.skeleton).npy_scale,
+                                   meta=_meta(prep, tcfg, history, val, epoch, dataset)))
             save_train_state(out / "last", model, opt, {"epoch": epoch, "best": best, "best_epoch": best_epoch,
                                                          "history": history, "fingerprint": prep.fingerprint})
             log(json.dumps(rec))

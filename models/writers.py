@@ -36,7 +36,7 @@ def write_txt(result, path) -> Path:
 
 
 def caption_json(result, attention: bool = False, indent: int | None = 1) -> str:
-    """The "m2t.caption/1" document (m2t.models.schemas.CAPTION_SCHEMA) as JSON text."""
+    """The "m2t.caption/2" document (m2t.models.schemas.CAPTION_SCHEMA) as JSON text."""
     return json.dumps(result.to_dict(attention=attention), indent=indent, allow_nan=False) + "\n"
 
 
@@ -61,21 +61,25 @@ def _part_label(parts, top: int = 2) -> str:
 
 def srt_cues(result) -> list[tuple[int, int, str]]:
     """(start ms, end ms, text) sorted by start: the whole caption over the clip, then one cue per
-    motion word from its onset to its offset. Cues shorter than one feature frame are widened to
-    one feature frame around their middle; all cues lie within [0, duration]."""
+    action of the timeline (`result.segments`) from its onset to its offset: its clause, side and
+    top parts. Cues shorter than one feature frame are widened to one feature frame around their
+    middle; all cues lie within [0, duration]."""
     dur = int(round(result.duration_s * 1000))
     step = 1000.0 * result.downsample / result.fps
     cues = [(0, dur, 0, -1, result.text or "(empty caption)")]
-    for t in result.motion_words:
-        a, b = 1000.0 * t.onset_s, 1000.0 * t.offset_s
+    for k, act in enumerate(result.segments):
+        a, b = 1000.0 * act["onset_s"], 1000.0 * act["offset_s"]
         if b - a < step:
             mid = (a + b) / 2
             a, b = mid - step / 2, mid + step / 2
         a, b = int(round(max(0.0, a))), int(round(min(float(dur), b)))
         if b <= a:                                   # a clip shorter than one feature frame
             a, b = max(0, min(a, dur - 1)), min(dur, max(b, a + 1))
-        text = t.word + (f" ({_part_label(t.parts)})" if t.parts else "")
-        cues.append((a, b, 1, t.index, text))
+        parts = [(p["name"], p["score"]) for p in act["parts"]]
+        text = act["text"] + (f" ({_part_label(parts)})" if parts else "")
+        if act.get("low_confidence"):
+            text += " [low confidence]"
+        cues.append((a, b, 1, k, text))
     cues.sort(key=lambda c: (c[0], c[2], c[3]))
     return [(a, b, text) for a, b, _, _, text in cues]
 
@@ -141,23 +145,27 @@ def write_heatmap(result, path) -> Path:
 
 
 # ----------------------------------------------------------------------------- segments
-SEGMENT_COLUMNS = ("index", "word", "onset_s", "offset_s", "beta", "confidence", "parts")
+SEGMENT_COLUMNS = ("index", "word", "text", "onset_s", "offset_s", "side", "confidence", "windows", "parts",
+                   "in_domain", "low_confidence")
 
 
 def segments_csv(doc: dict) -> str:
-    """CSV with a header: index, word, onset_s, offset_s, beta, confidence, parts, where parts is
-    'name:score' pairs separated by spaces, ranked high to low."""
+    """CSV with a header: index, word, text, onset_s, offset_s, side, confidence, windows, parts,
+    in_domain, low_confidence (empty without a calibration; 1/0), one row per action of the
+    timeline; parts is 'name:score' pairs separated by spaces, ranked."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(SEGMENT_COLUMNS)
     for s in doc["segments"]:
-        w.writerow([s["index"], s["word"], f"{s['onset_s']:.3f}", f"{s['offset_s']:.3f}", f"{s['beta']:.4f}",
-                    f"{s['confidence']:.4f}", " ".join(f"{p['name']}:{p['score']:.4f}" for p in s["parts"])])
+        w.writerow([s["index"], s["word"], s["text"], f"{s['onset_s']:.3f}", f"{s['offset_s']:.3f}", s["side"] or "",
+                    f"{s['confidence']:.4f}", s["windows"], " ".join(f"{p['name']}:{p['score']:.4f}" for p in s["parts"]),
+                    "" if s.get("in_domain") is None else f"{s['in_domain']:.4f}",
+                    "" if s.get("low_confidence") is None else int(s["low_confidence"])])
     return buf.getvalue()
 
 
 def segments_json(doc: dict) -> str:
-    """The "m2t.segments/1" document (m2t.models.schemas.SEGMENTS_SCHEMA) as JSON text."""
+    """The "m2t.segments/2" document (m2t.models.schemas.SEGMENTS_SCHEMA) as JSON text."""
     return json.dumps(doc, indent=1, allow_nan=False) + "\n"
 
 

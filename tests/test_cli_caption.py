@@ -51,7 +51,7 @@ def test_single_file_prints_the_caption(walk, tiny_model):
 def test_json_follows_the_schema(walk, tiny_model, extra):
     d = caption_json(walk, tiny_model, *extra)
     validate(d, CAPTION_SCHEMA)
-    assert d["schema"] == "m2t.caption/1" and d["fps"] == 20.0 and d["frames"] == 60
+    assert d["schema"] == "m2t.caption/2" and d["fps"] == 20.0 and d["frames"] == 60
     assert d["duration_s"] == pytest.approx(3.0) and d["feature_frames"] == 30
     assert d["text"] == " ".join(t["word"] for t in d["tokens"])
     assert [t["index"] for t in d["tokens"]] == list(range(len(d["tokens"])))
@@ -98,7 +98,7 @@ def test_srt_is_strict_subrip(walk, tiny_model, tmp_path, rule):
     assert r.exit_code == 0, r.output
     cues = parse_srt((tmp_path / "walk.srt").read_text())
     d = caption_json(walk, tiny_model, "--onset-rule", rule)
-    assert len(cues) == 1 + sum(t["is_motion_word"] for t in d["tokens"])
+    assert len(cues) == 1 + len(d["segments"])                             # the caption + one cue per action
     starts = [c[1] for c in cues]
     assert starts == sorted(starts)
     for _, start, end, _ in cues:
@@ -216,23 +216,27 @@ def test_single_bad_file_exits_2(tiny_model, tmp_path):
 # ----------------------------------------------------------------------------- segment
 def test_segment_table_csv_json(walk, tiny_model, tmp_path):
     d = caption_json(walk, tiny_model)
-    motion = [t for t in d["tokens"] if t["is_motion_word"]]
+    actions = d["segments"]
+    assert actions and d["windowing"] is None                             # a short clip: one caption
     r = invoke("segment", walk, "--model", tiny_model)
     assert r.exit_code == 0, r.output
-    assert "onset (s)" in r.stdout and all(t["word"] in r.stdout for t in motion)
+    assert "onset (s)" in r.stdout and all(a["word"] in r.stdout for a in actions)
     r = invoke("segment", walk, "--model", tiny_model, "-o", tmp_path / "s.csv")
     assert r.exit_code == 0, r.output
     rows = list(csv.DictReader(io.StringIO((tmp_path / "s.csv").read_text())))
-    assert [row["word"] for row in rows] == [t["word"] for t in motion]
-    for row, t in zip(rows, motion):
-        assert float(row["onset_s"]) == pytest.approx(t["onset_s"], abs=1e-3)
-        assert float(row["offset_s"]) == pytest.approx(t["offset_s"], abs=1e-3)
-        assert row["parts"].split()[0].split(":")[0] == t["parts"][0]["name"]
+    assert [row["word"] for row in rows] == [a["word"] for a in actions]
+    for row, a in zip(rows, actions):
+        assert float(row["onset_s"]) == pytest.approx(a["onset_s"], abs=1e-3)
+        assert float(row["offset_s"]) == pytest.approx(a["offset_s"], abs=1e-3)
+        assert row["parts"].split()[0].split(":")[0] == a["parts"][0]["name"]
     r = invoke("segment", walk, "--model", tiny_model, "-f", "json")
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     validate(doc, SEGMENTS_SCHEMA)
-    assert [s["word"] for s in doc["segments"]] == [t["word"] for t in motion]
+    assert doc["segments"] == actions
+    motion = {t["word"]: t for t in d["tokens"] if t["is_motion_word"]}
+    for a in actions:                                                     # an action = its word's window span
+        assert a["word"] in motion and a["onset_s"] == pytest.approx(motion[a["word"]]["onset_s"], abs=2e-3)
 
 
 @pytest.mark.parametrize("args, fragment", [

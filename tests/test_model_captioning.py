@@ -141,16 +141,22 @@ def test_motion_input_and_its_checks(bundle):
         caption_motion(Motion(rest[:1], 20.0, names, skeleton="t2m"), bundle)
     with pytest.raises(ConfigError, match="--beam"):
         caption_motion(Motion(rest, 20.0, names, skeleton="t2m"), bundle, beam=0)
-    long = Motion(np.repeat(rest, 30, 0), 20.0, names, skeleton="t2m")
-    assert any("trained on clips of at most" in w for w in caption_motion(long, bundle).warnings)
+    long = Motion(np.repeat(rest, 30, 0), 20.0, names, skeleton="t2m")       # 60 s
+    one = caption_motion(long, bundle, window_s=100.0)                       # one caption over it all
+    assert any("trained on clips of at most" in w for w in one.warnings) and one.windowing is None
+    dense = caption_motion(long, bundle)                                      # windows of 6 s every 3 s
+    assert dense.windowing == {"window_s": 6.0, "hop_s": 3.0, "windows": 19} and dense.tokens == []
+    assert any("19 windows" in w for w in dense.warnings)
+    with pytest.raises(ConfigError, match="--hop"):
+        caption_motion(long, bundle, window_s=4.0, hop_s=5.0)
 
 
 def test_srt_widens_point_cues_inside_the_clip(bundle, walks):
     r = caption_motion(walks[0], bundle)
-    assert r.motion_words
-    t = r.motion_words[0]
-    for onset in (0.0, 0.5, r.duration_s):               # zero-length word spans, incl. at both ends
-        t.onset_s = t.offset_s = onset
+    assert r.segments
+    t = r.segments[0]
+    for onset in (0.0, 0.5, r.duration_s):               # zero-length action spans, incl. at both ends
+        t["onset_s"] = t["offset_s"] = onset
         cues = srt_cues(r)
         dur = round(r.duration_s * 1000)
         assert all(0 <= a < b <= dur for a, b, _ in cues)

@@ -1,0 +1,73 @@
+"""Which windowing gives the best dense timeline? Localisation of merged timelines on long
+composed takes, one row per (window, hop), plus the whole take decoded as one clip.
+
+    m2t dataset compose DS -o LONG --train 0 --val 0 --test 40 --min-actions 8 --max-actions 12 --seed 11
+    python benchmarks/dense_windows.py --model models/weights/default --dataset LONG [--five-min FIVE]
+
+With --five-min (a folder of composed takes of about 5 minutes: `--min-actions 80 --max-actions 80`),
+also the wall time and peak resident memory of the default windowing on each such take.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+
+import torch
+
+from m2t.models.checkpoint import load_bundle
+from m2t.models.localization import evaluate_localization
+
+SETTINGS = [(None, None), (4, 2), (6, 3), (8, 4), (10, 5), (10, 10), (20, 10)]
+COLUMNS = ("named", "recall@0.3", "recall@0.5", "recall@0.7", "mean_tiou", "onset_mae_s", "offset_mae_s",
+           "pointing", "side_acc", "part_acc")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--dataset", required=True)
+    ap.add_argument("--five-min", default=None)
+    ap.add_argument("--window", type=float, default=10.0, help="window for the 5-minute timing")
+    ap.add_argument("--hop", type=float, default=5.0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    bundle = load_bundle(args.model)
+    rows = []
+    print("| window, hop (s) | " + " | ".join(COLUMNS) + " | seconds |")
+    print("|---" * (len(COLUMNS) + 2) + "|")
+    for w, h in SETTINGS:
+        t0 = time.perf_counter()
+        rep = evaluate_localization(bundle, args.dataset, "test", window_s=w, hop_s=h)
+        dt = time.perf_counter() - t0
+        m = rep.metrics["model"]
+        name = "whole take, one caption" if w is None else f"{w:g}, {h:g}"
+        rows.append({"window_s": w, "hop_s": h, "seconds": dt, **{k: m.get(k) for k in COLUMNS},
+                     "counts": rep.metrics["counts"]})
+        print(f"| {name} | " + " | ".join("-" if m.get(k) is None else f"{m[k]:.3f}" for k in COLUMNS)
+              + f" | {dt:.1f} |", flush=True)
+    timing = []
+    if args.five_min:
+        from m2t.models import data as D
+        from m2t.models.dense import dense_timeline
+        root, _ = D.resolve_dataset(args.five_min)
+        samples, _ = D.load_samples(root, D.read_split(root, "test"))
+        for s in samples:
+            t0 = time.perf_counter()
+            timeline, windows = dense_timeline(s.joints / bundle.input_scale, 20.0, bundle, args.window, args.hop)
+            dt = time.perf_counter() - t0
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            timing.append({"id": s.id, "duration_s": s.joints.shape[0] / 20.0, "windows": len(windows),
+                           "actions": len(timeline), "seconds": dt, "peak_rss_mb": rss})
+            print(f"{s.id}: {s.joints.shape[0] / 20.0:.1f} s take, {len(windows)} windows, {len(timeline)} actions, "
+                  f"{dt:.2f} s, peak RSS {rss:.0f} MB", flush=True)
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump({"settings": rows, "five_minute": timing}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

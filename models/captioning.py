@@ -258,7 +258,7 @@ def _prep_of(bundle, window_s: float = float("inf")) -> _Prep:
 
 
 def _load_one(task):
-    """path -> ((frames, fps, warnings, features, part mask, positions), None) or (None, one-line
+    """path -> ((frames, fps, warnings, features, part mask, positions, time offset), None) or (None, one-line
     error); features for a clip up to `prep.window_s` seconds, positions (for windows) beyond;
     runs in a worker process when jobs > 1."""
     path, prep, load_options = task
@@ -266,9 +266,10 @@ def _load_one(task):
         m = load_motion(path, skeleton=prep.cfg.skeleton, **load_options)
         warns = _check_clip(m, prep)
         pm = _part_mask(m, prep, warns)
+        off = float(getattr(m, "time_offset_s", 0.0) or 0.0)
         if m.n_frames / m.fps > prep.window_s:
-            return (m.n_frames, m.fps, warns, None, pm, m.positions), None
-        return (m.n_frames, m.fps, warns, _features(m, prep), pm, None), None
+            return (m.n_frames, m.fps, warns, None, pm, m.positions, off), None
+        return (m.n_frames, m.fps, warns, _features(m, prep), pm, None, off), None
     except Exception as e:            # noqa: BLE001 - a bad file never stops the batch
         return None, file_error(path, e)
 
@@ -310,12 +311,15 @@ def caption_motion(motion_or_path, bundle: "Bundle | OnnxBundle", beam: int = 1,
     item = (_features(m, bundle), _part_mask(m, bundle, warns))
     source = str(motion_or_path) if not isinstance(motion_or_path, Motion) else str(m.source)
     if m.n_frames / m.fps > window_s:
-        return caption_long(m.positions, m.fps, bundle, source, warns, item[1], beam, onset_rule, window_s, hop_s,
-                            device=device)
-    dec = _decode(bundle, [item], beam, _max_len(bundle), device)[0]
-    parts = _encoder_parts(bundle, [item], device)
-    return build_result(dec, bundle, source, m.n_frames, m.fps, onset_rule, beam, warns,
-                        None if parts is None else parts[0])
+        r = caption_long(m.positions, m.fps, bundle, source, warns, item[1], beam, onset_rule, window_s, hop_s,
+                         device=device)
+    else:
+        dec = _decode(bundle, [item], beam, _max_len(bundle), device)[0]
+        parts = _encoder_parts(bundle, [item], device)
+        r = build_result(dec, bundle, source, m.n_frames, m.fps, onset_rule, beam, warns,
+                         None if parts is None else parts[0])
+    r.time_offset_s = float(getattr(m, "time_offset_s", 0.0) or 0.0)
+    return r
 
 
 def iter_captions(paths: Iterable, bundle: "Bundle | OnnxBundle", beam: int = 1, device: str | None = None,
@@ -338,15 +342,17 @@ def iter_captions(paths: Iterable, bundle: "Bundle | OnnxBundle", beam: int = 1,
         if ok:
             items = [g[3:5] for *_, g in ok]
             parts = _encoder_parts(bundle, items, device)
-            for j, ((_, fc, (n, fps, warns, _, _, _)), dec) in enumerate(zip(ok, _decode(bundle, items, beam,
-                                                                                         max_len, device))):
+            for j, ((_, fc, (n, fps, warns, _, _, _, off)), dec) in enumerate(zip(ok, _decode(bundle, items, beam,
+                                                                                              max_len, device))):
                 fc.result = build_result(dec, bundle, str(fc.source), n, fps, onset_rule, beam, warns,
                                          None if parts is None else parts[j])
+                fc.result.time_offset_s = off
         for fc, got in batch:                                 # long recordings: windows, one at a time
             if got is not None and got[5] is not None:
                 try:
                     fc.result = caption_long(got[5], got[1], bundle, str(fc.source), got[2], got[4], beam, onset_rule,
                                              window_s, hop_s, batch_size, device)
+                    fc.result.time_offset_s = got[6]
                 except Exception as e:                        # noqa: BLE001 - a bad file never stops the batch
                     fc.error = file_error(fc.source, e)
         out = [fc for fc, _ in batch]

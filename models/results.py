@@ -100,6 +100,7 @@ class CaptionResult:
     alpha: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 6), np.float32))  # (S, n, 6) α per step
     segments: list = field(default_factory=list)       # timeline actions (dicts, docs/outputs.md "segments")
     windowing: dict | None = None                       # {"window_s", "hop_s", "windows"} of a dense caption
+    time_offset_s: float = 0.0       # source-file time of the canonical clip's frame 0 (Motion.time_offset_s)
 
     @property
     def words(self) -> list[str]:
@@ -117,10 +118,17 @@ class CaptionResult:
         """(6, n) Γ_k·α_ki of token `index`: body parts (PART_NAMES order) × feature frames."""
         return (self.window[index][:, None] * self.alpha[index]).T
 
-    def to_dict(self, attention: bool = False) -> dict:
+    def to_dict(self, attention: bool = False, clip_times: bool = False) -> dict:
         """The JSON document of schema "m2t.caption/2" (CAPTION_SCHEMA). With `attention`, also
-        `frame_times_s` and per token `window` (Γ per feature frame) and `alpha` (per frame, 6 parts)."""
-        d = {"schema": SCHEMA, "source": self.source, "text": self.text, "score": _r(self.score, 4),
+        `frame_times_s` and per token `window` (Γ per feature frame) and `alpha` (per frame, 6 parts).
+        Times are seconds of the source file (clip time + `time_offset_s`: frames a reader cut
+        before the clip, e.g. a C3D file's empty leading frames); `clip_times=True` keeps them
+        relative to the clip's first frame (the viewer, which animates the clip)."""
+        d = self._to_dict(attention)
+        return d if clip_times else shift_document(d, self.time_offset_s)
+
+    def _to_dict(self, attention: bool) -> dict:
+        d = {"time_offset_s": _r(self.time_offset_s, 6), "schema": SCHEMA, "source": self.source, "text": self.text, "score": _r(self.score, 4),
              "duration_s": _r(self.duration_s, 3), "fps": float(self.fps), "frames": int(self.frames),
              "downsample": int(self.downsample), "feature_fps": float(self.feature_fps),
              "feature_frames": int(len(self.frame_times)), "onset_rule": self.onset_rule, "beam": int(self.beam),
@@ -138,6 +146,23 @@ class CaptionResult:
 
 def _r(x, nd):
     return None if x is None else round(float(x), nd)
+
+
+TIME_KEYS = ("centre_s", "onset_s", "offset_s")
+
+
+def shift_document(d: dict, offset: float) -> dict:
+    """Clip seconds -> source-file seconds in a caption or segments document (the one place the
+    offset is applied): every token's and segment's centre/onset/offset and `frame_times_s`."""
+    if not offset:
+        return d
+    for item in list(d.get("tokens", [])) + list(d.get("segments", [])):
+        for k in TIME_KEYS:
+            if item.get(k) is not None:
+                item[k] = round(item[k] + offset, 3)
+    if "frame_times_s" in d:
+        d["frame_times_s"] = [round(x + offset, 3) for x in d["frame_times_s"]]
+    return d
 
 
 def feature_time(k, fps: float, downsample: int):
@@ -197,7 +222,8 @@ def segments(result: CaptionResult) -> list[dict]:
 
 def segments_document(result: CaptionResult) -> dict:
     """The JSON document of schema "m2t.segments/2" (SEGMENTS_SCHEMA): the timeline of actions."""
-    return {"schema": SEGMENTS_SCHEMA_ID, "source": result.source, "text": result.text,
-            "duration_s": _r(result.duration_s, 3),
-            "windowing": None if result.windowing is None else dict(result.windowing),
-            "segments": [dict(s) for s in result.segments]}
+    doc = {"schema": SEGMENTS_SCHEMA_ID, "source": result.source, "text": result.text,
+           "duration_s": _r(result.duration_s, 3), "time_offset_s": _r(result.time_offset_s, 6),
+           "windowing": None if result.windowing is None else dict(result.windowing),
+           "segments": [dict(s) for s in result.segments]}
+    return shift_document(doc, result.time_offset_s)

@@ -42,7 +42,7 @@ def viewer_document(motion, result) -> dict:
     targets, heads = scene.camera_path(motion.positions, motion.fps, motion.skeleton)
     tl = scene.timeline(result, times)
     return {
-        "caption": result.to_dict(attention=True),
+        "caption": result.to_dict(attention=True, clip_times=True),   # the page animates the clip
         "motion": {"fps": float(motion.fps), "frames": int(motion.n_frames), "skeleton": motion.skeleton,
                    "joint_names": list(sk.joint_names), "parents": list(sk.parents), "head": sk.head,
                    "joint_parts": scene.joint_parts(motion.skeleton).tolist(),

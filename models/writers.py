@@ -63,7 +63,13 @@ def srt_cues(result) -> list[tuple[int, int, str]]:
     """(start ms, end ms, text) sorted by start: the whole caption over the clip, then one cue per
     action of the timeline (`result.segments`) from its onset to its offset: its clause, side and
     top parts. Cues shorter than one feature frame are widened to one feature frame around their
-    middle; all cues lie within [0, duration]."""
+    middle; all cues lie within the clip, in seconds of the source file (+ `time_offset_s`)."""
+    cues = _clip_cues(result)
+    off = int(round(1000 * result.time_offset_s))
+    return [(a + off, b + off, text) for a, b, text in cues]
+
+
+def _clip_cues(result) -> list[tuple[int, int, str]]:
     dur = int(round(result.duration_s * 1000))
     step = 1000.0 * result.downsample / result.fps
     cues = [(0, dur, 0, -1, result.text or "(empty caption)")]

@@ -180,3 +180,28 @@ def test_unobserved_arms_are_masked_and_reported(bundle, tmp_path):
         assert dict(t.parts)["left_arm"] == 0.0 and dict(t.parts)["right_arm"] == 0.0
     full = caption_motion(m, bundle)
     assert not any("not observed" in w for w in full.warnings)
+
+
+def test_output_times_are_seconds_of_the_source_file(bundle, tmp_path):
+    """A clip whose frame 0 is 2.39 s into its file (C3D leading empty frames, a trimmed start):
+    JSON, segments and SRT times move by exactly that offset; the viewer's clip times do not."""
+    import dataclasses
+    from m2t.converters import load_motion
+    from m2t.models.results import segments_document
+    from m2t.models.writers import srt_cues
+    src = tmp_path / "walk.bvh"
+    write_walk_bvh(src, seconds=3.0)
+    m = load_motion(src)
+    base = caption_motion(m, bundle)
+    moved = caption_motion(dataclasses.replace(m, time_offset_s=2.39), bundle)
+    a, b = base.to_dict(attention=True), moved.to_dict(attention=True)
+    assert a["time_offset_s"] == 0.0 and b["time_offset_s"] == 2.39
+    assert b["frame_times_s"][0] == pytest.approx(a["frame_times_s"][0] + 2.39, abs=1e-3)
+    for ta, tb in zip(a["tokens"], b["tokens"]):
+        for k in ("centre_s", "onset_s", "offset_s"):
+            assert (ta[k] is None and tb[k] is None) or tb[k] == pytest.approx(ta[k] + 2.39, abs=1e-3)
+    for sa, sb in zip(segments_document(base)["segments"], segments_document(moved)["segments"]):
+        assert sb["onset_s"] == pytest.approx(sa["onset_s"] + 2.39, abs=1e-3)
+    assert [c[0] + 2390 for c in srt_cues(base)] == [c[0] for c in srt_cues(moved)]
+    assert moved.to_dict(attention=True, clip_times=True)["frame_times_s"] == a["frame_times_s"]
+    validate(b, CAPTION_SCHEMA)

@@ -13,8 +13,6 @@ gives it β target 1 *in the context of the caption*; the model's own β̂ is re
 """
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
@@ -221,6 +219,8 @@ def _loaded(paths, prep: _Prep, load_options: dict, jobs: int, progress) -> Iter
                 progress(i, len(paths), t[0])
             yield (t[0], *_load_one(t))
         return
+    import multiprocessing                              # here: slow imports, needed only with jobs > 1
+    from concurrent.futures import ProcessPoolExecutor
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     with ProcessPoolExecutor(min(jobs, len(paths)), mp_context=ctx) as pool:

@@ -112,14 +112,14 @@ def run_size(name, args):
         with tempfile.TemporaryDirectory() as d:              # the graphs of these very weights
             export_model(model, d, weights_sha256="-")
             runners = {"opt": O.OrtCaptioner(d, "cpu", threads=args.threads)}
-            for name, level in (("plain", "ORT_DISABLE_ALL"), ("all", "ORT_ENABLE_ALL")):
+            for key, level in (("plain", "ORT_DISABLE_ALL"), ("all", "ORT_ENABLE_ALL")):
                 so = O.session_options(args.threads)
                 so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
                 r = O.OrtCaptioner.__new__(O.OrtCaptioner)
                 r.__dict__.update(runners["opt"].__dict__)
                 r.encoder = ort.InferenceSession(f"{d}/encoder.onnx", so, providers=["CPUExecutionProvider"])
                 r.decoder = ort.InferenceSession(f"{d}/decoder_step.onnx", so, providers=["CPUExecutionProvider"])
-                runners[name] = r
+                runners[key] = r
             summary[regime] = run_regime(model, runners, x, mask, args, f"{name} / {regime}")
     return summary
 

@@ -40,7 +40,7 @@ def cuda_usable() -> bool:
 
 def session_options(threads: int | None = None) -> ort.SessionOptions:
     """Basic graph optimisation (the extended/all levels made decoding no faster on CPU and
-    session start-up ~30 ms slower: docs/performance.md); `threads` intra-op threads (None:
+    rewrite the graph at every session start: docs/performance.md); `threads` intra-op threads (None:
     $OMP_NUM_THREADS when set, else ONNX Runtime's default); no spin-waiting when
     OMP_WAIT_POLICY=PASSIVE (what the CLI sets: on a busy machine spinning threads slow
     everything down, docs/performance.md)."""

@@ -213,7 +213,8 @@ def convert(inputs, out_dir="out", skeleton: str = "t2m", fps: float | None = No
             todo.append((i, path, stem, want))
     kw = dict(skeleton=skeleton, fps=fps, joint_map=joint_map, up=up, uniform_bones=uniform_bones, **options)
     done = len(files) - len(todo)
-    for k, res in run_tasks(_convert_one, [(path, stem, want, kw) for _, path, stem, want in todo], jobs):
+    for k, res in run_tasks(_convert_one, [(path, stem, want, kw) for _, path, stem, want in todo], jobs,
+                            on_error=_worker_failed):
         i = todo[k][0]
         results[i] = res
         if res.ok and (len(files) > 1 or shard or resume):     # one-file runs leave no manifest
@@ -222,6 +223,10 @@ def convert(inputs, out_dir="out", skeleton: str = "t2m", fps: float | None = No
         if progress:
             progress(done, len(files), res.source)
     return results
+
+
+def _worker_failed(task, exc) -> ConvertResult:
+    return ConvertResult(task[0], [], error=file_error(task[0], exc))
 
 
 def _convert_one(task) -> ConvertResult:

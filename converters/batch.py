@@ -93,9 +93,12 @@ class Manifest:
         self.done[str(rel)] = rec
 
 
-def run_tasks(fn: Callable, tasks: Iterable, jobs: int = 1) -> Iterator[tuple[int, object]]:
+def run_tasks(fn: Callable, tasks: Iterable, jobs: int = 1, on_error: Callable | None = None
+              ) -> Iterator[tuple[int, object]]:
     """(index, fn(task)) for every task, in completion order; `jobs` > 1 runs them in that many
-    worker processes (fn and the tasks must pickle)."""
+    worker processes (fn and the tasks must pickle). `on_error(task, exc)`, when given, makes the
+    result of a task whose worker failed (e.g. a worker killed by the OOM killer breaks the pool:
+    BrokenProcessPool) instead of raising, so a folder run still finishes and lists it."""
     tasks = list(tasks)
     if check_jobs(jobs) == 1 or len(tasks) < 2:
         for i, t in enumerate(tasks):
@@ -105,4 +108,11 @@ def run_tasks(fn: Callable, tasks: Iterable, jobs: int = 1) -> Iterator[tuple[in
     with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
         futures = {pool.submit(fn, t): i for i, t in enumerate(tasks)}
         for fut in as_completed(futures):
-            yield futures[fut], fut.result()
+            i = futures[fut]
+            try:
+                res = fut.result()
+            except Exception as e:  # noqa: BLE001 - the worker died or could not send its result
+                if on_error is None:
+                    raise
+                res = on_error(tasks[i], e)
+            yield i, res

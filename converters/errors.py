@@ -7,7 +7,15 @@ from __future__ import annotations
 
 
 class M2TError(Exception):
-    """Base class of every error a user can cause (bad file, bad flag, missing model dir)."""
+    """Base class of every error a user can cause (bad file, bad flag, missing model dir).
+
+    The message is kept to one line: line breaks that come from file contents (a marker label
+    or joint name holding a newline) become spaces."""
+
+    def __init__(self, *args):
+        if len(args) == 1 and isinstance(args[0], str):
+            args = (_one_line(args[0]),)
+        super().__init__(*args)
 
 
 class MotionFileError(M2TError):
@@ -24,6 +32,11 @@ class SkeletonMatchError(M2TError):
 
 class ConfigError(M2TError):
     """A bad option value or a bad mapping / preset file."""
+
+
+def _one_line(text: str) -> str:
+    lines = text.splitlines()
+    return " ".join(lines) if len(lines) > 1 else text
 
 
 def where(path, line: int | None = None, frame: int | None = None, joint: str | None = None) -> str:

@@ -56,7 +56,10 @@ def run_isolated(fn, path, what: str, timeout_s: float | None = None) -> tuple[d
             raise MotionFileError(f"{path}: {what} did not finish within {timeout_s:g} s (file corrupt?)")
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
-            name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+            try:
+                name = signal.Signals(sig).name
+            except ValueError:
+                name = f"signal {sig}"
             raise MotionFileError(f"{path}: {what} crashed on it ({name}); the file is corrupt or truncated")
         code = os.WEXITSTATUS(status)
         if code != 0:

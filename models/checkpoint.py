@@ -17,6 +17,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+from m2t.converters.errors import M2TError
 from m2t.converters.fileio import atomic_path
 
 from .checkpoint_checks import check_config, check_finite, check_param_count, check_shapes, safetensors_header

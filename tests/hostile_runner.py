@@ -83,6 +83,20 @@ def _cli(case, runner, app):
     return "bad-cli", f"exit {r.exit_code}: {r.stderr[-300:]}"
 
 
+def _caption(case, runner, app):
+    r = runner.invoke(app, ["caption", case["file"]])
+    if r.exception is not None and not isinstance(r.exception, SystemExit):
+        return "traceback", f"{r.exception.__class__.__name__}: {str(r.exception)[:300]}"
+    err = [ln for ln in r.stderr.splitlines() if ln.strip() and not ln.startswith("Warning: ")]
+    if "Traceback" in r.output:
+        return "traceback", r.output[-300:]
+    if r.exit_code == 0 and r.stdout.strip() and not err:
+        return "accepted", ""
+    if r.exit_code == 2 and len(err) == 1 and err[0].startswith("Error: "):
+        return "clean", err[0]
+    return "bad-cli", f"exit {r.exit_code}: {r.stderr[-300:]}"
+
+
 def worker(cases_file, results_file, start):
     import warnings
     warnings.simplefilter("ignore")
@@ -98,9 +112,12 @@ def worker(cases_file, results_file, start):
             out.flush()
             (api, api_msg), api_s = _timed(lambda: _api(cases[i]))
             (cli, cli_msg), cli_s = _timed(lambda: _cli(cases[i], runner, app))
-            out.write(json.dumps({"i": i, "fmt": cases[i]["fmt"], "file": cases[i]["file"], "api": api,
-                                  "api_msg": api_msg, "cli": cli, "cli_msg": cli_msg,
-                                  "api_s": round(api_s, 3), "cli_s": round(cli_s, 3)}) + "\n")
+            rec = {"i": i, "fmt": cases[i]["fmt"], "file": cases[i]["file"], "api": api, "api_msg": api_msg,
+                   "cli": cli, "cli_msg": cli_msg, "api_s": round(api_s, 3), "cli_s": round(cli_s, 3)}
+            if os.environ.get("M2T_FUZZ_CAPTION"):        # also `m2t caption FILE` (the shipped model)
+                (cap, cap_msg), cap_s = _timed(lambda: _caption(cases[i], runner, app))
+                rec.update(caption=cap, caption_msg=cap_msg, caption_s=round(cap_s, 3))
+            out.write(json.dumps(rec) + "\n")
             out.flush()
 
 
@@ -135,16 +152,21 @@ def run_fuzz(n_per_format: int, seed: int = 0, root: Path | None = None, formats
     return [r for r in (json.loads(ln) for ln in res_file.read_text().splitlines() if ln.strip()) if "i" in r]
 
 
+def ok(r) -> bool:
+    return r["api"] in GOOD and r["cli"] in GOOD and r.get("caption", "clean") in GOOD
+
+
 def summary(records) -> dict:
     out = {}
     for fmt in FORMATS:
         rs = [r for r in records if r["fmt"] == fmt]
         if not rs:
             continue
-        bad = [r for r in rs if r["api"] not in GOOD or r["cli"] not in GOOD]
+        bad = [r for r in rs if not ok(r)]
         out[fmt] = {"cases": len(rs), "clean_errors": sum(r["cli"] == "clean" for r in rs),
                     "accepted": sum(r["cli"] == "accepted" for r in rs), "failures": len(bad),
-                    "max_s": max(max(r["api_s"], r["cli_s"]) for r in rs),
+                    "max_s": max(max(r["api_s"], r["cli_s"], r.get("caption_s", 0)) for r in rs),
+                    "captioned": sum(r.get("caption") == "accepted" for r in rs),
                     "outcomes": dict(Counter(f"{r['api']}/{r['cli']}" for r in rs))}
     return out
 
@@ -166,9 +188,12 @@ def main():
     for fmt, d in s.items():
         print(f"| {fmt} | {d['cases']} | {d['clean_errors']} | {d['accepted']} | {d['failures']} | {d['max_s']:.2f} |")
     print(f"total {len(recs)} cases in {time.time() - t0:.0f} s")
+    if os.environ.get("M2T_FUZZ_CAPTION"):
+        print("captioned per format:", {f: d["captioned"] for f, d in s.items()})
     for r in recs:
-        if r["api"] not in GOOD or r["cli"] not in GOOD:
-            print("FAIL", r["file"], r["api"], r["api_msg"][:200], "|", r["cli"], r["cli_msg"][:200])
+        if not ok(r):
+            print("FAIL", r["file"], r["api"], r["api_msg"][:200], "|", r["cli"], r["cli_msg"][:200], "|",
+                  r.get("caption"), r.get("caption_msg", "")[:200])
 
 
 if __name__ == "__main__":

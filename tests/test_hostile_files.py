@@ -279,3 +279,23 @@ def test_smpl_source_fps_option_bounds(tmp_path):
     take = write_smpl_seed(tmp_path / "take.npz")
     with pytest.raises(ConfigError, match="--source-fps: frame rate 0 Hz"):
         smpl.read(take, fps=0)
+
+
+def test_names_with_line_breaks_still_give_one_line(tmp_path):
+    """A C3D label or npz joint name holding a newline ends up in the 'cannot map' message."""
+    m = converters.load_motion(bvh(tmp_path))
+    converters.save_motion(m, tmp_path / "x", npy=False)
+    with np.load(tmp_path / "x.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["joint_names"] = np.array([f"j{i}\nError: fake\r" for i in range(22)])
+    p = _npz(tmp_path / "n.npz", **arrays)
+    msg = one_error(["convert", p, "-o", tmp_path / "o"])
+    assert "cannot map onto t2m" in msg and "j0 Error: fake" in msg
+
+
+def test_npz_member_that_is_not_an_array(tmp_path):
+    """numpy's NpzFile hands such a member back as bytes ('bytes' object has no attribute 'dtype')."""
+    with zipfile.ZipFile(tmp_path / "raw.npz", "w") as zf:
+        zf.writestr("poses.npy", b"hello, not an array")
+        zf.writestr("trans.npy", b"")
+    assert "key 'poses': bad .npy header" in one_error(["convert", tmp_path / "raw.npz", "-o", tmp_path / "o"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -112,7 +113,8 @@ def test_single_file_error_is_one_line(tmp_path):
     assert one_error(["convert", p, "-o", tmp_path / "o"]).startswith(f"Error: {p}")
 
 
-def test_mixed_folder_converts_every_good_file(tmp_path):
+def mixed_folder(tmp_path) -> tuple[Path, list[Path], list[str]]:
+    """Four good files (one per format) and five hostile ones."""
     lab = tmp_path / "lab"
     good = [bvh(lab, name="g1.bvh"), write_cmu_pair(lab, "g2")[0], write_c3d_seed(lab / "g3.c3d"),
             write_smpl_seed(lab / "g4.npz")]
@@ -123,12 +125,19 @@ def test_mixed_folder_converts_every_good_file(tmp_path):
            "b5.amc": lambda: (lab / "b5.amc").write_text("1\nroot 1 2 3\n\u00b2\n")}
     for make in bad.values():
         make()
-    r = runner.invoke(app, ["convert", str(lab), "-o", str(tmp_path / "o")])
+    return lab, good, list(bad)
+
+
+@pytest.mark.parametrize("command, ext", [("convert", "npy"), ("caption", "txt")])
+def test_mixed_folder_processes_every_good_file(tmp_path, command, ext):
+    lab, good, bad = mixed_folder(tmp_path)
+    r = runner.invoke(app, [command, str(lab), "-o", str(tmp_path / "o")])
+    assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
     assert r.exit_code == 1 and "Traceback" not in r.output
-    assert sorted(p.name for p in (tmp_path / "o").glob("*.npy")) == [f"{g.stem}.npy" for g in good]
+    assert sorted(p.name for p in (tmp_path / "o").glob(f"*.{ext}")) == [f"{g.stem}.{ext}" for g in good]
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("Error: ")]
     assert len(errors) == len(bad) and all(any(n in e for e in errors) for n in bad)
-    assert f"{len(good)} converted, 0 skipped, {len(bad)} failed" in r.stderr
+    assert f"{len(good)} {command}ed, 0 skipped, {len(bad)} failed" in r.stderr
 
 
 def test_convert_api_guard_catches_reader_bugs(tmp_path, monkeypatch):
@@ -191,23 +200,39 @@ def test_corrupt_safetensors_is_one_line(tmp_path, model_dir, damage):
     assert "model.safetensors: corrupt safetensors file" in msg
 
 
+def _edited(model_dir, d, edit) -> Path:
+    d = _copy(model_dir, d)
+    cfg = json.loads((d / "config.json").read_text())
+    edit(cfg)
+    (d / "config.json").write_text(json.dumps(cfg))
+    return d
+
+
 @pytest.mark.parametrize("edit, fragment", [
     (lambda c: c["model"].update(hidden=10 ** 9), "'model.hidden' = 1000000000 is outside 2-8192"),
-    (lambda c: c["model"].update(hidden=8192, proj=8192), "parameters, more than m2t's limit"),
     (lambda c: c["model"].update(vocab_size=10 ** 6), "'vocab' has 7 words"),
     (lambda c: c.update(downsample=0), "'downsample' = 0 is outside 1-100"),
     (lambda c: c["normalization"].update(std=[0, 1, 1]), "'normalization.std' must be positive"),
     (lambda c: c["model"].update(dropout="x"), "'model.dropout' must be float"),
     (lambda c: c.pop("vocab"), "missing key 'vocab'"),
+    (lambda c: c["model"].update(skeleton="xyz"), "config.json: skeleton must be one of t2m, kit"),
 ])
 def test_config_json_checked_before_allocating(tmp_path, model_dir, edit, fragment):
-    d = _copy(model_dir, tmp_path / "m")
-    cfg = json.loads((d / "config.json").read_text())
-    edit(cfg)
-    (d / "config.json").write_text(json.dumps(cfg))
-    r = limited(f"from m2t.models.checkpoint import load_bundle\nfrom m2t.models.errors import ModelDirError\ntry:\n    load_bundle({str(d)!r})\n"
-                f"except ModelDirError as e:\n    print(e)")
-    assert r.returncode == 0 and fragment in r.stdout, r.stdout + r.stderr[-500:]
+    with pytest.raises(ModelDirError, match=re.escape(fragment)) as e:
+        load_bundle(_edited(model_dir, tmp_path / "m", edit))
+    assert "\n" not in str(e.value)
+
+
+def test_huge_config_sizes_refused_under_an_address_space_limit(tmp_path, model_dir):
+    """hidden = 1e9 once allocated 5.5 GB; now the checks run before any allocation (2 GiB cap)."""
+    dirs = [_edited(model_dir, tmp_path / "a", lambda c: c["model"].update(hidden=10 ** 9)),
+            _edited(model_dir, tmp_path / "b", lambda c: c["model"].update(hidden=8192, proj=8192, emb=8192))]
+    r = limited("from m2t.models.checkpoint import load_bundle, ModelDirError\n"
+                f"for d in {[str(d) for d in dirs]!r}:\n    try:\n        load_bundle(d)\n"
+                "    except ModelDirError as e:\n        print(e)")
+    assert r.returncode == 0, r.stderr[-800:]
+    assert "'model.hidden' = 1000000000 is outside 2-8192" in r.stdout
+    assert "parameters, more than m2t's limit of 200,000,000" in r.stdout
 
 
 def test_nan_weights_refused(tmp_path, model_dir):
@@ -247,3 +272,19 @@ def test_resume_after_kill_during_the_state_write_trains_no_epoch_twice(tmp_path
     assert not (last / "state.json").exists()                       # one file: nothing to disagree with
     res = train(*args, device="cpu", log=lambda *a: None, resume=True)
     assert [h["epoch"] for h in res.history] == [0, 1, 2]
+
+
+def test_jobs_run_finishes_when_a_worker_dies(tmp_path, monkeypatch):
+    """--jobs N: a worker killed mid-file (OOM killer, native crash) breaks the process pool; the
+    run still finishes, every file has a result and the lost ones are listed."""
+    lab = tmp_path / "lab"
+    for n in ("a", "b", "c", "d"):
+        bvh(lab, name=f"{n}.bvh")
+    real = converters.api.load_motion
+    monkeypatch.setattr(converters.api, "load_motion",          # fork start method: workers inherit it
+                        lambda p, **k: os._exit(9) if Path(p).name == "b.bvh" else real(p, **k))
+    res = converters.convert([lab], tmp_path / "o", jobs=2)
+    assert len(res) == 4 and all(r.ok or r.error for r in res)
+    bad = [r for r in res if not r.ok]
+    assert any(r.source.name == "b.bvh" for r in bad)
+    assert all("BrokenProcessPool" in r.error for r in bad)

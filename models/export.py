@@ -130,7 +130,8 @@ def export_model(model: Captioner, directory, weights_sha256: str | None = None,
                 "opset": OPSET, "exporter": f"torch {torch.__version__} (TorchScript, dynamo=False)",
                 "weights_sha256": weights_sha256 or weights_digest(d)}
     if vocab is not None:
-        from .supervision import load_lexicon, stem
+        from .stems import stem
+        from .supervision import load_lexicon
         irregular = load_lexicon().irregular
         words = {w for t in vocab.itos for w in (t.lower(), irregular.get(t.lower(), t.lower()))}
         manifest["stems"] = {w: stem(w) for w in sorted(words)}

@@ -17,7 +17,7 @@ from .config import CaptionerConfig
 from .errors import DeviceError, ModelDirError
 from .features import Normalizer
 from .modeldir import ONNX_MANIFEST, onnx_status, read_config
-from .supervision import seed_stems
+from .stems import seed_stems
 from .vocab import Vocab
 
 BACKENDS = ("auto", "torch", "onnx")

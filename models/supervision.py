@@ -38,6 +38,8 @@ import numpy as np
 
 from m2t.converters.skeletons import PART_NAMES
 
+from .stems import seed_stems, stem  # noqa: F401 (Porter stems, memoised; re-exported)
+
 WORDLIST_DIR = Path(__file__).with_name("wordlists")
 N_PARTS = len(PART_NAMES)
 _COL = {name: PART_NAMES.index(name) for name in PART_NAMES}
@@ -50,39 +52,6 @@ _GROUP_LIMB = {"arms": "arm", "legs": "leg"}
 _BOUNDARIES = {"and", "then", "while", "before", "after", "but", "until", "whilst", ",", ".", ";", "!", "?"}
 _SIDES = {"left", "right"}
 _POSSESSIVE = {"his", "her", "its", "their", "the", "my", "your", "our", "a"}
-STEM_CACHE = WORDLIST_DIR / "porter_stems.txt"   # word<TAB>stem, written by scripts/make_stem_cache.py
-_stems: dict[str, str] = {}
-_stemmer = None
-
-
-def _porter():
-    """NLTK's PorterStemmer (default NLTK_EXTENSIONS mode, as the official code). Importing nltk
-    takes ~0.3 s, so it happens only for a word the stem cache does not hold."""
-    global _stemmer
-    if _stemmer is None:
-        from nltk.stem import PorterStemmer
-        _stemmer = PorterStemmer()
-    return _stemmer
-
-
-def seed_stems(pairs) -> None:
-    """Add known (word, Porter stem) pairs to the memo (the shipped cache, a model's vocabulary)."""
-    _stems.update((w, s) for w, s in pairs)
-
-
-def stem(word: str) -> str:
-    """Porter stem of the lower-cased word; memoised, seeded from STEM_CACHE (the word lists and
-    the shipped model's vocabulary; tests check every entry against PorterStemmer)."""
-    w = word.lower()
-    s = _stems.get(w)
-    if s is None:
-        s = _stems[w] = _porter().stem(w)
-    return s
-
-
-if STEM_CACHE.is_file():
-    seed_stems(ln.split("\t") for ln in STEM_CACHE.read_text(encoding="utf-8").splitlines() if "\t" in ln)
-
 
 def read_wordlist(name: str, directory: str | Path | None = None) -> list[list[str]]:
     """Rows of whitespace-split fields of `<name>.txt`, comments and blank lines dropped. The file

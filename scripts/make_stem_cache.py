@@ -11,20 +11,21 @@ from __future__ import annotations
 
 import json
 
+from m2t.models import stems as ST
 from m2t.models import supervision as S
 from m2t.models.captioning import default_model_dir
 
 
 def main():
-    S._stems.clear()                                  # record from scratch, with nltk
+    ST._stems.clear()                                  # record from scratch, with nltk
     lex = S.load_lexicon()
     vocab = json.loads((default_model_dir() / "config.json").read_text())["vocab"]
     for w in vocab:
-        S.stem(w)
-        S.stem(lex.irregular.get(w.lower(), w))
-    rows = sorted(S._stems.items())
-    S.STEM_CACHE.write_text("".join(f"{w}\t{s}\n" for w, s in rows), encoding="utf-8")
-    print(f"wrote {S.STEM_CACHE} ({len(rows)} words)")
+        ST.stem(w)
+        ST.stem(lex.irregular.get(w.lower(), w))
+    rows = sorted(ST._stems.items())
+    ST.STEM_CACHE.write_text("".join(f"{w}\t{s}\n" for w, s in rows), encoding="utf-8")
+    print(f"wrote {ST.STEM_CACHE} ({len(rows)} words)")
 
 
 if __name__ == "__main__":

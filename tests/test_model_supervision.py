@@ -378,7 +378,7 @@ def test_stem_cache_is_porter_and_covers_the_caption_path():
     stems, and hold every word the shipped model can say, so `m2t caption` never imports nltk."""
     import json
     from nltk.stem import PorterStemmer
-    from m2t.models import supervision as S
+    from m2t.models import stems as S
     from m2t.models.captioning import default_model_dir
     rows = [ln.split("\t") for ln in S.STEM_CACHE.read_text(encoding="utf-8").splitlines()]
     porter = PorterStemmer()

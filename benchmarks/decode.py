@@ -166,9 +166,10 @@ def run_regime(model, runners, x, mask, args, title):
         n_steps = steps if k.startswith("authors") else sum(len(d.beta) for d in outs[k]) / N
         rows.append((k, N, args.ref_batch if k.startswith("authors") else B, n_steps, best / N, N / best, N / med))
     nb = args.beam_clips
-    authors_beam(model, x[:2], mask[:2], 2, max_pops=3, context_batch=args.beam_context)           # warm-up
+    nctx = max(nb, args.beam_context)                     # the batch the pops' attention spans
+    authors_beam(model, x[:nctx], mask[:nctx], 2, max_pops=3, context_batch=args.beam_context, n_decode=1)
     t0 = time.perf_counter()
-    b_ref, pops = authors_beam(model, x[:nb], mask[:nb], 2, context_batch=args.beam_context)
+    b_ref, pops = authors_beam(model, x[:nctx], mask[:nctx], 2, context_batch=args.beam_context, n_decode=nb)
     b_time = time.perf_counter() - t0
     rows.append((f"authors beam 2 (best-first, attention over {args.beam_context} clip(s) per pop)", nb, 1,
                  sum(pops) / nb, b_time / nb, nb / b_time, None))

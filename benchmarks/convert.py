@@ -322,6 +322,30 @@ def main(argv=None):
             tm, tl = sum(mp_ok[p] for p in both), sum(l_ok[p] for p in both)
             print(f"  {g:16s} {sum(nframes[p] for p in both):7d} frames  m2t parse {tm:8.3f} s  "
                   f"np.loadtxt {tl:8.3f} s  ratio {tm / tl:.2f}")
+        # number parsing alone, on the MOTION blocks in memory: m2t's parse_motion_block (np.loadtxt)
+        # against np.fromstring (what converters.bvh used before), interleaved, best of --repeat + 2
+        blocks = []
+        for p in files:
+            hdr, fr, _, blk, ln = m2t_bvh.split_file(p.read_bytes(), p)
+            blocks.append((p, blk, fr, m2t_bvh.parse_hierarchy(hdr, p).n_channels, ln))
+        best = {"m2t parse_motion_block": 0.0, "np.fromstring": 0.0}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            for p, blk, fr, nc, ln in blocks:
+                t = {k: float("inf") for k in best}
+                for _ in range(args.repeat + 2):
+                    t0 = time.perf_counter()
+                    m2t_bvh.parse_motion_block(blk, fr, nc, p, ln)
+                    t1 = time.perf_counter()
+                    np.fromstring(blk, dtype=np.float64, sep=" ")
+                    t2 = time.perf_counter()
+                    t["m2t parse_motion_block"] = min(t["m2t parse_motion_block"], t1 - t0)
+                    t["np.fromstring"] = min(t["np.fromstring"], t2 - t1)
+                for k in best:
+                    best[k] += t[k]
+        print(f"\nnumbers only (MOTION blocks in memory, {len(blocks)} files): m2t parse_motion_block "
+              f"{best['m2t parse_motion_block']:.3f} s, np.fromstring {best['np.fromstring']:.3f} s: "
+              f"{best['np.fromstring'] / best['m2t parse_motion_block']:.2f}x faster than the np.fromstring parser")
         if pybvh is not None:
             p_ok = results["pybvh read + FK"][0]
             both = [p for p in files if p in m_ok and p in p_ok]

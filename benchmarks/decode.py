@@ -11,8 +11,9 @@ Methods (benchmarks/reference_loop.py describes the authors' structure):
   ours onnx greedy     models.ort_decoding.greedy on models.export's graphs (what `m2t caption`
                        runs): encoder once per batch, cached projections, ended captions leave
                        the batch; stops when all have emitted <eos> or after --steps.
-  ours onnx greedy, no graph optimisation / no early exit / no chunks
-                       the same with ONNX Runtime's graph optimisations off / ended captions kept /
+  ours onnx greedy, no graph optimisation / all graph optimisations / no early exit / no chunks
+                       the same with ONNX Runtime's graph optimisations off / at ORT_ENABLE_ALL
+                       (the default is ORT_ENABLE_BASIC) / ended captions kept /
                        the whole batch in one piece (by default it runs ort_decoding.CHUNK clips
                        at a time, so their memory stays in the CPU cache across steps).
   ours torch greedy    models.decoding.greedy (the torch backend), same structure.
@@ -111,13 +112,14 @@ def run_size(name, args):
         with tempfile.TemporaryDirectory() as d:              # the graphs of these very weights
             export_model(model, d, weights_sha256="-")
             runners = {"opt": O.OrtCaptioner(d, "cpu", threads=args.threads)}
-            so = O.session_options(args.threads)
-            so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-            plain = O.OrtCaptioner.__new__(O.OrtCaptioner)
-            plain.__dict__.update(runners["opt"].__dict__)
-            plain.encoder = ort.InferenceSession(f"{d}/encoder.onnx", so, providers=["CPUExecutionProvider"])
-            plain.decoder = ort.InferenceSession(f"{d}/decoder_step.onnx", so, providers=["CPUExecutionProvider"])
-            runners["plain"] = plain
+            for key, level in (("plain", "ORT_DISABLE_ALL"), ("all", "ORT_ENABLE_ALL")):
+                so = O.session_options(args.threads)
+                so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
+                r = O.OrtCaptioner.__new__(O.OrtCaptioner)
+                r.__dict__.update(runners["opt"].__dict__)
+                r.encoder = ort.InferenceSession(f"{d}/encoder.onnx", so, providers=["CPUExecutionProvider"])
+                r.decoder = ort.InferenceSession(f"{d}/decoder_step.onnx", so, providers=["CPUExecutionProvider"])
+                runners[key] = r
             summary[regime] = run_regime(model, runners, x, mask, args, f"{name} / {regime}")
     return summary
 
@@ -134,10 +136,11 @@ def run_regime(model, runners, x, mask, args, title):
             return out
         return run
 
-    opt, plain = runners["opt"], runners["plain"]
+    opt, plain, full = runners["opt"], runners["plain"], runners["all"]
     methods = {
         "ours onnx greedy": batched(lambda a, m: O.greedy(opt, a, m, steps), B, True),
         "ours onnx greedy, no graph optimisation": batched(lambda a, m: O.greedy(plain, a, m, steps), B, True),
+        "ours onnx greedy, all graph optimisations": batched(lambda a, m: O.greedy(full, a, m, steps), B, True),
         "ours onnx greedy, no early exit": batched(lambda a, m: O.greedy(opt, a, m, steps, compact=False), B, True),
         "ours onnx greedy, no chunks": batched(lambda a, m: O.greedy(opt, a, m, steps, chunk=None), B, True),
         "ours torch greedy": batched(lambda a, m: greedy(model, a, m, steps), B),
@@ -146,7 +149,7 @@ def run_regime(model, runners, x, mask, args, title):
         f"authors greedy (batch {args.ref_batch})": batched(lambda a, m: authors_greedy(model, a, m, steps),
                                                             args.ref_batch),
     }
-    for fn in (lambda: O.greedy(opt, xn[:8], mn[:8], steps), lambda: O.greedy(plain, xn[:8], mn[:8], steps),
+    for fn in (lambda: O.greedy(opt, xn[:8], mn[:8], steps), lambda: O.greedy(plain, xn[:8], mn[:8], steps), lambda: O.greedy(full, xn[:8], mn[:8], steps),
                lambda: greedy(model, x[:8], mask[:8], steps), lambda: O.beam_search(opt, xn[:8], mn[:8], 2, steps),
                lambda: beam_search(model, x[:8], mask[:8], 2, steps), lambda: authors_greedy(model, x[:8], mask[:8], 2)):
         fn()                                                                       # warm-up
@@ -163,9 +166,10 @@ def run_regime(model, runners, x, mask, args, title):
         n_steps = steps if k.startswith("authors") else sum(len(d.beta) for d in outs[k]) / N
         rows.append((k, N, args.ref_batch if k.startswith("authors") else B, n_steps, best / N, N / best, N / med))
     nb = args.beam_clips
-    authors_beam(model, x[:2], mask[:2], 2, max_pops=3, context_batch=args.beam_context)           # warm-up
+    nctx = max(nb, args.beam_context)                     # the batch the pops' attention spans
+    authors_beam(model, x[:nctx], mask[:nctx], 2, max_pops=3, context_batch=args.beam_context, n_decode=1)
     t0 = time.perf_counter()
-    b_ref, pops = authors_beam(model, x[:nb], mask[:nb], 2, context_batch=args.beam_context)
+    b_ref, pops = authors_beam(model, x[:nctx], mask[:nctx], 2, context_batch=args.beam_context, n_decode=nb)
     b_time = time.perf_counter() - t0
     rows.append((f"authors beam 2 (best-first, attention over {args.beam_context} clip(s) per pop)", nb, 1,
                  sum(pops) / nb, b_time / nb, nb / b_time, None))
@@ -174,8 +178,9 @@ def run_regime(model, runners, x, mask, args, title):
     ids = lambda k: [d.ids for d in outs[k]]  # noqa: E731
     checks = {"ours onnx greedy == authors greedy (tokens)": ids("ours onnx greedy") == ref_greedy,
               "ours torch greedy == authors greedy (tokens)": ids("ours torch greedy") == ref_greedy,
-              "onnx greedy: no optimisation / no early exit / no chunks give the same tokens":
+              "onnx greedy: no / all graph optimisations, no early exit, no chunks give the same tokens":
                   ids("ours onnx greedy, no graph optimisation") == ids("ours onnx greedy")
+                  == ids("ours onnx greedy, all graph optimisations")
                   == ids("ours onnx greedy, no early exit") == ids("ours onnx greedy, no chunks")}
     agree = sum(a.ids == cut(b) for a, b in zip(outs["ours onnx beam 2"][:nb], b_ref))
     same_beam = sum(a == b for a, b in zip(ids("ours onnx beam 2"), ids("ours torch beam 2")))

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -105,6 +104,7 @@ def run_tasks(fn: Callable, tasks: Iterable, jobs: int = 1, on_error: Callable |
         for i, t in enumerate(tasks):
             yield i, fn(t)
         return
+    from concurrent.futures import ProcessPoolExecutor, as_completed   # here: a slow import, rarely needed
     with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
         futures = {pool.submit(fn, t): i for i, t in enumerate(tasks)}
         for fut in as_completed(futures):

@@ -13,8 +13,6 @@ gives it β target 1 *in the context of the caption*; the model's own β̂ is re
 """
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
@@ -284,10 +282,14 @@ def _loaded(paths, prep: _Prep, load_options: dict, jobs: int, progress) -> Iter
                 progress(i, len(paths), t[0])
             yield (t[0], *_load_one(t))
         return
+    import multiprocessing                              # here: slow imports, needed only with jobs > 1
+    from concurrent.futures import ProcessPoolExecutor
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if ctx.get_start_method() == "forkserver":         # the server imports once, workers fork from it
+        ctx.set_forkserver_preload(["m2t.models.captioning"])
     with ProcessPoolExecutor(min(jobs, len(paths)), mp_context=ctx) as pool:
-        for i, (t, res) in enumerate(zip(tasks, pool.map(_load_one, tasks, chunksize=1))):
+        for i, (t, res) in enumerate(zip(tasks, pool.map(_load_one, tasks, chunksize=2))):
             if progress:
                 progress(i, len(paths), t[0])
             yield (t[0], *res)

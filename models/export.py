@@ -10,8 +10,9 @@ run on ONNX Runtime without torch (models.ort_decoding; `m2t export MODEL_DIR`).
   and the step's trace alpha (B, T, 6), gamma, window (B, T), centre, width, beta (B,)
   (Captioner.step; the LSTM cells are written out as their gate equations, which is what
   nn.LSTM computes for one step).
-- ``onnx.json``: file names, the exporter and opset, and the SHA-256 of the model.safetensors
-  the graphs come from (models.modeldir.onnx_status refuses graphs of other weights).
+- ``onnx.json``: file names, the exporter and opset, the SHA-256 of the model.safetensors the
+  graphs come from (models.modeldir.onnx_status refuses graphs of other weights), and the Porter
+  stems of the vocabulary (captioning then never imports nltk).
 
 Batch size and frame count are dynamic axes. The legacy TorchScript exporter is used
 (``dynamo=False``: it handles dynamic axes; environment-notes), with a distinct tensor for every
@@ -98,8 +99,10 @@ def _example(model: Captioner, B: int = 3, T: int = 7):
             (mem.parts.clone(), mem.spat_x.clone(), mem.temp_x.clone(), mask.clone(), part_mask.clone(), y, *states))
 
 
-def export_model(model: Captioner, directory, weights_sha256: str | None = None) -> list[Path]:
-    """Write encoder.onnx, decoder_step.onnx and onnx.json into `directory` (each atomically)."""
+def export_model(model: Captioner, directory, weights_sha256: str | None = None, vocab=None) -> list[Path]:
+    """Write encoder.onnx, decoder_step.onnx and onnx.json into `directory` (each atomically).
+    With the model's `vocab`, onnx.json also holds the Porter stems of its words, so captioning
+    on ONNX Runtime needs no nltk import (models.supervision.seed_stems)."""
     try:
         import onnx  # noqa: F401  (the exporter needs it; say so in one line)
     except ImportError:
@@ -126,6 +129,12 @@ def export_model(model: Captioner, directory, weights_sha256: str | None = None)
     manifest = {"onnx_format": ONNX_FORMAT, "encoder": ONNX_ENCODER, "decoder_step": ONNX_DECODER,
                 "opset": OPSET, "exporter": f"torch {torch.__version__} (TorchScript, dynamo=False)",
                 "weights_sha256": weights_sha256 or weights_digest(d)}
+    if vocab is not None:
+        from .stems import stem
+        from .supervision import load_lexicon
+        irregular = load_lexicon().irregular
+        words = {w for t in vocab.itos for w in (t.lower(), irregular.get(t.lower(), t.lower()))}
+        manifest["stems"] = {w: stem(w) for w in sorted(words)}
     with atomic_path(d / ONNX_MANIFEST) as tmp:
         Path(tmp).write_text(json.dumps(manifest, indent=1) + "\n")
     return written + [d / ONNX_MANIFEST]
@@ -134,4 +143,4 @@ def export_model(model: Captioner, directory, weights_sha256: str | None = None)
 def export_dir(model_dir) -> list[Path]:
     """`m2t export MODEL_DIR`: load the directory's weights and write the ONNX graphs beside them."""
     bundle = load_bundle(model_dir, "cpu")
-    return export_model(bundle.model, model_dir, weights_digest(model_dir))
+    return export_model(bundle.model, model_dir, weights_digest(model_dir), bundle.vocab)

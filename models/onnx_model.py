@@ -7,6 +7,7 @@ torch otherwise. The shipped default model has its graphs, so `m2t caption` neve
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from m2t.converters.errors import ConfigError
 from .config import CaptionerConfig
 from .errors import DeviceError, ModelDirError
 from .features import Normalizer
-from .modeldir import onnx_status, read_config
+from .modeldir import ONNX_MANIFEST, onnx_status, read_config
+from .stems import seed_stems
 from .vocab import Vocab
 
 BACKENDS = ("auto", "torch", "onnx")
@@ -64,6 +66,9 @@ def load_onnx_bundle(directory, device: str = "auto", threads: int | None = None
     if why is not None:
         raise ModelDirError(f"{d}: {why}")
     mcfg = CaptionerConfig.from_dict(cfg["model"])
+    stems = json.loads((d / ONNX_MANIFEST).read_text()).get("stems", {})
+    if isinstance(stems, dict):
+        seed_stems((str(w), str(s)) for w, s in stems.items())
     try:
         runner = OrtCaptioner(d, device=device, threads=threads, hidden=mcfg.hidden)
     except DeviceError:

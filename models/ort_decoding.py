@@ -39,11 +39,13 @@ def cuda_usable() -> bool:
 
 
 def session_options(threads: int | None = None) -> ort.SessionOptions:
-    """Full graph optimisation; `threads` intra-op threads (None: $OMP_NUM_THREADS when set, else
-    ONNX Runtime's default); no spin-waiting when OMP_WAIT_POLICY=PASSIVE (what the CLI sets: on a
-    busy machine spinning threads slow everything down, docs/performance.md)."""
+    """Basic graph optimisation (the extended/all levels made decoding no faster on CPU and
+    rewrite the graph at every session start: docs/performance.md); `threads` intra-op threads (None:
+    $OMP_NUM_THREADS when set, else ONNX Runtime's default); no spin-waiting when
+    OMP_WAIT_POLICY=PASSIVE (what the CLI sets: on a busy machine spinning threads slow
+    everything down, docs/performance.md)."""
     so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
     so.log_severity_level = 3
     if threads is None and os.environ.get("OMP_NUM_THREADS", "").isdigit():
         threads = int(os.environ["OMP_NUM_THREADS"])

@@ -35,9 +35,10 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from nltk.stem import PorterStemmer
 
 from m2t.converters.skeletons import PART_NAMES
+
+from .stems import seed_stems, stem  # noqa: F401 (Porter stems, memoised; re-exported)
 
 WORDLIST_DIR = Path(__file__).with_name("wordlists")
 N_PARTS = len(PART_NAMES)
@@ -51,13 +52,6 @@ _GROUP_LIMB = {"arms": "arm", "legs": "leg"}
 _BOUNDARIES = {"and", "then", "while", "before", "after", "but", "until", "whilst", ",", ".", ";", "!", "?"}
 _SIDES = {"left", "right"}
 _POSSESSIVE = {"his", "her", "its", "their", "the", "my", "your", "our", "a"}
-_stemmer = PorterStemmer()   # default NLTK_EXTENSIONS mode, as the official code
-
-
-@lru_cache(maxsize=65536)
-def stem(word: str) -> str:
-    return _stemmer.stem(word.lower())
-
 
 def read_wordlist(name: str, directory: str | Path | None = None) -> list[list[str]]:
     """Rows of whitespace-split fields of `<name>.txt`, comments and blank lines dropped. The file

@@ -67,6 +67,7 @@ def test_onnx_backend_gives_the_torch_result(onnx_model, walks, extra):
 def test_caption_on_the_onnx_path_never_imports_torch(tmp_path):
     script = ("import sys\nfrom m2t.cli.app import app\n"
               "try:\n    app(sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code\n"
+              "print('NLTK_LOADED', 'nltk' in sys.modules)\n"
               "print('TORCH_LOADED', 'torch' in sys.modules, code)\n")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     for args in (["caption", "examples/walk.bvh"], ["caption", "examples/walk.bvh", "-f", "json", "--attention"],
@@ -74,6 +75,7 @@ def test_caption_on_the_onnx_path_never_imports_torch(tmp_path):
         p = subprocess.run([sys.executable, "-c", script, *args], cwd=REPO, env=env, capture_output=True,
                            text=True, timeout=120)
         assert p.stdout.strip().endswith("TORCH_LOADED False 0"), (args, p.stdout[-300:], p.stderr[-500:])
+        assert "NLTK_LOADED False" in p.stdout                         # stems come from the cache
     p = subprocess.run([sys.executable, "-c", script, "caption", "examples/walk.bvh", "--backend", "torch"],
                        cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert p.stdout.strip().endswith("TORCH_LOADED True 0")          # the check can fail

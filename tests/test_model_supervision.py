@@ -371,3 +371,18 @@ def test_targets_to_losses_end_to_end():
     assert adapt_loss(torch.full((2, 8), 0.5), beta, tmask).item() == pytest.approx(np.log(2), rel=1e-5)
     uniform = torch.full((2, 8, 10, 6), 1 / 6)
     assert spatial_loss(uniform, alpha, tmask, fmask).item() > 0
+
+
+def test_stem_cache_is_porter_and_covers_the_caption_path():
+    """models/wordlists/porter_stems.txt (scripts/make_stem_cache.py) must equal nltk's Porter
+    stems, and hold every word the shipped model can say, so `m2t caption` never imports nltk."""
+    import json
+    from nltk.stem import PorterStemmer
+    from m2t.models import stems as S
+    from m2t.models.captioning import default_model_dir
+    rows = [ln.split("\t") for ln in S.STEM_CACHE.read_text(encoding="utf-8").splitlines()]
+    porter = PorterStemmer()
+    assert rows and all(s == porter.stem(w) for w, s in rows)
+    cached = {w for w, _ in rows}
+    vocab = json.loads((default_model_dir() / "config.json").read_text())["vocab"]
+    assert {w.lower() for w in vocab} <= cached

@@ -46,6 +46,7 @@ def main(argv=None):
     ap.add_argument("--val-every", type=int, default=1)
     ap.add_argument("--init-from", default=None, help="fine-tune this model directory (its vocabulary and statistics)")
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--part-dropout", type=float, default=0.1, help="share of samples with arms or legs masked")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -54,7 +55,8 @@ def main(argv=None):
         recipe["lambda_temp"] = args.lambda_temp
     tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=1e-4,
                        lambda_spat=args.lambda_spat, lambda_adapt=args.lambda_adapt, min_freq=2, min_frames=20,
-                       seed=1234, keep_epochs=True, val_every=args.val_every, **recipe)
+                       seed=1234, keep_epochs=True, val_every=args.val_every,
+                       part_dropout=args.part_dropout, **recipe)
     mcfg = model_preset("kit", skeleton="t2m", dropout=0.3)
     t0 = time.time()
     res = train(args.dataset, args.out, mcfg, tcfg, device=args.device, resume=args.resume,

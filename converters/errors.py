@@ -51,6 +51,11 @@ def where(path, line: int | None = None, frame: int | None = None, joint: str | 
     return s
 
 
+def line_error(path, line: int | None, msg: str) -> MotionFileError:
+    """`<path>:<line>: <msg>` (or `<path>: <msg>` without a line) for a text-format reader."""
+    return MotionFileError(f"{path}:{line}: {msg}" if line else f"{path}: {msg}")
+
+
 def file_error(path, exc: BaseException) -> str:
     """The one-line message for any exception raised while reading or converting `path`.
 

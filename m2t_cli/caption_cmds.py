@@ -32,6 +32,8 @@ H_UP = f"Source up axis ({', '.join(UP_AXES)}); detected if omitted."
 H_ASF = "AMC: the skeleton .asf file (found next to the .amc if omitted)."
 H_SFPS = "Frame rate of the source when the file has none or a wrong one (AMC default 120)."
 H_SUBJECT = "C3D with several subjects (label prefixes NAME:): the one to caption."
+H_START = "Caption the motion from this time on (seconds of the source file; output times stay in them)."
+H_END = "Caption the motion up to this time (seconds of the source file)."
 H_KEEP = "Keep the performer's bone lengths (default: the canonical body the model was trained on)."
 H_JMAP = "JSON/CSV mapping canonical joint -> source joint(s) (or C3D markers)."
 H_WINDOW = "Recordings longer than this (s) are captioned in overlapping windows merged into one timeline."
@@ -74,6 +76,8 @@ def caption(
     body_model_dir: Optional[Path] = typer.Option(None, help=H_BODY),
     subject: Optional[str] = typer.Option(None, help=H_SUBJECT),
     keep_proportions: bool = typer.Option(False, "--keep-proportions", help=H_KEEP),
+    start: Optional[float] = typer.Option(None, help=H_START),
+    end: Optional[float] = typer.Option(None, help=H_END),
 ):
     """Caption motion files: a sentence whose motion words carry onset, offset and body parts.
 
@@ -111,7 +115,8 @@ def caption(
     n_ok = 0
     single = len(plan.jobs) == 1
     load_options = dict(units=units, up=up, asf=asf, source_fps=source_fps, joint_map=joint_map,
-                        body_model_dir=body_model_dir, subject=subject, keep_proportions=keep_proportions)
+                        body_model_dir=body_model_dir, subject=subject, keep_proportions=keep_proportions,
+                        start=start, end=end)
     with user_errors(), _progress(len(plan.todo)) as bar:
         task = bar.add_task("captioning", total=len(plan.todo))
 
@@ -163,6 +168,8 @@ def segment(
     body_model_dir: Optional[Path] = typer.Option(None, help=H_BODY),
     subject: Optional[str] = typer.Option(None, help=H_SUBJECT),
     keep_proportions: bool = typer.Option(False, "--keep-proportions", help=H_KEEP),
+    start: Optional[float] = typer.Option(None, help=H_START),
+    end: Optional[float] = typer.Option(None, help=H_END),
 ):
     """List the motion words of a file's caption with onset, offset (seconds), body parts ranked
     by attention, β̂ and confidence.
@@ -185,7 +192,7 @@ def segment(
         r, doc = caption_segments(file, model, beam=beam, device=device, onset_rule=onset_rule, backend=backend,
                                   window_s=window, hop_s=hop, units=units, up=up,
                                   asf=asf, source_fps=source_fps, joint_map=joint_map, body_model_dir=body_model_dir,
-                                  subject=subject, keep_proportions=keep_proportions)
+                                  subject=subject, keep_proportions=keep_proportions, start=start, end=end)
         for w in r.warnings:
             typer.echo(f"Warning: {file}: {w}", err=True)
         if out is not None:

@@ -247,3 +247,18 @@ def test_segment_table_csv_json(walk, tiny_model, tmp_path):
 def test_segment_user_errors(walk, tiny_model, args, fragment):
     r = invoke("segment", walk, "--model", tiny_model, *args)
     assert r.exit_code == 2 and fragment in r.stderr and "Traceback" not in r.output
+
+
+def test_start_end_trim_and_times_stay_in_source_seconds(walk):
+    """--start/--end caption only that part; every output time is still seconds of the file."""
+    r = invoke("caption", walk, "-f", "json", "--start", "1.0", "--end", "2.8")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    validate(doc, CAPTION_SCHEMA)
+    assert doc["time_offset_s"] == pytest.approx(1.0, abs=0.05)
+    assert doc["duration_s"] == pytest.approx(1.8, abs=0.1)
+    for t in doc["tokens"]:
+        if t["is_motion_word"]:
+            assert 1.0 - 0.05 <= t["onset_s"] <= t["offset_s"] <= 2.8 + 0.05
+    bad = invoke("caption", walk, "--start", "2", "--end", "1")
+    assert bad.exit_code == 2 and len(bad.stderr.strip().splitlines()) == 1

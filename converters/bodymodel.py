@@ -31,10 +31,9 @@ from .safe_npz import SafeNpz
 
 KEYS = ("v_template", "shapedirs", "J_regressor", "kintree_table")
 SHAPE_SPACE = {"smpl": 300, "smplh": 16, "smplx": 300}      # smplx's SHAPE_SPACE_DIM per model
-CONVERT_HINT = ("convert it once, in a Python you trust, to .npz: python -c \"import pickle, numpy as np; "
-                "d = pickle.load(open('M.pkl', 'rb'), encoding='latin1'); np.savez('M.npz', **{k: "
-                "(v.toarray() if hasattr(v, 'toarray') else np.asarray(v)) for k, v in d.items() "
-                "if k in ('v_template', 'shapedirs', 'J_regressor', 'kintree_table')})\"")
+CONVERT_HINT = (f"use the body model's .npz release instead (SMPL+H and SMPL-X ship one), or an .npz holding "
+                f"its arrays {', '.join(KEYS)} exported by the tool you got the model from; m2t never "
+                f"unpickles code")
 
 
 class _State:

@@ -33,6 +33,7 @@ from .features import Normalizer, motion_features, observed_parts, pad_features
 from .onnx_model import OnnxBundle, check_backend, choose_backend, load_onnx_bundle
 from .confidence import for_model
 from .dense import dense_timeline, single_timeline
+from .modeldir import decode_length
 from .results import HOP_S, WINDOW_S, CaptionResult, FileCaption, Token, check_options, check_windowing, \
     feature_time, part_scores, word_span
 from .supervision import caption_targets
@@ -296,7 +297,7 @@ def _loaded(paths, prep: _Prep, load_options: dict, jobs: int, progress) -> Iter
 
 
 def _max_len(bundle: Bundle) -> int:
-    return int(bundle.meta.get("train", {}).get("max_decode_len", 30))
+    return decode_length(bundle.meta)
 
 
 def caption_motion(motion_or_path, bundle: "Bundle | OnnxBundle", beam: int = 1, device: str | None = None,

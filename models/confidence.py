@@ -109,19 +109,9 @@ def annotate(cal: "Calibration | None", actions, dec, parts: np.ndarray | None) 
 
 def action_features(bundle, samples, batch_size: int = 32, beam: int = 1):
     """Per motion: [(word, prob, beta, feature (F,))] for each action word of its caption."""
-    import torch
-    from .batching import batch_features
-    from .decoding import decode
-    from .features import motion_features
-    dev = next(bundle.model.parameters()).device
-    max_len = int(bundle.meta.get("train", {}).get("max_decode_len", 30))
+    from .decoding import decode_samples
     out = []
-    for start in range(0, len(samples), batch_size):
-        chunk = samples[start:start + batch_size]
-        x, mask = batch_features([motion_features(s.joints, bundle.norm, bundle.downsample) for s in chunk], dev)
-        with torch.no_grad():
-            parts = bundle.model.encode(x, mask).parts.cpu().numpy()           # (B, T, P, H)
-            decs = decode(bundle.model, x, mask, beam, max_len)
+    for _, decs, parts in decode_samples(bundle, samples, beam, batch_size, with_parts=True):   # parts (B, T, P, H)
         for b, dec in enumerate(decs):
             words = bundle.vocab.decode(dec.ids)
             probs = np.exp(dec.logprobs) if dec.logprobs is not None else np.ones(len(dec.beta))

@@ -10,6 +10,9 @@ from dataclasses import fields
 import torch
 
 from .decoded import TRACE, Decoded, package_batch, package_one  # noqa: F401 (Decoded re-exported)
+from .batching import batch_features
+from .features import motion_features
+from .modeldir import decode_length
 from .network import Attention, Captioner
 from .vocab import EOS_ID, SOS_ID
 
@@ -165,3 +168,21 @@ def decode(model: Captioner, x: torch.Tensor, mask: torch.Tensor, beam: int = 1,
            part_mask: torch.Tensor | None = None) -> list[Decoded]:
     """Greedy for beam <= 1, beam search otherwise; part_mask (B, P) as Captioner.encode."""
     return beam_search(model, x, mask, beam, max_len, part_mask)
+
+
+def decode_samples(bundle, samples, beam: int = 1, batch_size: int = 32, max_len: int | None = None,
+                   progress=None, with_parts: bool = False):
+    """Caption dataset samples (models.data.Sample) with a loaded Bundle, `batch_size` at a time
+    on the model's device: yields (chunk, decoded captions, encoder parts (B, T, P, H) numpy or
+    None). The one loop behind evaluation, localisation, plots and the in-domain calibration."""
+    dev = next(bundle.model.parameters()).device
+    max_len = max_len or decode_length(bundle.meta)
+    for start in range(0, len(samples), batch_size):
+        chunk = samples[start:start + batch_size]
+        x, mask = batch_features([motion_features(s.joints, bundle.norm, bundle.downsample) for s in chunk], dev)
+        with torch.no_grad():
+            parts = bundle.model.encode(x, mask).parts.cpu().numpy() if with_parts else None
+        yield chunk, decode(bundle.model, x, mask, beam, max_len), parts
+        if progress:
+            progress(min(start + batch_size, len(samples)), len(samples))
+

@@ -32,7 +32,8 @@ from m2t.converters.skeletons import PART_NAMES, get_skeleton
 from .compose import facing_yaw, turn_and_place
 from .confidence import annotate, for_model
 from .localization import PredictedAction, tiou, trace_actions
-from .results import HOP_S, WINDOW_S, check_windowing  # noqa: F401 (the defaults, re-exported)
+from .modeldir import decode_length
+from .results import HOP_S, WINDOW_S, check_windowing, feature_time  # noqa: F401 (the defaults, re-exported)
 
 
 @dataclass
@@ -188,7 +189,7 @@ def dense_timeline(joints: np.ndarray, fps: float, bundle, window_s: float = WIN
             words = bundle.vocab.decode(dec.ids)
             probs = np.exp(dec.logprobs) if dec.logprobs is not None else None
             acts = trace_actions(words, dec.window, dec.alpha, dec.centre, dec.width,
-                                 lambda k, s=s: float((s + ds // 2 + k * ds) / fps), probs)
+                                 lambda k, s=s: s / fps + float(feature_time(k, fps, ds)), probs)
             annotate(cal, acts, dec, None if parts is None else parts[b])
             windows.append(Window(s / fps, e / fps, " ".join(words), acts, float(dec.score)))
         if progress:
@@ -202,7 +203,7 @@ def _torch_fns(bundle, beam: int):
     from .batching import batch_features
     from .decoding import decode
     dev = next(bundle.model.parameters()).device
-    max_len = int(bundle.meta.get("train", {}).get("max_decode_len", 30))
+    max_len = decode_length(bundle.meta)
 
     def decode_fn(feats):
         x, mask = batch_features(feats, dev)

@@ -13,15 +13,11 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-
 from . import data as D
 from .checkpoint import load_bundle
-from .decoding import decode
-from .features import motion_features
+from .decoding import decode_samples
 from .metrics import BertScoreError, bertscore, bertscore_status, local_model_layers, score_all
 from .protocols import PROTOCOLS, prepare
-from .batching import batch_features
 from .runtime import pick_device
 
 
@@ -60,13 +56,8 @@ def evaluate(model_dir, dataset: str, split: str = "test", beam: int = 1, protoc
     expected_j = 22 if bundle.cfg.skeleton == "t2m" else 21
     if kept[0].joints.shape[1] != expected_j:
         raise D.DatasetError(f"{root}: motions have {kept[0].joints.shape[1]} joints, the model expects {expected_j}")
-    preds = []
-    for i in range(0, len(kept), batch_size):
-        chunk = kept[i:i + batch_size]
-        x, mask = batch_features([motion_features(s.joints, bundle.norm, bundle.downsample) for s in chunk], dev)
-        preds += [bundle.vocab.decode(d.ids) for d in decode(bundle.model, x, mask, beam, max_len)]
-        if progress:
-            progress(min(i + batch_size, len(kept)), len(kept))
+    preds = [bundle.vocab.decode(d.ids)
+             for _, decs, _ in decode_samples(bundle, kept, beam, batch_size, max_len, progress) for d in decs]
     refs = [[c.tokens for c in s.captions] for s in kept]
     lemma_note = None
     if protocol in ("tm2t", "motiongpt"):            # TM2T scores HumanML3D's lemmatised token field

@@ -39,7 +39,7 @@ from m2t.converters.skeletons import PART_NAMES, get_skeleton
 
 from . import data as D
 from .compose import read_segments
-from .results import window_span
+from .results import feature_time, window_span
 from .supervision import caption_targets, stem, tag, word_group
 
 THRESHOLDS = (0.3, 0.5, 0.7)
@@ -303,10 +303,7 @@ def evaluate_localization(bundle, dataset, split: str = "test", beam: int = 1, b
     model `bundle` and score it (module docstring). With `window_s` (and `hop_s`, default half
     of it), the predicted actions are the merged timeline of `dense.dense_timeline` instead of
     the one caption of the whole sequence."""
-    import torch
-    from .decoding import decode
-    from .batching import batch_features
-    from .features import motion_features
+    from .decoding import decode_samples
     root, _ = D.resolve_dataset(str(dataset))
     ids = [i for i in D.read_split(root, split) if (root / "segments" / f"{i}.json").is_file()]
     if not ids:
@@ -315,24 +312,18 @@ def evaluate_localization(bundle, dataset, split: str = "test", beam: int = 1, b
     samples, _ = D.load_samples(root, ids)
     skel = bundle.cfg.skeleton
     ds = bundle.downsample
-    max_len = max_len or int(bundle.meta.get("train", {}).get("max_decode_len", 30))
-    dev = next(bundle.model.parameters()).device
     sequences, per, scores, labels = [], [], [], []
     if window_s:
         return _evaluate_dense(bundle, root, samples, split, beam, window_s, hop_s or window_s / 2, batch_size,
                                progress)
-    for start in range(0, len(samples), batch_size):
-        chunk = samples[start:start + batch_size]
-        x, mask = batch_features([motion_features(s.joints, bundle.norm, ds) for s in chunk], dev)
-        with torch.no_grad():
-            decs = decode(bundle.model, x, mask, beam, max_len)
+    for chunk, decs, _ in decode_samples(bundle, samples, beam, batch_size, max_len, progress):
         for s, dec in zip(chunk, decs):
             doc = read_segments(root, s.id)
             fps = float(doc["fps"])
             words = bundle.vocab.decode(dec.ids)
             joints = s.joints / bundle.input_scale
             res = score_sequence(doc, words, dec.window, dec.alpha, dec.centre, dec.width,
-                                 lambda k: float((ds // 2 + k * ds) / fps), s.joints.shape[0] / fps,
+                                 lambda k: float(feature_time(k, fps, ds)), s.joints.shape[0] / fps,
                                  kinematic_energy(joints, fps), part_energy(joints, skel), fps)
             sequences.append(res)
             if words:
@@ -345,8 +336,6 @@ def evaluate_localization(bundle, dataset, split: str = "test", beam: int = 1, b
                         "actions": [{"gt": r.gt, "named": r.named, "span": r.spans.get("model"),
                                      "side": r.side, "side_pred": r.side_pred, "parts": r.parts,
                                      "part_pred": r.part_pred.get("model")} for r in res]})
-        if progress:
-            progress(min(start + batch_size, len(samples)), len(samples))
     return LocalizationReport(split, beam, summarise(sequences, scores, labels), per)
 
 

@@ -46,6 +46,11 @@ def read_config(directory) -> dict:
     return cfg
 
 
+def decode_length(meta: dict) -> int:
+    """Most tokens a caption may have: the model's training setting (`max_decode_len`), else 30."""
+    return int(meta.get("train", {}).get("max_decode_len", 30))
+
+
 def weights_digest(directory) -> str:
     """SHA-256 (hex) of the directory's model.safetensors."""
     h = hashlib.sha256()

@@ -26,6 +26,7 @@ from m2t.converters.skeletons import PART_NAMES, get_skeleton
 
 from . import data as D
 from .compose import read_segments
+from .results import feature_time
 from .supervision import caption_targets, stem
 
 DPI = 100
@@ -50,32 +51,21 @@ class Trace:
 def collect(bundle, dataset, split: str = "test", beam: int = 1, batch_size: int = 32, limit: int | None = None,
             progress=None) -> list[Trace]:
     """Decode every motion of a split with its trace (`limit`: the first N ids only)."""
-    import torch
-    from .decoding import decode
-    from .batching import batch_features
-    from .features import motion_features
+    from .decoding import decode_samples
     root, _ = D.resolve_dataset(str(dataset))
     samples, _ = D.load_samples(root, D.read_split(root, split)[:limit])
     if not samples:
         raise D.DatasetError(f"{root}: no motions with captions in split {split!r}")
     ds, fps = bundle.downsample, float(get_skeleton(bundle.cfg.skeleton).fps)
-    dev = next(bundle.model.parameters()).device
-    max_len = int(bundle.meta.get("train", {}).get("max_decode_len", 30))
     out = []
-    for start in range(0, len(samples), batch_size):
-        chunk = samples[start:start + batch_size]
-        x, mask = batch_features([motion_features(s.joints, bundle.norm, ds) for s in chunk], dev)
-        with torch.no_grad():
-            decs = decode(bundle.model, x, mask, beam, max_len)
+    for chunk, decs, _ in decode_samples(bundle, samples, beam, batch_size, progress=progress):
         for s, dec in zip(chunk, decs):
             words = bundle.vocab.decode(dec.ids)
             tgt = caption_targets(words)[0] if words else np.zeros(0)
             n = dec.window.shape[1]
             out.append(Trace(s.id, words, tgt, dec.beta[:len(words)], dec.window[:len(words)], dec.alpha[:len(words)],
-                             (ds // 2 + np.arange(n) * ds) / fps, s.joints.shape[0] / fps, read_segments(root, s.id),
+                             feature_time(np.arange(n), fps, ds), s.joints.shape[0] / fps, read_segments(root, s.id),
                              dec, s.joints.shape[0]))
-        if progress:
-            progress(min(start + batch_size, len(samples)), len(samples))
     return out
 
 

@@ -3,7 +3,7 @@
 1. **Labelling windows.** The canonical clip is cut into windows of `window_s` seconds every
    `hop_s` seconds (the last window ends at the clip's end; a clip no longer than `window_s` is
    one window). Each window is made canonical again as training clips are (root at the origin on
-   the floor plane and facing +Z at its first frames, `compose.turn_and_place`) and decoded (in
+   the floor plane and facing +Z at its first frames, `compose.place_at_origin`) and decoded (in
    batches); its action words (`localization.trace_actions`) are its candidates.
 2. **Frame labels.** On a grid of `STEP_S` seconds, every frame of a window votes for one of the
    window's candidates: the one whose Gaussian window (m, σ) is nearest in units of its half
@@ -31,10 +31,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from m2t.converters.errors import MotionFileError
 from m2t.converters.skeletons import PART_NAMES, get_skeleton
 
-from .compose import facing_yaw, turn_and_place
+from .compose import place_at_origin
 from .confidence import annotate, for_model
 from .localization import SIDE_WORDS, PredictedAction, trace_actions
 from .modeldir import decode_length
@@ -99,16 +98,6 @@ def plan_windows(n_frames: int, fps: float, window_s: float, hop_s: float) -> li
     if starts[-1] + w < n_frames:
         starts.append(n_frames - w)
     return [(s, s + w) for s in starts]
-
-
-def recentre(joints: np.ndarray, skel) -> np.ndarray:
-    """A window as a training clip: root on the origin, facing +Z over its first 3 frames (only
-    moved when the facing is undefined, e.g. hips and shoulders on one vertical line)."""
-    try:
-        yaw = -facing_yaw(joints, skel, slice(0, 3))
-    except MotionFileError:
-        yaw = 0.0
-    return turn_and_place(joints, yaw, np.zeros(2)).astype(np.float32)
 
 
 # ------------------------------------------------------------------------------ step 2: frame labels
@@ -224,7 +213,7 @@ def _join(a: TimelineAction, b: TimelineAction) -> TimelineAction:
 
 def _features(joints: np.ndarray, bundle, skel) -> np.ndarray:
     from .features import motion_features
-    return motion_features(recentre(joints, skel) * bundle.input_scale, bundle.norm, bundle.downsample)
+    return motion_features(place_at_origin(joints, skel) * bundle.input_scale, bundle.norm, bundle.downsample)
 
 
 def timeline_text(timeline: list[TimelineAction]) -> str:

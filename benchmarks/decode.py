@@ -11,11 +11,14 @@ Methods (benchmarks/reference_loop.py describes the authors' structure):
   ours onnx greedy     models.ort_decoding.greedy on models.export's graphs (what `m2t caption`
                        runs): encoder once per batch, cached projections, ended captions leave
                        the batch; stops when all have emitted <eos> or after --steps.
-  ours onnx greedy, no graph optimisation / all graph optimisations / no early exit / no chunks
+  ours onnx greedy, no graph optimisation / all graph optimisations / no early exit /
+  chunks one after another / no chunks
                        the same with ONNX Runtime's graph optimisations off / at ORT_ENABLE_ALL
-                       (the default is ORT_ENABLE_BASIC) / ended captions kept /
-                       the whole batch in one piece (by default it runs ort_decoding.CHUNK clips
-                       at a time, so their memory stays in the CPU cache across steps).
+                       (the default is ORT_ENABLE_BASIC) / ended captions kept / the chunks of
+                       at most ort_decoding.CHUNK clips decoded one after another on --threads
+                       intra-op threads (by default --threads chunks run at once, one per
+                       thread, on single-threaded sessions) / the whole batch in one piece on
+                       --threads intra-op threads.
   ours torch greedy    models.decoding.greedy (the torch backend), same structure.
   ours onnx / torch beam 2
                        the batched synchronous length-normalised beam search of both backends.
@@ -111,15 +114,8 @@ def run_size(name, args):
             print(f"\n[{name} / full] no caption ends: every method runs to its cap")
         with tempfile.TemporaryDirectory() as d:              # the graphs of these very weights
             export_model(model, d, weights_sha256="-")
-            runners = {"opt": O.OrtCaptioner(d, "cpu", threads=args.threads)}
-            for key, level in (("plain", "ORT_DISABLE_ALL"), ("all", "ORT_ENABLE_ALL")):
-                so = O.session_options(args.threads)
-                so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
-                r = O.OrtCaptioner.__new__(O.OrtCaptioner)
-                r.__dict__.update(runners["opt"].__dict__)
-                r.encoder = ort.InferenceSession(f"{d}/encoder.onnx", so, providers=["CPUExecutionProvider"])
-                r.decoder = ort.InferenceSession(f"{d}/decoder_step.onnx", so, providers=["CPUExecutionProvider"])
-                runners[key] = r
+            runners = {key: O.OrtCaptioner(d, "cpu", threads=args.threads, level=level) for key, level in
+                       (("opt", "ORT_ENABLE_BASIC"), ("plain", "ORT_DISABLE_ALL"), ("all", "ORT_ENABLE_ALL"))}
             summary[regime] = run_regime(model, runners, x, mask, args, f"{name} / {regime}")
     return summary
 
@@ -142,7 +138,10 @@ def run_regime(model, runners, x, mask, args, title):
         "ours onnx greedy, no graph optimisation": batched(lambda a, m: O.greedy(plain, a, m, steps), B, True),
         "ours onnx greedy, all graph optimisations": batched(lambda a, m: O.greedy(full, a, m, steps), B, True),
         "ours onnx greedy, no early exit": batched(lambda a, m: O.greedy(opt, a, m, steps, compact=False), B, True),
-        "ours onnx greedy, no chunks": batched(lambda a, m: O.greedy(opt, a, m, steps, chunk=None), B, True),
+        "ours onnx greedy, chunks one after another": batched(lambda a, m: O.greedy(opt, a, m, steps, workers=False),
+                                                               B, True),
+        "ours onnx greedy, no chunks": batched(lambda a, m: O.greedy(opt, a, m, steps, chunk=None, workers=False),
+                                               B, True),
         "ours torch greedy": batched(lambda a, m: greedy(model, a, m, steps), B),
         "ours onnx beam 2": batched(lambda a, m: O.beam_search(opt, a, m, 2, steps), B, True),
         "ours torch beam 2": batched(lambda a, m: beam_search(model, a, m, 2, steps), B),
@@ -178,10 +177,11 @@ def run_regime(model, runners, x, mask, args, title):
     ids = lambda k: [d.ids for d in outs[k]]  # noqa: E731
     checks = {"ours onnx greedy == authors greedy (tokens)": ids("ours onnx greedy") == ref_greedy,
               "ours torch greedy == authors greedy (tokens)": ids("ours torch greedy") == ref_greedy,
-              "onnx greedy: no / all graph optimisations, no early exit, no chunks give the same tokens":
+              "onnx greedy: no / all graph optimisations, no early exit, sequential / no chunks give the same tokens":
                   ids("ours onnx greedy, no graph optimisation") == ids("ours onnx greedy")
                   == ids("ours onnx greedy, all graph optimisations")
-                  == ids("ours onnx greedy, no early exit") == ids("ours onnx greedy, no chunks")}
+                  == ids("ours onnx greedy, no early exit") == ids("ours onnx greedy, no chunks")
+                  == ids("ours onnx greedy, chunks one after another")}
     agree = sum(a.ids == cut(b) for a, b in zip(outs["ours onnx beam 2"][:nb], b_ref))
     same_beam = sum(a == b for a, b in zip(ids("ours onnx beam 2"), ids("ours torch beam 2")))
 

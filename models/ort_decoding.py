@@ -163,16 +163,17 @@ def _to_batch(a: np.ndarray, rows, B: int, fill) -> np.ndarray:
 
 
 CHUNK = 64     # most clips decoded together (docs/performance.md: chunks and threads)
+MIN_CHUNK = 8  # fewest clips a worker thread gets (a step call costs ~5 clips' work on its own)
 
 
 def _chunked(runner: OrtCaptioner, fn, x, mask, part_mask, chunk: int | None, workers: bool):
     """fn(runner, x, mask, part_mask) over equal chunks of at most `chunk` clips (their number a
-    multiple of the threads when `workers`), each cut to its longest clip; the chunks run on
-    `runner.threads` single-threaded workers when `workers`, else one after another. None when
-    the batch is decoded in one piece."""
+    multiple of the worker threads when `workers`), each cut to its longest clip; the chunks run
+    on up to `runner.threads` single-threaded workers (each getting MIN_CHUNK clips or more) when
+    `workers`, else one after another. None when the batch is decoded in one piece."""
     B = x.shape[0]
     n = -(-B // chunk) if chunk else 1
-    threads = runner.threads if workers and B >= 2 * runner.threads else 1
+    threads = min(runner.threads, B // MIN_CHUNK) if workers else 1
     if threads > 1 and runner.single_threaded() is not runner:
         n = -(-max(n, threads) // threads) * threads
     else:
@@ -195,9 +196,9 @@ def greedy(runner: OrtCaptioner, x: np.ndarray, mask: np.ndarray, max_len: int =
            part_mask: np.ndarray | None = None, *, compact: bool = True, chunk: int | None = CHUNK,
            workers: bool = True) -> list[Decoded]:
     """models.decoding.greedy on ONNX Runtime: x (B, T, J, 3), mask (B, T) -> B captions.
-    Batches above `chunk` clips (or with several threads, above 2 clips a thread) are decoded in
-    equal chunks, each cut to its longest clip, concurrently on `runner.threads` single-threaded
-    workers (workers=False: one chunk after another on the runner's sessions); chunk=None and
+    Batches above `chunk` clips, and with several threads those of 2 x MIN_CHUNK clips or more,
+    are decoded in equal chunks, each cut to its longest clip, concurrently on up to
+    `runner.threads` single-threaded workers (workers=False: one chunk after another on the runner's sessions); chunk=None and
     workers=False: the whole batch at once. compact=False keeps ended captions in the batch
     until all have ended (for benchmarks)."""
     out = _chunked(runner, lambda r, a, m, pm: greedy(r, a, m, max_len, pm, compact=compact, chunk=None,

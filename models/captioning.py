@@ -193,15 +193,18 @@ def _decode(bundle, items, beam: int, max_len: int, device) -> list[Decoded]:
 
 
 def _encoder_parts(bundle, items, device) -> np.ndarray | None:
-    """(B, T, P, H) encoder output of [(features, part mask)], only on the torch backend and only
-    when the model has an in-domain calibration (models/confidence.py); else None."""
-    if isinstance(bundle, OnnxBundle) or for_model(bundle) is None:
+    """(B, T, P, H) encoder output of [(features, part mask)], on either backend, only when the
+    model has an in-domain calibration (models/confidence.py); else None."""
+    if for_model(bundle) is None:
         return None
+    pm = np.stack([p for _, p in items])
+    if isinstance(bundle, OnnxBundle):
+        x, mask = pad_features([f for f, _ in items])
+        return bundle.runner.encode(x, mask, None if pm.all() else pm)["parts"]
     import torch
     from .batching import batch_features
     dev = next(bundle.model.parameters()).device
     x, mask = batch_features([f for f, _ in items], dev)
-    pm = np.stack([p for _, p in items])
     with torch.no_grad():
         return bundle.model.encode(x, mask, part_mask=None if pm.all() else torch.from_numpy(pm).to(dev)
                                    ).parts.cpu().numpy()

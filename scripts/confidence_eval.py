@@ -2,6 +2,7 @@
 held-out in-vocabulary clips from clips whose action is absent from training.
 
     python scripts/confidence_eval.py --model MODEL --dataset DS --ood-split ood [--dev-classes A,B] [--save]
+    python scripts/confidence_eval.py --model models/weights/default --dataset DS --ood-split none --max-bank 2000 --save
 
 DS's train/val splits calibrate, its test split gives the in-vocabulary clips, the split file
 `<ood-split>.txt` lists the out-of-domain clips (`--ood-split none`: calibrate only). Prints AUROC of the combined score and of each
@@ -32,14 +33,18 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--save", action="store_true")
     ap.add_argument("--dev-classes", default=None)
+    ap.add_argument("--max-bank", type=int, default=6000, help="training action words kept in the bank (2000 for a shipped model: 3 MB)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     bundle = load_bundle(args.model)
-    cal = fit(bundle, args.dataset)
+    cal = fit(bundle, args.dataset, max_bank=args.max_bank)
     root, _ = D.resolve_dataset(args.dataset)
     res = {"calibration": cal.meta, "threshold": cal.threshold}
     groups = {}
-    if args.ood_split == "none":                  # calibrate only (no out-of-domain clips to measure)
+    if args.ood_split == "none":                  # calibrate only: the share of in-vocabulary test clips flagged
+        samples, _ = D.load_samples(root, D.read_split(root, "test"))
+        scores, _ = clip_scores(cal, action_features(bundle, samples))
+        res["in_vocabulary_test"] = {"clips": len(samples), "flagged": float(np.mean(scores < cal.threshold))}
         print(json.dumps(res, indent=1))
         if args.save:
             cal.save(args.model)

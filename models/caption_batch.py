@@ -123,7 +123,7 @@ def run_captions(plan: CaptionPlan, model=None, beam: int = 1, device: str = "au
                  **load_options) -> Iterator[CaptionOutcome]:
     """Caption the plan's unskipped files and write their outputs; one CaptionOutcome per file in
     order; never stops at a bad file (read or write). `progress(i, n, path)` as in iter_captions;
-    `backend` as captioning.load_model; `jobs` worker processes read and convert the files."""
+    `backend` as captioning.load_model; `jobs` worker processes caption the files (captioning.iter_captions)."""
     check_options(beam, onset_rule, device, batch_size)
     check_backend(backend)
     check_jobs(jobs)

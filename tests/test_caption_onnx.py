@@ -81,6 +81,40 @@ def test_caption_on_the_onnx_path_never_imports_torch(tmp_path):
     assert p.stdout.strip().endswith("TORCH_LOADED True 0")          # the check can fail
 
 
+def test_jobs_give_byte_identical_outputs_and_list_bad_files(onnx_model, tmp_path):
+    """--jobs 2 on the ONNX backend: workers read, convert and decode whole batches (each loads the
+    model once); every output is byte for byte the one process's, a long recording is captioned
+    densely in a worker, and a bad file is listed with exit code 1 in both runs."""
+    src = tmp_path / "src"
+    for i, secs in enumerate((2.0, 9.0, 3.0, 2.5, 4.0)):
+        write_walk_bvh(src / f"w{i}.bvh", seconds=secs, order=("ZXY", "XYZ", "YXZ")[i % 3])
+    (src / "w5_bad.bvh").write_text("HIERARCHY\nROOT Hips\n{\n")
+    outs, logs = {}, {}
+    for jobs in ("1", "2"):
+        out = tmp_path / f"j{jobs}"
+        r = invoke("caption", src, "--model", onnx_model, "-o", out, "-f", "json", "-f", "srt", "-f", "txt",
+                   "--attention", "--window", "4", "--hop", "2", "--batch-size", "2", "--jobs", jobs)
+        assert r.exit_code == 1, r.output
+        assert "5 captioned, 0 skipped, 1 failed" in r.output and "w5_bad.bvh" in r.output
+        outs[jobs] = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+        logs[jobs] = r.output.replace(str(out), "OUT")
+    assert len(outs["1"]) == 15 and outs["1"] == outs["2"]
+    assert logs["1"] == logs["2"]                          # same lines, same order, same error
+    long_doc = json.loads(outs["2"][Path("w1.json")])
+    assert long_doc["windowing"]["windows"] > 1 and long_doc["segments"] and long_doc["tokens"] == []
+
+
+def test_workers_use_one_onnx_thread(onnx_model, monkeypatch):
+    """Each worker's ONNX Runtime sessions get 1 intra-op thread (2 workers x 2 threads would
+    oversubscribe 2 cores): the worker initialiser asks for it."""
+    from m2t.models import captioning
+    assert captioning._worker_decodes(captioning.load_model(onnx_model, "cpu"), 2, 6)
+    seen = {}
+    monkeypatch.setattr(captioning, "load_onnx_bundle", lambda d, device, threads=None: seen.update(threads=threads))
+    captioning._init_worker(str(onnx_model), "cpu")
+    assert seen == {"threads": 1}
+
+
 def test_backend_errors_are_one_line(tiny_model, walks):
     r = invoke("caption", walks / "w0.bvh", "--model", tiny_model, "--backend", "onnx")
     assert r.exit_code == 2 and r.output.count("Error:") == 1 and "no ONNX export" in r.output

@@ -26,6 +26,8 @@ from .rotations import FK_CHUNK, euler_entries, fk_columns
 from .units import resolve_units
 
 _CHANNEL = re.compile(r"^([XYZ])(position|rotation)$", re.IGNORECASE)
+_MOTION = re.compile(rb"^\s*MOTION\s*$", re.MULTILINE)
+_FRAMES = re.compile(rb"\s*Frames:\s*(\S+)\s*\r?\n\s*Frame\s+Time:\s*(\S+)[ \t]*\r?\n?")
 
 
 @dataclass
@@ -89,7 +91,100 @@ class _Tokens:
 
 
 def parse_hierarchy(text: str, path="<bvh>") -> Hierarchy:
-    """Parse the HIERARCHY section (text before MOTION)."""
+    """Parse the HIERARCHY section (text before MOTION). Well-formed headers take a fast path
+    without line numbers (:func:`_parse_hierarchy_fast`); anything it does not accept goes through
+    the full parser, which gives the same hierarchy or the error naming the line."""
+    fast = _parse_hierarchy_fast(text)
+    return fast if fast is not None else _parse_hierarchy_full(text, path)
+
+
+_CHANNEL_NAMES = frozenset(a + k for a in "XYZ" for k in ("POSITION", "ROTATION"))
+_GOOD_CHANNELS: set[tuple[str, ...]] = set()        # CHANNELS lists the fast path has accepted
+_KEYWORDS = frozenset(("ROOT", "JOINT", "OFFSET", "CHANNELS", "END"))
+
+
+def _parse_hierarchy_fast(text: str) -> Hierarchy | None:
+    """The full parser's grammar on one flat token list, without line numbers, recursion or
+    per-token calls: None as soon as anything is unusual or wrong (non-ASCII or repeated channel
+    names, a second CHANNELS or OFFSET line, limits reached, duplicate names, bad numbers...), so
+    that every error comes from the full parser with its line."""
+    toks = text.split()
+    n = len(toks)
+    if not n or toks[0].upper() != "HIERARCHY":
+        return None
+    names: list[str] = []
+    parents: list[int] = []
+    offs: list = []
+    chans: list[list[str]] = []
+    ends: list[bool] = []
+    stack: list[int] = []                       # open joints, innermost last
+    n_channels = 0
+    i = 1
+    try:
+        while i < n:
+            tok = toks[i]
+            key = tok if tok in _KEYWORDS else tok.upper()
+            if not stack or key == "JOINT":
+                if (key != ("JOINT" if stack else "ROOT") or toks[i + 2] != "{" or len(stack) > limits.MAX_DEPTH
+                        or len(names) >= limits.MAX_JOINTS):
+                    return None
+                names.append(toks[i + 1])
+                parents.append(stack[-1] if stack else -1)
+                offs.append(None)
+                chans.append(None)
+                ends.append(False)
+                stack.append(len(names) - 1)
+                i += 3
+            elif key == "OFFSET":
+                me = stack[-1]
+                if offs[me] is not None:
+                    return None
+                offs[me] = (float(toks[i + 1]), float(toks[i + 2]), float(toks[i + 3]))
+                i += 4
+            elif key == "CHANNELS":
+                me = stack[-1]
+                ctok = toks[i + 1]
+                if chans[me] is not None or not (ctok.isascii() and ctok.isdigit() and int(ctok) <= 6):
+                    return None
+                k = int(ctok)
+                cs = tuple(toks[i + 2:i + 2 + k])
+                if cs not in _GOOD_CHANNELS:
+                    ups = {c.upper() for c in cs}
+                    if len(cs) < k or len(ups) < k or not ups <= _CHANNEL_NAMES or not all(c.isascii() for c in cs):
+                        return None
+                    if len(_GOOD_CHANNELS) < 4096:
+                        _GOOD_CHANNELS.add(cs)
+                chans[me] = list(cs)
+                n_channels += k
+                i += 2 + k
+            elif key == "END":
+                me = stack[-1]
+                if (toks[i + 1].upper() != "SITE" or toks[i + 2] != "{" or toks[i + 3].upper() != "OFFSET"
+                        or toks[i + 7] != "}"):
+                    return None
+                names.append(f"{names[me]}_End")
+                parents.append(me)
+                offs.append((float(toks[i + 4]), float(toks[i + 5]), float(toks[i + 6])))
+                chans.append([])
+                ends.append(True)
+                i += 8
+            elif tok == "}":
+                stack.pop()
+                i += 1
+            else:
+                return None
+    except (IndexError, ValueError):            # the header ends early, or a number is not one
+        return None
+    if stack or not names or len(set(names)) < len(names):
+        return None
+    off = np.array([(0.0, 0.0, 0.0) if o is None else o for o in offs])
+    joints = [Joint(nm, p, off[j], [] if c is None else c, e)
+              for j, (nm, p, c, e) in enumerate(zip(names, parents, chans, ends))]
+    return Hierarchy(joints, n_channels)
+
+
+def _parse_hierarchy_full(text: str, path="<bvh>") -> Hierarchy:
+    """The HIERARCHY grammar with a line number for every error."""
     tk = _Tokens(text, path)
     tk.expect("HIERARCHY")
     joints: list[Joint] = []
@@ -158,15 +253,17 @@ def parse_hierarchy(text: str, path="<bvh>") -> Hierarchy:
 
 def split_file(data: bytes, path) -> tuple[str, int, float, bytes, int]:
     """-> (hierarchy text, frames, frame time, motion bytes, line number where the data starts)."""
-    m = re.search(rb"^\s*MOTION\s*$", data, re.MULTILINE)
+    at = data.find(b"MOTION")                            # usually the MOTION line itself: no scan
+    m = _MOTION.match(data, data.rfind(b"\n", 0, at) + 1) if at >= 0 else None
+    if m is None or m.end() < at:
+        m = _MOTION.search(data)
     if m is None:
         if not data.lstrip().upper().startswith(b"HIERARCHY"):
             raise MotionFileError(f"{path}: not a BVH file (no HIERARCHY at the start)")
         raise MotionFileError(f"{path}: no MOTION section (file truncated?)")
     header = data[:m.start()].decode("latin-1")
-    rest = data[m.end():]
     line0 = data.count(b"\n", 0, m.end()) + 1
-    fm = re.match(rb"\s*Frames:\s*(\S+)\s*\r?\n\s*Frame\s+Time:\s*(\S+)[ \t]*\r?\n?", rest)
+    fm = _FRAMES.match(data, m.end())
     if fm is None:
         raise MotionFileError(f"{path}:{line0 + 1}: expected 'Frames: N' and 'Frame Time: dt' after MOTION")
     try:
@@ -179,8 +276,8 @@ def split_file(data: bytes, path) -> tuple[str, int, float, bytes, int]:
     if not dt > 0:
         raise MotionFileError(f"{path}:{line0 + 2}: Frame Time must be positive, got {dt}")
     limits.check_rate(1.0 / dt, f"Frame Time {fm.group(2).decode('latin-1')} s", f"{path}:{line0 + 2}")
-    data_line = line0 + rest.count(b"\n", 0, fm.end())
-    return header, frames, dt, rest[fm.end():], data_line
+    data_line = line0 + data.count(b"\n", m.end(), fm.end())
+    return header, frames, dt, data[fm.end():], data_line
 
 
 def parse_motion_block(block: bytes, frames: int, n_channels: int, path, first_line: int) -> np.ndarray:

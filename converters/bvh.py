@@ -100,17 +100,19 @@ def parse_hierarchy(text: str, path="<bvh>") -> Hierarchy:
 
 _CHANNEL_NAMES = frozenset(a + k for a in "XYZ" for k in ("POSITION", "ROTATION"))
 _GOOD_CHANNELS: set[tuple[str, ...]] = set()        # CHANNELS lists the fast path has accepted
-_KEYWORDS = frozenset(("ROOT", "JOINT", "OFFSET", "CHANNELS", "END"))
+_COUNTS = {str(k): k for k in range(7)}
 
 
 def _parse_hierarchy_fast(text: str) -> Hierarchy | None:
-    """The full parser's grammar on one flat token list, without line numbers, recursion or
-    per-token calls: None as soon as anything is unusual or wrong (non-ASCII or repeated channel
-    names, a second CHANNELS or OFFSET line, limits reached, duplicate names, bad numbers...), so
-    that every error comes from the full parser with its line."""
+    """The full parser's result for headers in the common layout, without line numbers: keywords
+    as written by every exporter (HIERARCHY, ROOT, JOINT, OFFSET, CHANNELS, End Site), each joint
+    opening with `{ OFFSET x y z CHANNELS n names`, End Sites as `End Site { OFFSET x y z }`; one
+    loop step per joint, End Site or closing brace. None for anything else (other layouts or
+    spellings, unknown or repeated channel names, limits reached, duplicate names, bad numbers),
+    so that every error comes from the full parser with its line."""
     toks = text.split()
     n = len(toks)
-    if not n or toks[0].upper() != "HIERARCHY":
+    if not n or toks[0] != "HIERARCHY":
         return None
     names: list[str] = []
     parents: list[int] = []
@@ -119,68 +121,50 @@ def _parse_hierarchy_fast(text: str) -> Hierarchy | None:
     ends: list[bool] = []
     stack: list[int] = []                       # open joints, innermost last
     n_channels = 0
+    max_depth, max_joints, good = limits.MAX_DEPTH, limits.MAX_JOINTS, _GOOD_CHANNELS
     i = 1
     try:
         while i < n:
             tok = toks[i]
-            key = tok if tok in _KEYWORDS else tok.upper()
-            if not stack or key == "JOINT":
-                if (key != ("JOINT" if stack else "ROOT") or toks[i + 2] != "{" or len(stack) > limits.MAX_DEPTH
-                        or len(names) >= limits.MAX_JOINTS):
+            if tok == "}":
+                stack.pop()
+                i += 1
+            elif tok == ("JOINT" if stack else "ROOT"):
+                k = _COUNTS.get(toks[i + 8])
+                if (k is None or toks[i + 2] != "{" or toks[i + 3] != "OFFSET" or toks[i + 7] != "CHANNELS"
+                        or len(stack) > max_depth or len(names) >= max_joints):
                     return None
-                names.append(toks[i + 1])
-                parents.append(stack[-1] if stack else -1)
-                offs.append(None)
-                chans.append(None)
-                ends.append(False)
-                stack.append(len(names) - 1)
-                i += 3
-            elif key == "OFFSET":
-                me = stack[-1]
-                if offs[me] is not None:
-                    return None
-                offs[me] = (float(toks[i + 1]), float(toks[i + 2]), float(toks[i + 3]))
-                i += 4
-            elif key == "CHANNELS":
-                me = stack[-1]
-                ctok = toks[i + 1]
-                if chans[me] is not None or not (ctok.isascii() and ctok.isdigit() and int(ctok) <= 6):
-                    return None
-                k = int(ctok)
-                cs = tuple(toks[i + 2:i + 2 + k])
-                if cs not in _GOOD_CHANNELS:
+                cs = tuple(toks[i + 9:i + 9 + k])
+                if cs not in good:
                     ups = {c.upper() for c in cs}
                     if len(cs) < k or len(ups) < k or not ups <= _CHANNEL_NAMES or not all(c.isascii() for c in cs):
                         return None
-                    if len(_GOOD_CHANNELS) < 4096:
-                        _GOOD_CHANNELS.add(cs)
-                chans[me] = list(cs)
+                    if len(good) < 4096:
+                        good.add(cs)
+                names.append(toks[i + 1])
+                parents.append(stack[-1] if stack else -1)
+                offs.append((float(toks[i + 4]), float(toks[i + 5]), float(toks[i + 6])))
+                chans.append(list(cs))
+                ends.append(False)
                 n_channels += k
-                i += 2 + k
-            elif key == "END":
+                stack.append(len(names) - 1)
+                i += 9 + k
+            elif (tok == "End" and toks[i + 1] == "Site" and toks[i + 2] == "{" and toks[i + 3] == "OFFSET"
+                  and toks[i + 7] == "}"):
                 me = stack[-1]
-                if (toks[i + 1].upper() != "SITE" or toks[i + 2] != "{" or toks[i + 3].upper() != "OFFSET"
-                        or toks[i + 7] != "}"):
-                    return None
                 names.append(f"{names[me]}_End")
                 parents.append(me)
                 offs.append((float(toks[i + 4]), float(toks[i + 5]), float(toks[i + 6])))
                 chans.append([])
                 ends.append(True)
                 i += 8
-            elif tok == "}":
-                stack.pop()
-                i += 1
             else:
                 return None
     except (IndexError, ValueError):            # the header ends early, or a number is not one
         return None
     if stack or not names or len(set(names)) < len(names):
         return None
-    off = np.array([(0.0, 0.0, 0.0) if o is None else o for o in offs])
-    joints = [Joint(nm, p, off[j], [] if c is None else c, e)
-              for j, (nm, p, c, e) in enumerate(zip(names, parents, chans, ends))]
-    return Hierarchy(joints, n_channels)
+    return Hierarchy([Joint(*j) for j in zip(names, parents, list(np.array(offs)), chans, ends)], n_channels)
 
 
 def _parse_hierarchy_full(text: str, path="<bvh>") -> Hierarchy:

@@ -223,10 +223,14 @@ def test_fast_hierarchy_path_agrees_with_the_full_parser(tmp_path):
     _chain_file(tmp_path / "c.bvh", "ZYX", [[0] * 9])
     headers.append(bvh.split_file((tmp_path / "c.bvh").read_bytes(), "c")[0])
     headers.append("HIERARCHY\r\nROOT A\r\n{\r\n\tOFFSET 0 0 0\r\n\tCHANNELS 3 xposition YPOSITION Zposition\r\n"
-                   "\tEnd Site\r\n\t{\r\n\t\tOFFSET 0 1 0\r\n\t}\r\n}\r\nroot B\r\n{\r\n\tCHANNELS 0\r\n}\r\n")
+                   "\tEnd Site\r\n\t{\r\n\t\tOFFSET 0 1 0\r\n\t}\r\n}\r\nROOT B\r\n{\tOFFSET 1 2 3 CHANNELS 0\r\n}\r\n")
     for h in headers:
         fast = bvh._parse_hierarchy_fast(h)
         assert fast is not None and _same_hierarchy(fast, bvh._parse_hierarchy_full(h))
+    odd = headers[-1].replace("ROOT B", "root B").replace("OFFSET 1 2 3 CHANNELS 0", "CHANNELS 0 OFFSET 1 2 3")
+    for h in (odd, odd.replace("root B", "ROOT B")):                 # other spellings and layouts: full parser
+        assert bvh._parse_hierarchy_fast(h) is None
+        assert bvh.parse_hierarchy(h).names == ("A", "A_End", "B")
     rng = random.Random(11)
     words = ["{", "}", "JOINT", "End", "Site", "OFFSET", "CHANNELS", "3", "7", "Xrotation", "xposition", "1e3",
              "nan", "ROOT", "Hips", "Xrotatıon", "0"]

@@ -309,8 +309,9 @@ def _is_float(t: bytes) -> bool:
         return False
 
 
-def channels_to_positions(h: Hierarchy, values: np.ndarray) -> np.ndarray:
-    """(T, C) channel values in file units -> (T, J, 3) global positions in file units.
+def channels_to_positions(h: Hierarchy, values: np.ndarray, frames_last: bool = False) -> np.ndarray:
+    """(T, C) channel values in file units -> (T, J, 3) global positions in file units
+    ((J, 3, T) with `frames_last`: FK's own layout, no transposed copy).
 
     Works in column layout (frames last) on blocks of FK_CHUNK frames: the sines and cosines of
     all joints sharing a rotation order are taken in one call, rotation matrices are built entry
@@ -338,7 +339,7 @@ def channels_to_positions(h: Hierarchy, values: np.ndarray) -> np.ndarray:
         if any(c is not None for c in pcols):
             pos_cols[j] = pcols
     offsets = [np.asarray(jt.offset, dtype=np.float64) for jt in h.joints]
-    out = np.empty((T, J, 3))
+    out = np.empty((J, 3, T))
     for a in range(0, T, FK_CHUNK):
         b = min(T, a + FK_CHUNK)
         v = np.ascontiguousarray(values[a:b].T)                   # (C, t)
@@ -356,8 +357,8 @@ def channels_to_positions(h: Hierarchy, values: np.ndarray) -> np.ndarray:
         off = [offsets[j] if pc is None else v[pc] if None not in pc
                else [offsets[j][m] if pc[m] is None else v[pc[m]] for m in range(3)]
                for j, pc in enumerate(pos_cols)]
-        out[a:b] = fk_columns(local, off, h.parents).transpose(2, 0, 1)
-    return out
+        fk_columns(local, off, h.parents, out=out[:, :, a:b])
+    return out if frames_last else np.ascontiguousarray(out.transpose(2, 0, 1))
 
 
 def read(path, units: str | None = None) -> Motion:
@@ -374,12 +375,12 @@ def read(path, units: str | None = None) -> Motion:
         _diagnose(block, frames, h.n_channels, path, data_line)
     limits.check_samples(frames, len(h.joints), path)
     values = parse_motion_block(block, frames, h.n_channels, path, data_line)
-    pos = channels_to_positions(h, values)
+    pos = channels_to_positions(h, values, True).transpose(2, 0, 1)     # (T, J, 3) view of (J, 3, T)
     unit_name, scale, how = resolve_units(pos, units, path)
     n_end = sum(j.end_site for j in h.joints)
     meta = {"units": unit_name, "units_from": how, "channels": h.n_channels, "end_sites": n_end,
             "roots": [j.name for j in h.joints if j.parent < 0]}
-    # (pos * scale).astype(float32) in one pass
+    # (pos * scale).astype(float32) in one pass, which is also the transposition to (T, J, 3)
     pos32 = np.multiply(pos, scale, out=np.empty(pos.shape, np.float32), casting="same_kind")
     return Motion(positions=pos32, fps=1.0 / dt, joint_names=h.names,
                   parents=h.parents, skeleton="bvh", source=str(path), up="+y", meta=meta)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 import numpy as np
 
 from m2t.converters.api import load_motion
-from m2t.converters.errors import ConfigError, MotionFileError, file_error
+from m2t.converters.errors import ConfigError, M2TError, MotionFileError, file_error
 from m2t.converters.motion import Motion
 from m2t.converters.skeletons import PART_NAMES, get_skeleton
 
@@ -314,14 +314,20 @@ _WORKER: dict = {}                      # a worker process's own model (models l
 
 def _init_worker(model_dir: str, device: str) -> None:
     """Load the model once per worker process, with 1 intra-op thread: the parallelism is the
-    workers themselves (2 workers x 2 ONNX Runtime threads would oversubscribe 2 cores)."""
-    _WORKER["bundle"] = load_onnx_bundle(model_dir, device, threads=1)
+    workers themselves (2 workers x 2 ONNX Runtime threads would oversubscribe 2 cores). A
+    model that cannot be loaded is raised by every task (one line in the parent, not a broken pool)."""
+    try:
+        _WORKER["bundle"] = load_onnx_bundle(model_dir, device, threads=1)
+    except Exception as e:  # noqa: BLE001 - sent back with the first task
+        _WORKER["error"] = e
 
 
 def _caption_chunk(task) -> list[FileCaption]:
     """One batch of files, read, converted and captioned in a worker process (jobs > 1 on the
     ONNX Runtime CPU backend): the same batch and the same code as one process."""
     paths, load_options, opts = task
+    if "error" in _WORKER:
+        raise _WORKER["error"]
     bundle = _WORKER["bundle"]
     prep = _prep_of(bundle, opts["window_s"])
     batch = []
@@ -338,18 +344,53 @@ def _worker_decodes(bundle, jobs: int, n_files: int) -> bool:
             and bundle.runner.device == "cpu")
 
 
-def _captioned_in_workers(paths, bundle, jobs: int, progress, load_options: dict, opts: dict
+def workers_load_model(model_dir, backend: str = "auto", device: str = "auto") -> bool:
+    """True when `jobs` > 1 can leave the model to the workers alone (:func:`iter_captions_in_workers`):
+    the folder captions on ONNX Runtime (`backend`, as load_model) on the CPU (`device` cpu, or
+    auto without onnxruntime-gpu installed). ModelDirError when onnx is asked for and not usable."""
+    check_options(device=device)
+    if device not in ("auto", "cpu") or choose_backend(model_dir, backend) != "onnx":
+        return False
+    if device == "auto":
+        from importlib import metadata
+        try:
+            metadata.distribution("onnxruntime-gpu")
+            return False                                # maybe a GPU: one model in the parent decides
+        except metadata.PackageNotFoundError:
+            pass
+    return True
+
+
+def iter_captions_in_workers(paths: Iterable, model_dir, jobs: int, beam: int = 1, onset_rule: str = "fwhm",
+                             batch_size: int = 16, progress=None, window_s: float = WINDOW_S, hop_s: float = HOP_S,
+                             **load_options) -> Iterator[FileCaption]:
+    """:func:`iter_captions` with `jobs` workers that each load `model_dir` on ONNX Runtime (CPU,
+    1 thread) and caption whole batches, without loading the model in this process (check
+    :func:`workers_load_model` first); the same results, in input order."""
+    check_options(beam, onset_rule, None, batch_size)
+    check_windowing(window_s, hop_s)
+    check_jobs(jobs)
+    opts = dict(beam=beam, onset_rule=onset_rule, batch_size=batch_size, window_s=window_s, hop_s=hop_s)
+    yield from _captioned_in_workers([Path(p) for p in paths], str(model_dir), jobs, progress, load_options, opts)
+
+
+def _captioned_in_workers(paths, model_dir: str, jobs: int, progress, load_options: dict, opts: dict
                           ) -> Iterator[FileCaption]:
     """FileCaptions in input order, each batch of `opts['batch_size']` files captioned in a worker;
-    a batch whose worker died (OOM killer, native crash) comes back as one error per file."""
+    a batch whose worker died (OOM killer, native crash) comes back as one error per file; a
+    model the workers cannot load is raised (ModelDirError, one line)."""
     size = opts["batch_size"]
     chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
     done = 0
-    with _pool(jobs, len(chunks), _init_worker, (str(bundle.path), "cpu")) as pool:
+    with _pool(jobs, len(chunks), _init_worker, (model_dir, "cpu")) as pool:
         futures = [pool.submit(_caption_chunk, (c, load_options, opts)) for c in chunks]
         for chunk, fut in zip(chunks, futures):
             try:
                 out = fut.result()
+            except M2TError:
+                for f in futures:
+                    f.cancel()
+                raise
             except Exception as e:  # noqa: BLE001 - the worker died or could not send its result
                 out = [FileCaption(p, error=file_error(p, e)) for p in chunk]
             for fc in out:
@@ -404,7 +445,7 @@ def iter_captions(paths: Iterable, bundle: "Bundle | OnnxBundle", beam: int = 1,
     opts = dict(beam=beam, onset_rule=onset_rule, batch_size=batch_size, window_s=window_s, hop_s=hop_s)
     if _worker_decodes(bundle, jobs, len(paths)):
         _check_device(bundle, device)
-        yield from _captioned_in_workers(paths, bundle, jobs, progress, load_options, opts)
+        yield from _captioned_in_workers(paths, str(bundle.path), jobs, progress, load_options, opts)
         return
     batch: list = []
     for path, got, error in _loaded(paths, _prep_of(bundle, window_s), load_options, jobs, progress):

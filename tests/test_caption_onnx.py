@@ -104,6 +104,22 @@ def test_jobs_give_byte_identical_outputs_and_list_bad_files(onnx_model, tmp_pat
     assert long_doc["windowing"]["windows"] > 1 and long_doc["segments"] and long_doc["tokens"] == []
 
 
+def test_jobs_with_a_model_the_workers_cannot_load_is_one_line(onnx_model, walks, tmp_path):
+    """With --jobs the parent leaves the model to the workers; a graph they cannot load is still
+    the one-line error (exit code 2) of one process, not a broken pool or a list of failed files."""
+    from m2t.models.modeldir import ONNX_DECODER
+    bad = tmp_path / "m"
+    shutil.copytree(onnx_model, bad)
+    (bad / ONNX_DECODER).write_bytes(b"not a graph")
+    lines = {}
+    for jobs in ("1", "2"):
+        r = invoke("caption", walks, "--model", bad, "-o", tmp_path / f"o{jobs}", "--jobs", jobs)
+        assert r.exit_code == 2, r.output
+        assert r.output.count("Error:") == 1 and "cannot load its ONNX graphs" in r.output, r.output
+        lines[jobs] = r.output
+    assert lines["1"] == lines["2"]
+
+
 def test_workers_use_one_onnx_thread(onnx_model, monkeypatch):
     """Each worker's ONNX Runtime sessions get 1 intra-op thread (2 workers x 2 threads would
     oversubscribe 2 cores): the worker initialiser asks for it."""

@@ -237,6 +237,12 @@ def _parse_hierarchy_full(text: str, path="<bvh>") -> Hierarchy:
 
 def split_file(data: bytes, path) -> tuple[str, int, float, bytes, int]:
     """-> (hierarchy text, frames, frame time, motion bytes, line number where the data starts)."""
+    header, frames, dt, start, data_line = _split(data, path)
+    return header, frames, dt, data[start:], data_line
+
+
+def _split(data: bytes, path) -> tuple[str, int, float, int, int]:
+    """split_file with the offset of the motion bytes in `data` instead of a copy of them."""
     at = data.find(b"MOTION")                            # usually the MOTION line itself: no scan
     m = _MOTION.match(data, data.rfind(b"\n", 0, at) + 1) if at >= 0 else None
     if m is None or m.end() < at:
@@ -261,23 +267,27 @@ def split_file(data: bytes, path) -> tuple[str, int, float, bytes, int]:
         raise MotionFileError(f"{path}:{line0 + 2}: Frame Time must be positive, got {dt}")
     limits.check_rate(1.0 / dt, f"Frame Time {fm.group(2).decode('latin-1')} s", f"{path}:{line0 + 2}")
     data_line = line0 + data.count(b"\n", m.end(), fm.end())
-    return header, frames, dt, data[fm.end():], data_line
+    return header, frames, dt, fm.end(), data_line
 
 
-def parse_motion_block(block: bytes, frames: int, n_channels: int, path, first_line: int) -> np.ndarray:
-    """MOTION numbers -> (frames, n_channels) float64. Fast path: numpy's C row parser
-    (`np.loadtxt`, one frame per line, no comment or quote handling) over the whole block; on any
-    disagreement a line-by-line scan names the offending line."""
+def parse_motion_block(block: bytes, frames: int, n_channels: int, path, first_line: int,
+                       start: int = 0) -> np.ndarray:
+    """MOTION numbers (`block` from byte `start` on) -> (frames, n_channels) float64. Fast path:
+    numpy's C row parser (`np.loadtxt`, one frame per line, no comment or quote handling) over the
+    whole block, read in place (no copy of the block); on any disagreement a line-by-line scan
+    names the offending line."""
     try:
+        f = io.BytesIO(block)                            # shares the bytes object: no copy
+        f.seek(start)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")              # "input contained no data" on empty blocks
-            values = np.loadtxt(io.BytesIO(block), dtype=np.float64, comments=None, ndmin=2)
+            values = np.loadtxt(f, dtype=np.float64, comments=None, ndmin=2)
         ok = values.shape == (frames, n_channels) and bool(np.isfinite(values).all())
     except ValueError:
         ok = False
     if ok:
         return values
-    _diagnose(block, frames, n_channels, path, first_line)
+    _diagnose(block[start:], frames, n_channels, path, first_line)
     raise MotionFileError(f"{path}: MOTION data does not match the header")  # pragma: no cover
 
 
@@ -339,14 +349,17 @@ def channels_to_positions(h: Hierarchy, values: np.ndarray, frames_last: bool = 
         if any(c is not None for c in pcols):
             pos_cols[j] = pcols
     offsets = [np.asarray(jt.offset, dtype=np.float64) for jt in h.joints]
+    rows = {order: np.array(cols) for order, (_, cols) in groups.items()}   # (joints, k) columns
     out = np.empty((J, 3, T))
     for a in range(0, T, FK_CHUNK):
         b = min(T, a + FK_CHUNK)
         v = np.ascontiguousarray(values[a:b].T)                   # (C, t)
         local: list = [None] * J
         for order, (js, cols) in groups.items():
-            ang = np.deg2rad(v[np.array(cols)])                   # (joints, k, t)
-            c, s = np.cos(ang), np.sin(ang)
+            ang = v[rows[order]]                                  # (joints, k, t), a copy
+            np.deg2rad(ang, out=ang)
+            c = np.cos(ang)
+            s = np.sin(ang, out=ang)
             M = euler_entries([c[:, n] for n in range(len(order))], [s[:, n] for n in range(len(order))], order)
             R = np.empty((len(js), 3, 3, b - a))
             for r in range(3):
@@ -361,20 +374,26 @@ def channels_to_positions(h: Hierarchy, values: np.ndarray, frames_last: bool = 
     return out if frames_last else np.ascontiguousarray(out.transpose(2, 0, 1))
 
 
+def parse(path) -> tuple[Hierarchy, np.ndarray, float]:
+    """Read and check a BVH (or .bvh.gz) file without FK -> (hierarchy, (frames, channels)
+    float64 channel values in file units and degrees, frame time in seconds)."""
+    data = read_bytes(path)
+    header, frames, dt, start, data_line = _split(data, path)
+    h = parse_hierarchy(header, path)
+    if frames == 0:
+        raise MotionFileError(f"{path}: the file has zero frames")
+    if frames * h.n_channels > (len(data) - start) // 2 + 1:      # each value takes >= 2 bytes ("0 ")
+        _diagnose(data[start:], frames, h.n_channels, path, data_line)
+    limits.check_samples(frames, len(h.joints), path)
+    return h, parse_motion_block(data, frames, h.n_channels, path, data_line, start), dt
+
+
 def read(path, units: str | None = None) -> Motion:
     """Read a BVH (or .bvh.gz) file -> Motion on the file's own skeleton, metres, up="+y".
 
     units: "m", "cm", "mm", "in", "ft" or None to detect from body height.
     """
-    data = read_bytes(path)
-    header, frames, dt, block, data_line = split_file(data, path)
-    h = parse_hierarchy(header, path)
-    if frames == 0:
-        raise MotionFileError(f"{path}: the file has zero frames")
-    if frames * h.n_channels > len(block) // 2 + 1:      # each value takes >= 2 bytes ("0 ")
-        _diagnose(block, frames, h.n_channels, path, data_line)
-    limits.check_samples(frames, len(h.joints), path)
-    values = parse_motion_block(block, frames, h.n_channels, path, data_line)
+    h, values, dt = parse(path)
     pos = channels_to_positions(h, values, True).transpose(2, 0, 1)     # (T, J, 3) view of (J, 3, T)
     unit_name, scale, how = resolve_units(pos, units, path)
     n_end = sum(j.end_site for j in h.joints)

@@ -1,8 +1,10 @@
-"""Which windowing gives the best dense timeline? Localisation of merged timelines on long
-composed takes, one row per (window, hop), plus the whole take decoded as one clip.
+"""Which labelling windows give the best dense timeline? Localisation of the `segments` that
+`m2t caption` gives (models/dense.py) on composed takes, one row per (window, hop), plus the
+action words of one caption of the whole take.
 
     m2t dataset compose DS -o LONG --train 0 --val 0 --test 40 --min-actions 8 --max-actions 12 --seed 11
     python benchmarks/dense_windows.py --model models/weights/default --dataset LONG [--five-min FIVE]
+    python benchmarks/dense_windows.py --model models/weights/default --dataset DSC --split val   # choose here
 
 With --five-min (a folder of composed takes of about 5 minutes: `--min-actions 80 --max-actions 80`),
 also the wall time and peak resident memory of the default windowing on each such take.
@@ -19,8 +21,8 @@ import torch
 from m2t.models.checkpoint import load_bundle
 from m2t.models.localization import evaluate_localization
 
-SETTINGS = [(None, None), (4, 2), (6, 3), (8, 4), (10, 5), (10, 10), (20, 10)]
-COLUMNS = ("named", "recall@0.3", "recall@0.5", "recall@0.7", "mean_tiou", "onset_mae_s", "offset_mae_s",
+SETTINGS = [(None, None), (1.5, 0.5), (2, 0.5), (3, 0.5), (4, 0.5), (4, 1), (6, 1)]
+COLUMNS = ("all_named", "named", "recall@0.3", "recall@0.5", "recall@0.7", "mean_tiou", "onset_mae_s", "offset_mae_s",
            "pointing", "side_acc", "part_acc")
 
 
@@ -28,9 +30,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", required=True)
     ap.add_argument("--dataset", required=True)
+    ap.add_argument("--split", default="test")
     ap.add_argument("--five-min", default=None)
-    ap.add_argument("--window", type=float, default=10.0, help="window for the 5-minute timing")
-    ap.add_argument("--hop", type=float, default=5.0)
+    ap.add_argument("--window", type=float, default=2.0, help="window for the 5-minute timing")
+    ap.add_argument("--hop", type=float, default=0.5)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
@@ -41,7 +44,7 @@ def main(argv=None):
     print("|---" * (len(COLUMNS) + 2) + "|")
     for w, h in SETTINGS:
         t0 = time.perf_counter()
-        rep = evaluate_localization(bundle, args.dataset, "test", window_s=w, hop_s=h)
+        rep = evaluate_localization(bundle, args.dataset, args.split, window_s=w, hop_s=h)
         dt = time.perf_counter() - t0
         m = rep.metrics["model"]
         name = "whole take, one caption" if w is None else f"{w:g}, {h:g}"

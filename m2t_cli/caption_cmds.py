@@ -15,7 +15,7 @@ from m2t.converters.canonical import UP_AXES
 from m2t.converters.options import check_load_options
 from m2t.converters.units import UNITS
 from m2t.models.caption_batch import plan_captions, render, run_captions, segment_format
-from m2t.models.results import HOP_S, WINDOW_S, check_options, check_windowing
+from m2t.models.results import DENSE_AFTER_S, HOP_S, WINDOW_S, check_options, check_windowing
 
 from .errors import EXIT_BATCH_FAILED, EXIT_USER_ERROR, fail, user_errors
 
@@ -36,8 +36,10 @@ H_START = "Caption the motion from this time on (seconds of the source file; out
 H_END = "Caption the motion up to this time (seconds of the source file)."
 H_KEEP = "Keep the performer's bone lengths (default: the canonical body the model was trained on)."
 H_JMAP = "JSON/CSV mapping canonical joint -> source joint(s) (or C3D markers)."
-H_WINDOW = "Recordings longer than this (s) are captioned in overlapping windows merged into one timeline."
-H_HOP = "Seconds between the starts of consecutive windows."
+H_DENSE = ("Recordings longer than this (s) get a timeline of actions (`segments`), each captioned on its own "
+           "frames; a very large value gives one caption per file.")
+H_WINDOW = "Dense captioning: length (s) of the short windows that label the recording's frames."
+H_HOP = "Dense captioning: seconds between the starts of consecutive windows."
 H_BODY = "SMPL npz: folder with SMPL/SMPL-H/SMPL-X model files for exact joints."
 
 
@@ -64,6 +66,7 @@ def caption(
     onset_rule: str = typer.Option("fwhm", help=H_RULE),
     attention: bool = typer.Option(False, "--attention", help="json: add the per-frame attention maps (Γ, α)."),
     batch_size: int = typer.Option(16, help="Files decoded together."),
+    dense_after: float = typer.Option(DENSE_AFTER_S, help=H_DENSE),
     window: float = typer.Option(WINDOW_S, help=H_WINDOW),
     hop: float = typer.Option(HOP_S, help=H_HOP),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes that read, convert and caption batches of files (ONNX Runtime on CPU: each loads the model, 1 thread each; torch backend or GPU: they read and convert, one model decodes)."),
@@ -97,13 +100,13 @@ def caption(
 
       m2t caption 07_05.amc --asf 07.asf --model runs/lab --beam 2
 
-      m2t caption long_take.bvh -f json -f srt -o caps/ --window 10 --hop 5   # timeline in "segments"
+      m2t caption long_take.bvh -f json -f srt -o caps/   # > 4 s: a timeline of actions in "segments"
 
       m2t caption corpus/ -r -o caps/ --jobs 2 --shard $SLURM_ARRAY_TASK_ID/8
     """
     with user_errors():
         check_options(beam, onset_rule, device, batch_size)
-        check_windowing(window, hop)
+        check_windowing(window, hop, dense_after)
         check_load_options(units=units, up=up)
         plan = plan_captions(inputs, out, formats, recursive, overwrite, shard=shard)
         if plan.todo:
@@ -125,7 +128,7 @@ def caption(
 
         for o in run_captions(plan, model, beam=beam, device=device, onset_rule=onset_rule, attention=attention,
                               batch_size=batch_size, progress=progress, backend=backend, jobs=jobs,
-                              window_s=window, hop_s=hop, **load_options):
+                              window_s=window, hop_s=hop, dense_after_s=dense_after, **load_options):
             if not o.ok:
                 failed.append(o.error)
                 continue
@@ -158,6 +161,7 @@ def segment(
     backend: str = typer.Option("auto", help=H_BACKEND),
     model: Optional[Path] = typer.Option(None, "--model", help=H_MODEL),
     onset_rule: str = typer.Option("fwhm", help=H_RULE),
+    dense_after: float = typer.Option(DENSE_AFTER_S, help=H_DENSE),
     window: float = typer.Option(WINDOW_S, help=H_WINDOW),
     hop: float = typer.Option(HOP_S, help=H_HOP),
     units: Optional[str] = typer.Option(None, help=H_UNITS),
@@ -184,13 +188,13 @@ def segment(
     """
     with user_errors():
         check_options(beam, onset_rule, device)
-        check_windowing(window, hop)
+        check_windowing(window, hop, dense_after)
         check_load_options(units=units, up=up)
         fmt = segment_format(fmt, out)
         from m2t.models.caption_batch import caption_segments
         from m2t.models.writers import segments_csv, segments_json, write_segments
         r, doc = caption_segments(file, model, beam=beam, device=device, onset_rule=onset_rule, backend=backend,
-                                  window_s=window, hop_s=hop, units=units, up=up,
+                                  window_s=window, hop_s=hop, dense_after_s=dense_after, units=units, up=up,
                                   asf=asf, source_fps=source_fps, joint_map=joint_map, body_model_dir=body_model_dir,
                                   subject=subject, keep_proportions=keep_proportions, start=start, end=end)
         for w in r.warnings:

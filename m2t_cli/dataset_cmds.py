@@ -72,6 +72,7 @@ def compose(
     min_clip_frames: int = typer.Option(20, help="Skip source clips shorter than this (frames)."),
     max_clip_frames: int = typer.Option(300, help="Skip source clips longer than this (frames)."),
     with_singles: bool = typer.Option(False, "--with-singles", help="Also copy the source clips into their splits."),
+    crops: int = typer.Option(0, help="> 0: train and val also get every action of each sequence as a clip (with up to 0.5 s of its neighbours) and this many 1.5-3 s windows per sequence, as dense captioning sees a take."),
     seed: int = typer.Option(0, help="Seed: the same seed and source give the same files."),
 ):
     """Chain 2-4 real clips of the same split into multi-action sequences with exact
@@ -82,6 +83,8 @@ def compose(
       m2t dataset compose data/shared -o data/composed
 
       m2t dataset compose data/shared -o data/mixed --train 4000 --with-singles --seed 1
+
+      m2t dataset compose data/shared -o data/dense --train 3000 --with-singles --crops 2
     """
     with user_errors():
         from m2t.models.compose import check_options, compose_dataset
@@ -92,9 +95,10 @@ def compose(
             info = compose_dataset(source, out, {"train": train, "val": val, "test": test}, seed=seed,
                                    min_actions=min_actions, max_actions=max_actions, blend_s=blend,
                                    captions_per_sequence=captions, min_clip_frames=min_clip_frames,
-                                   max_clip_frames=max_clip_frames, with_singles=with_singles,
+                                   max_clip_frames=max_clip_frames, with_singles=with_singles, crops=crops,
                                    progress=lambda i, n, s: bar.update(task, completed=i, total=n,
                                                                        description=f"composing {s}"))
     c = info["counts"]
     typer.echo(f"{out}: " + ", ".join(f"{s} {c[s]['sequences']} sequences" + (f" + {c[s]['singles']} clips" if c[s]["singles"] else "")
+                                      + (f" + {c[s]['crops']} crops" if c[s].get("crops") else "")
                                       for s in ("train", "val", "test")))

@@ -140,8 +140,8 @@ def evaluate(
     bertscore_model: Optional[Path] = typer.Option(None, help="Local model folder for BERTScore (never downloaded)."),
     localization: bool = typer.Option(False, "--localization", help="Also score when/which part on the split's composed sequences, beside baselines."),
     plots: Optional[Path] = typer.Option(None, help="Also draw the paper's interpretability figures for the split into this folder (PNG)."),
-    window: Optional[float] = typer.Option(None, help="--localization: caption each sequence in windows of this many seconds merged into one timeline (as `m2t caption` does for long recordings) [default: one caption per sequence]."),
-    hop: Optional[float] = typer.Option(None, help="--localization with --window: seconds between window starts [default: half the window]."),
+    window: Optional[float] = typer.Option(None, help="--localization: score the timeline of actions `m2t caption` gives (`segments`), with labelling windows of this many seconds (2 = caption's default) [default: the action words of one caption per sequence]."),
+    hop: Optional[float] = typer.Option(None, help="--localization with --window: seconds between window starts [default: 0.5, as caption]."),
     bertscore_layers: Optional[int] = typer.Option(None, help="Layer of --bertscore-model to use [default: its config's num_hidden_layers]."),
 ):
     """Caption a split and score it: BLEU@1-4, ROUGE-L, CIDEr-D (and BERTScore when available);
@@ -157,7 +157,7 @@ def evaluate(
 
       m2t evaluate runs/dense --dataset data/composed --localization -o eval/dense
 
-      m2t evaluate runs/dense --dataset data/long --localization --window 6 --hop 3
+      m2t evaluate runs/dense --dataset data/long --localization --window 2   # as m2t caption
 
       m2t evaluate runs/dense --dataset data/composed --plots eval/dense/plots
 
@@ -166,9 +166,9 @@ def evaluate(
     if beam < 1:
         raise fail(f"--beam must be >= 1, got {beam}")
     if window is not None:
-        from m2t.models.results import check_windowing
+        from m2t.models.results import HOP_S, check_windowing
         with user_errors():
-            check_windowing(window, hop if hop is not None else window / 2)
+            check_windowing(window, hop if hop is not None else min(HOP_S, window))
     with user_errors():
         from m2t.models.evaluation import evaluate as run
         with Progress(TextColumn("captioning"), BarColumn(), TextColumn("{task.completed}/{task.total}"),

@@ -21,7 +21,7 @@ from m2t.converters.batch import check_jobs, select_shard
 from m2t.converters.errors import ConfigError
 
 from .onnx_model import check_backend
-from .results import HOP_S, WINDOW_S, CaptionResult, check_options
+from .results import DENSE_AFTER_S, HOP_S, WINDOW_S, CaptionResult, check_options
 from .writers import EXTENSIONS, caption_json, caption_srt, caption_txt, write_heatmap, write_json, \
     write_srt, write_txt
 
@@ -119,7 +119,7 @@ def write_outputs(result: CaptionResult, targets, attention: bool = False) -> li
 
 def run_captions(plan: CaptionPlan, model=None, beam: int = 1, device: str = "auto", onset_rule: str = "fwhm",
                  attention: bool = False, batch_size: int = 16, progress=None, backend: str = "auto",
-                 jobs: int = 1, window_s: float = WINDOW_S, hop_s: float = HOP_S,
+                 jobs: int = 1, window_s: float = WINDOW_S, hop_s: float = HOP_S, dense_after_s: float = DENSE_AFTER_S,
                  **load_options) -> Iterator[CaptionOutcome]:
     """Caption the plan's unskipped files and write their outputs; one CaptionOutcome per file in
     order; never stops at a bad file (read or write). `progress(i, n, path)` as in iter_captions;
@@ -137,11 +137,12 @@ def run_captions(plan: CaptionPlan, model=None, beam: int = 1, device: str = "au
                                                                      device):
         stream = captioning.iter_captions_in_workers(                # the parent never loads the model
             paths, captioning.resolve_model_dir(model), jobs, beam=beam, onset_rule=onset_rule,
-            batch_size=batch_size, progress=progress, window_s=window_s, hop_s=hop_s, **load_options)
+            batch_size=batch_size, progress=progress, window_s=window_s, hop_s=hop_s, dense_after_s=dense_after_s,
+            **load_options)
     else:
         stream = captioning.iter_captions(paths, captioning.load_model(model, device, backend), beam=beam,
                                           onset_rule=onset_rule, batch_size=batch_size, progress=progress, jobs=jobs,
-                                          window_s=window_s, hop_s=hop_s, **load_options)
+                                          window_s=window_s, hop_s=hop_s, dense_after_s=dense_after_s, **load_options)
     for fc in stream:
         if not fc.ok:
             yield CaptionOutcome(fc.source, error=fc.error)
@@ -156,14 +157,15 @@ def run_captions(plan: CaptionPlan, model=None, beam: int = 1, device: str = "au
 
 def caption_segments(file, model=None, beam: int = 1, device: str = "auto", onset_rule: str = "fwhm",
                      backend: str = "auto", window_s: float = WINDOW_S, hop_s: float = HOP_S,
-                     **load_options) -> tuple[CaptionResult, dict]:
+                     dense_after_s: float = DENSE_AFTER_S, **load_options) -> tuple[CaptionResult, dict]:
     """What `m2t segment` runs: one file -> (CaptionResult, "m2t.segments/2" document)."""
     check_options(beam, onset_rule, device)
     check_backend(backend)
     from .captioning import caption_motion, load_model
     from .results import segments_document
     bundle = load_model(model, device, backend)
-    r = caption_motion(file, bundle, beam=beam, onset_rule=onset_rule, window_s=window_s, hop_s=hop_s, **load_options)
+    r = caption_motion(file, bundle, beam=beam, onset_rule=onset_rule, window_s=window_s, hop_s=hop_s,
+                       dense_after_s=dense_after_s, **load_options)
     return r, segments_document(r)
 
 

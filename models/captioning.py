@@ -35,9 +35,9 @@ from .errors import ModelDirError
 from .features import Normalizer, motion_features, observed_parts, pad_features
 from .onnx_model import OnnxBundle, check_backend, choose_backend, load_onnx_bundle
 from .confidence import for_model
-from .dense import dense_timeline, single_timeline
+from .dense import dense_timeline, single_timeline, timeline_text
 from .modeldir import decode_length
-from .results import HOP_S, WINDOW_S, CaptionResult, FileCaption, Token, check_options, check_windowing, \
+from .results import DENSE_AFTER_S, HOP_S, WINDOW_S, CaptionResult, FileCaption, Token, check_options, check_windowing, \
     feature_time, part_scores, word_span
 from .supervision import caption_targets
 
@@ -200,15 +200,18 @@ def _decode(bundle, items, beam: int, max_len: int, device) -> list[Decoded]:
 
 
 def _encoder_parts(bundle, items, device) -> np.ndarray | None:
-    """(B, T, P, H) encoder output of [(features, part mask)], only on the torch backend and only
-    when the model has an in-domain calibration (models/confidence.py); else None."""
-    if isinstance(bundle, OnnxBundle) or for_model(bundle) is None:
+    """(B, T, P, H) encoder output of [(features, part mask)], on either backend, only when the
+    model has an in-domain calibration (models/confidence.py); else None."""
+    if for_model(bundle) is None:
         return None
+    pm = np.stack([p for _, p in items])
+    if isinstance(bundle, OnnxBundle):
+        x, mask = pad_features([f for f, _ in items])
+        return bundle.runner.encode(x, mask, None if pm.all() else pm)["parts"]
     import torch
     from .batching import batch_features
     dev = next(bundle.model.parameters()).device
     x, mask = batch_features([f for f, _ in items], dev)
-    pm = np.stack([p for _, p in items])
     with torch.no_grad():
         return bundle.model.encode(x, mask, part_mask=None if pm.all() else torch.from_numpy(pm).to(dev)
                                    ).parts.cpu().numpy()
@@ -217,9 +220,11 @@ def _encoder_parts(bundle, items, device) -> np.ndarray | None:
 def caption_long(positions: np.ndarray, fps: float, bundle, source: str, warns: list[str], part_mask: np.ndarray,
                  beam: int = 1, onset_rule: str = "fwhm", window_s: float = WINDOW_S, hop_s: float = HOP_S,
                  batch_size: int = 16, device=None) -> CaptionResult:
-    """A recording longer than one window: the merged timeline of overlapping windows
-    (`models.dense`) as `segments`; `text` joins the actions' clauses in time order; `tokens` is
-    empty (no single caption covers the recording). Works on both backends."""
+    """A recording longer than DENSE_AFTER_S: the timeline of `models.dense` as `segments`; `text`
+    joins the actions' captions in time order; `tokens` is empty (no single caption covers the
+    recording). When the timeline has one action and the clip is no longer than the model's
+    training clips, the one caption of the whole clip is returned instead (with its tokens).
+    Works on both backends."""
     max_len = _max_len(bundle)
 
     def decode_fn(feats):
@@ -230,13 +235,19 @@ def caption_long(positions: np.ndarray, fps: float, bundle, source: str, warns: 
 
     timeline, windows = dense_timeline(positions, fps, bundle, window_s, hop_s, beam, batch_size,
                                        decode_fn=decode_fn, parts_fn=parts_fn)
+    hi = bundle.meta.get("train", {}).get("max_frames")
+    if len(timeline) <= 1 and (not hi or len(positions) <= hi):
+        item = (motion_features(positions * bundle.input_scale, bundle.norm, bundle.downsample), part_mask)
+        parts = _encoder_parts(bundle, [item], device)
+        return build_result(decode_fn([item[0]])[0], bundle, source, len(positions), fps, onset_rule, beam, warns,
+                            None if parts is None else parts[0])
     warns = [w for w in warns if "trained on clips of at most" not in w]
-    warns.append(f"clip is {len(positions) / fps:.1f} s long: captioned in {len(windows)} windows of {window_s:g} s "
-                 f"every {hop_s:g} s, merged into {len(timeline)} actions (`segments`); no single caption, so "
-                 f"`tokens` is empty")
+    warns.append(f"clip is {len(positions) / fps:.1f} s long: {len(windows)} windows of {window_s:g} s every "
+                 f"{hop_s:g} s found {len(timeline)} actions, each captioned on its own frames (`segments`); "
+                 f"no single caption covers it, so `tokens` is empty")
     ds = bundle.downsample
     n = len(range(ds // 2, len(positions), ds))
-    return CaptionResult(source=source, text=", then ".join(a.text for a in timeline), tokens=[],
+    return CaptionResult(source=source, text=timeline_text(timeline), tokens=[],
                          score=float(np.mean([w.score for w in windows])), duration_s=len(positions) / fps,
                          fps=float(fps), frames=int(len(positions)), downsample=ds, onset_rule=onset_rule, beam=int(beam),
                          skeleton=bundle.cfg.skeleton, model_dir=None if bundle.path is None else str(bundle.path),
@@ -255,17 +266,17 @@ class _Prep:
     downsample: int
     input_scale: float
     meta: dict
-    window_s: float = float("inf")      # longer clips come back as positions, for dense captioning
+    dense_after_s: float = float("inf")      # longer clips come back as positions, for dense captioning
 
 
-def _prep_of(bundle, window_s: float = float("inf")) -> _Prep:
+def _prep_of(bundle, dense_after_s: float = float("inf")) -> _Prep:
     return _Prep(bundle.cfg, bundle.norm, bundle.downsample, bundle.input_scale,
-                 {"train": bundle.meta.get("train", {})}, window_s)
+                 {"train": bundle.meta.get("train", {})}, dense_after_s)
 
 
 def _load_one(task):
     """path -> ((frames, fps, warnings, features, part mask, positions, time offset), None) or (None, one-line
-    error); features for a clip up to `prep.window_s` seconds, positions (for windows) beyond;
+    error); features for a clip up to `prep.dense_after_s` seconds, positions (for windows) beyond;
     runs in a worker process when jobs > 1."""
     path, prep, load_options = task
     try:
@@ -273,7 +284,7 @@ def _load_one(task):
         warns = _check_clip(m, prep)
         pm = _part_mask(m, prep, warns)
         off = float(getattr(m, "time_offset_s", 0.0) or 0.0)
-        if m.n_frames / m.fps > prep.window_s:
+        if m.n_frames / m.fps > prep.dense_after_s:
             return (m.n_frames, m.fps, warns, None, pm, m.positions, off), None
         return (m.n_frames, m.fps, warns, _features(m, prep), pm, None, off), None
     except Exception as e:            # noqa: BLE001 - a bad file never stops the batch
@@ -314,10 +325,15 @@ _WORKER: dict = {}                      # a worker process's own model (models l
 
 def _init_worker(model_dir: str, device: str) -> None:
     """Load the model once per worker process, with 1 intra-op thread: the parallelism is the
-    workers themselves (2 workers x 2 ONNX Runtime threads would oversubscribe 2 cores). A
-    model that cannot be loaded is raised by every task (one line in the parent, not a broken pool)."""
+    workers themselves (2 workers x 2 ONNX Runtime threads would oversubscribe 2 cores). Batches
+    are still cut into the chunks one process would decode on its threads (run one after
+    another), so the results are those of one process. A model that cannot be loaded is raised
+    by every task (one line in the parent, not a broken pool)."""
     try:
-        _WORKER["bundle"] = load_onnx_bundle(model_dir, device, threads=1)
+        from .ort_decoding import default_threads
+        bundle = load_onnx_bundle(model_dir, device, threads=1)
+        bundle.runner.run_alone(default_threads())
+        _WORKER["bundle"] = bundle
     except Exception as e:  # noqa: BLE001 - sent back with the first task
         _WORKER["error"] = e
 
@@ -325,11 +341,11 @@ def _init_worker(model_dir: str, device: str) -> None:
 def _caption_chunk(task) -> list[FileCaption]:
     """One batch of files, read, converted and captioned in a worker process (jobs > 1 on the
     ONNX Runtime CPU backend): the same batch and the same code as one process."""
-    paths, load_options, opts = task
+    paths, load_options, opts, dense_after_s = task
     if "error" in _WORKER:
         raise _WORKER["error"]
     bundle = _WORKER["bundle"]
-    prep = _prep_of(bundle, opts["window_s"])
+    prep = _prep_of(bundle, dense_after_s)
     batch = []
     for p in paths:
         got, error = _load_one((p, prep, load_options))
@@ -363,19 +379,20 @@ def workers_load_model(model_dir, backend: str = "auto", device: str = "auto") -
 
 def iter_captions_in_workers(paths: Iterable, model_dir, jobs: int, beam: int = 1, onset_rule: str = "fwhm",
                              batch_size: int = 16, progress=None, window_s: float = WINDOW_S, hop_s: float = HOP_S,
-                             **load_options) -> Iterator[FileCaption]:
+                             dense_after_s: float = DENSE_AFTER_S, **load_options) -> Iterator[FileCaption]:
     """:func:`iter_captions` with `jobs` workers that each load `model_dir` on ONNX Runtime (CPU,
     1 thread) and caption whole batches, without loading the model in this process (check
     :func:`workers_load_model` first); the same results, in input order."""
     check_options(beam, onset_rule, None, batch_size)
-    check_windowing(window_s, hop_s)
+    check_windowing(window_s, hop_s, dense_after_s)
     check_jobs(jobs)
     opts = dict(beam=beam, onset_rule=onset_rule, batch_size=batch_size, window_s=window_s, hop_s=hop_s)
-    yield from _captioned_in_workers([Path(p) for p in paths], str(model_dir), jobs, progress, load_options, opts)
+    yield from _captioned_in_workers([Path(p) for p in paths], str(model_dir), jobs, progress, load_options, opts,
+                                     dense_after_s)
 
 
-def _captioned_in_workers(paths, model_dir: str, jobs: int, progress, load_options: dict, opts: dict
-                          ) -> Iterator[FileCaption]:
+def _captioned_in_workers(paths, model_dir: str, jobs: int, progress, load_options: dict, opts: dict,
+                          dense_after_s: float) -> Iterator[FileCaption]:
     """FileCaptions in input order, each batch of `opts['batch_size']` files captioned in a worker;
     a batch whose worker died (OOM killer, native crash) comes back as one error per file; a
     model the workers cannot load is raised (ModelDirError, one line)."""
@@ -383,7 +400,7 @@ def _captioned_in_workers(paths, model_dir: str, jobs: int, progress, load_optio
     chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
     done = 0
     with _pool(jobs, len(chunks), _init_worker, (model_dir, "cpu")) as pool:
-        futures = [pool.submit(_caption_chunk, (c, load_options, opts)) for c in chunks]
+        futures = [pool.submit(_caption_chunk, (c, load_options, opts, dense_after_s)) for c in chunks]
         for chunk, fut in zip(chunks, futures):
             try:
                 out = fut.result()
@@ -406,18 +423,19 @@ def _max_len(bundle: Bundle) -> int:
 
 def caption_motion(motion_or_path, bundle: "Bundle | OnnxBundle", beam: int = 1, device: str | None = None,
                    onset_rule: str = "fwhm", window_s: float = WINDOW_S, hop_s: float = HOP_S,
-                   **load_options) -> CaptionResult:
+                   dense_after_s: float = DENSE_AFTER_S, **load_options) -> CaptionResult:
     """Caption one file (any format `converters.load_motion` reads; `load_options` go to it:
     units, up, asf, source_fps, joint_map, body_model_dir, ...) or a canonical Motion on the
     model's skeleton. `device`: None keeps the model where it is, else auto/cpu/cuda. A clip
-    longer than `window_s` is captioned densely (`models.dense`: windows every `hop_s`)."""
+    longer than `dense_after_s` is captioned densely (`models.dense`: windows of `window_s`
+    every `hop_s`)."""
     check_options(beam, onset_rule, device)
-    check_windowing(window_s, hop_s)
+    check_windowing(window_s, hop_s, dense_after_s)
     m = _as_motion(motion_or_path, bundle, load_options)
     warns = _check_clip(m, bundle)
     item = (_features(m, bundle), _part_mask(m, bundle, warns))
     source = str(motion_or_path) if not isinstance(motion_or_path, Motion) else str(m.source)
-    if m.n_frames / m.fps > window_s:
+    if m.n_frames / m.fps > dense_after_s:
         r = caption_long(m.positions, m.fps, bundle, source, warns, item[1], beam, onset_rule, window_s, hop_s,
                          device=device)
     else:
@@ -431,24 +449,26 @@ def caption_motion(motion_or_path, bundle: "Bundle | OnnxBundle", beam: int = 1,
 
 def iter_captions(paths: Iterable, bundle: "Bundle | OnnxBundle", beam: int = 1, device: str | None = None,
                   onset_rule: str = "fwhm", batch_size: int = 16, progress=None, jobs: int = 1,
-                  window_s: float = WINDOW_S, hop_s: float = HOP_S, **load_options) -> Iterator[FileCaption]:
+                  window_s: float = WINDOW_S, hop_s: float = HOP_S, dense_after_s: float = DENSE_AFTER_S,
+                  **load_options) -> Iterator[FileCaption]:
     """Caption many files, `batch_size` at a time through one padded decode call; yields one
     FileCaption per path in input order as each batch finishes; never stops at a bad file.
     `jobs` > 1 captions in that many worker processes (module docstring: on the ONNX Runtime
     CPU backend every batch is read, converted and decoded in one worker; else workers read and
-    convert and this process decodes); results are the same as with one process. Files longer than `window_s` are captioned densely (`caption_long`).
+    convert and this process decodes); results are the same as with one process. Files longer
+    than `dense_after_s` are captioned densely (`caption_long`).
     `progress(i, n, path)` is called as each file is loaded."""
     check_options(beam, onset_rule, device, batch_size)
-    check_windowing(window_s, hop_s)
+    check_windowing(window_s, hop_s, dense_after_s)
     check_jobs(jobs)
     paths = [Path(p) for p in paths]
     opts = dict(beam=beam, onset_rule=onset_rule, batch_size=batch_size, window_s=window_s, hop_s=hop_s)
     if _worker_decodes(bundle, jobs, len(paths)):
         _check_device(bundle, device)
-        yield from _captioned_in_workers(paths, str(bundle.path), jobs, progress, load_options, opts)
+        yield from _captioned_in_workers(paths, str(bundle.path), jobs, progress, load_options, opts, dense_after_s)
         return
     batch: list = []
-    for path, got, error in _loaded(paths, _prep_of(bundle, window_s), load_options, jobs, progress):
+    for path, got, error in _loaded(paths, _prep_of(bundle, dense_after_s), load_options, jobs, progress):
         batch.append((FileCaption(path, error=error), got))
         if len(batch) == batch_size:
             yield from _caption_batch(bundle, batch, device=device, **opts)
@@ -482,9 +502,10 @@ def _caption_batch(bundle, batch: list, beam: int, onset_rule: str, batch_size: 
 
 def caption_files(paths: Iterable, bundle: "Bundle | OnnxBundle", beam: int = 1, device: str | None = None,
                   onset_rule: str = "fwhm", batch_size: int = 16, progress=None, jobs: int = 1,
-                  window_s: float = WINDOW_S, hop_s: float = HOP_S, **load_options) -> list[FileCaption]:
+                  window_s: float = WINDOW_S, hop_s: float = HOP_S, dense_after_s: float = DENSE_AFTER_S,
+                  **load_options) -> list[FileCaption]:
     """All of :func:`iter_captions` as a list (one FileCaption per path, in order)."""
     return list(iter_captions(paths, bundle, beam, device, onset_rule, batch_size, progress, jobs, window_s, hop_s,
-                              **load_options))
+                              dense_after_s, **load_options))
 
 

@@ -28,7 +28,9 @@ Output (HumanML3D layout plus ground truth), ids `cmp_<split>_<n>`:
   OUT/segments/<id>.txt               per action, each paraphrase of its clip: `caption#tags#start#end`
   OUT/segments/<id>.json              schema "m2t.composed/1" (docs/evaluation.md)
   OUT/train.txt val.txt test.txt, OUT/compose.json (options, counts)
-With `with_singles`, the source clips are copied too and listed in their own split.
+With `with_singles`, the source clips are copied too and listed in their own split; with
+`crops`, train and val also get clips cut from the composed sequences as dense captioning sees
+a take (`crops_of`: every action with up to 0.5 s of its neighbours, and short windows).
 """
 from __future__ import annotations
 
@@ -79,6 +81,17 @@ def turn_and_place(joints: np.ndarray, yaw: float, root_xz: np.ndarray, root_idx
     x, z = p[..., 0] - pivot[0], p[..., 2] - pivot[1]
     p[..., 0], p[..., 2] = c * x + s * z + root_xz[0], -s * x + c * z + root_xz[1]
     return p
+
+
+def place_at_origin(joints: np.ndarray, skel) -> np.ndarray:
+    """A clip as training clips are: root on the origin, facing +Z over its first 3 frames (only
+    moved when the facing is undefined, e.g. hips and shoulders on one vertical line)."""
+    from m2t.converters.errors import MotionFileError
+    try:
+        yaw = -facing_yaw(joints, skel, slice(0, 3))
+    except MotionFileError:
+        yaw = 0.0
+    return turn_and_place(joints, yaw, np.zeros(2)).astype(np.float32)
 
 
 def blend_frames(n_a: int, n_b: int, blend: int) -> int:
@@ -226,6 +239,33 @@ def compose_one(clips: list[Clip], rng: np.random.Generator, fps: float, skel, b
     return joints, doc
 
 
+CROP_PAD_S = (0.0, 0.5)          # an action crop takes this much (uniform) of each neighbour
+CROP_WINDOW_S = (1.5, 3.0)       # window crops: length (uniform)
+CROP_MAJORITY = 0.6              # a window crop is kept when one action covers this share of it
+
+
+def crops_of(joints: np.ndarray, doc: dict, rng: np.random.Generator, fps: float, skel,
+             windows: int) -> list[tuple[str, np.ndarray, list]]:
+    """Training clips cut from one composed sequence the way dense captioning looks at a take
+    (models/dense.py): each action with a little of its neighbours, and `windows` short windows
+    captioned by the action covering most of them -> [(id suffix, joints at the origin, captions)]."""
+    T, out = len(joints), []
+    for a in doc["actions"]:
+        s = max(0, int(round((a["start_s"] - rng.uniform(*CROP_PAD_S)) * fps)))
+        e = min(T, int(round((a["end_s"] + rng.uniform(*CROP_PAD_S)) * fps)))
+        out.append((f"a{a['index']}", joints[s:e], a["captions"]))
+    for k in range(windows):
+        n = int(round(rng.uniform(*CROP_WINDOW_S) * fps))
+        if n >= T:
+            continue
+        s = int(rng.integers(0, T - n + 1))
+        cover = [min((s + n) / fps, a["end_s"]) - max(s / fps, a["start_s"]) for a in doc["actions"]]
+        best = int(np.argmax(cover))
+        if cover[best] >= CROP_MAJORITY * n / fps:
+            out.append((f"w{k}", joints[s:s + n], doc["actions"][best]["captions"]))
+    return [(sfx, place_at_origin(j, skel), caps) for sfx, j, caps in out]
+
+
 def check_options(source, out_dir, min_actions: int = 2, max_actions: int = 4, blend_s: float = 0.3,
                   captions_per_sequence: int = 3, min_clip_frames: int = 20, max_clip_frames: int = 300) -> None:
     """DatasetError (one line) for options `compose_dataset` cannot honour."""
@@ -242,9 +282,11 @@ def check_options(source, out_dir, min_actions: int = 2, max_actions: int = 4, b
 def compose_dataset(source, out_dir, sequences: dict | int = 500, seed: int = 0, min_actions: int = 2,
                     max_actions: int = 4, blend_s: float = 0.3, captions_per_sequence: int = 3,
                     min_clip_frames: int = 20, max_clip_frames: int = 300, with_singles: bool = False,
-                    progress=None) -> dict:
+                    crops: int = 0, progress=None) -> dict:
     """Write a composed dataset; `sequences` per split ({"train": n, ...}, or one n for train
-    with a tenth of it, at least 1, for val and test). Returns the counts written to compose.json."""
+    with a tenth of it, at least 1, for val and test). With `crops` > 0, the train and val
+    sequences also give `crops_of` clips (every action, `crops` windows each), ids
+    `<sequence id>_a<i>` / `_w<k>`. Returns the counts written to compose.json."""
     src, out = Path(source), Path(out_dir)
     check_options(src, out, min_actions, max_actions, blend_s, captions_per_sequence, min_clip_frames, max_clip_frames)
     if isinstance(sequences, int):
@@ -263,7 +305,8 @@ def compose_dataset(source, out_dir, sequences: dict | int = 500, seed: int = 0,
         if clips and skel is None:
             skel = get_skeleton(skeleton_of(clips[:1]))
         rng = np.random.default_rng([seed, si])
-        ids[split] = []
+        crop_rng = np.random.default_rng([seed, si, 1])          # crops never change the sequences
+        ids[split], n_crops = [], 0
         for k in range(n):
             chosen = pick_clips(clips, int(rng.integers(min_actions, max_actions + 1)), rng)
             joints, doc = compose_one(chosen, rng, skel.fps, skel, int(round(blend_s * skel.fps)),
@@ -272,6 +315,11 @@ def compose_dataset(source, out_dir, sequences: dict | int = 500, seed: int = 0,
             doc = {"id": cid, "split": split, **doc}
             _write_sequence(out, cid, joints, doc)
             ids[split].append(cid)
+            if crops and split != "test":
+                for sfx, cj, caps in crops_of(joints, doc, crop_rng, skel.fps, skel, crops):
+                    _write_clip(out, f"{cid}_{sfx}", cj, caps)
+                    ids[split].append(f"{cid}_{sfx}")
+                    n_crops += 1
             done += 1
             if progress:
                 progress(done, total, cid)
@@ -280,12 +328,13 @@ def compose_dataset(source, out_dir, sequences: dict | int = 500, seed: int = 0,
                 shutil.copyfile(src / "new_joints" / f"{c.id}.npy", out / "new_joints" / f"{c.id}.npy")
                 shutil.copyfile(src / "texts" / f"{c.id}.txt", out / "texts" / f"{c.id}.txt")
                 ids[split].append(c.id)
-        counts[split] = {"sequences": n, "singles": len(clips) if with_singles else 0, "source_clips": len(clips)}
+        counts[split] = {"sequences": n, "singles": len(clips) if with_singles else 0, "source_clips": len(clips),
+                         "crops": n_crops}
     for split in SPLITS:
         write_text_atomic(out / f"{split}.txt", "".join(i + "\n" for i in ids.get(split, [])))
     info = {"source": str(src), "seed": seed, "actions": [min_actions, max_actions], "blend_s": blend_s,
             "captions_per_sequence": captions_per_sequence, "clip_frames": [min_clip_frames, max_clip_frames],
-            "with_singles": with_singles, "skeleton": skel.name if skel else None, "counts": counts}
+            "with_singles": with_singles, "crops": crops, "skeleton": skel.name if skel else None, "counts": counts}
     write_text_atomic(out / "compose.json", json.dumps(info, indent=1))
     return info
 
@@ -297,6 +346,12 @@ def _write_sequence(out: Path, cid: str, joints: np.ndarray, doc: dict) -> None:
     write_text_atomic(out / "segments" / f"{cid}.txt", "".join(
         tagged_line(t, a["start_s"], a["end_s"]) for a in doc["actions"] for t in a["captions"]))
     write_text_atomic(out / "segments" / f"{cid}.json", json.dumps(doc, indent=1))
+
+
+def _write_clip(out: Path, cid: str, joints: np.ndarray, captions: list) -> None:
+    with open(out / "new_joints" / f"{cid}.npy", "wb") as f:
+        np.save(f, joints)
+    write_text_atomic(out / "texts" / f"{cid}.txt", "".join(tagged_line(c) for c in captions))
 
 
 def read_segments(root, sid: str) -> dict | None:

@@ -14,7 +14,7 @@ chosen over the mean, a weighted mean and the distance alone on held-out classes
 from the ones the AUROC is reported on, docs/evaluation.md), and an action is
 **low-confidence** when its score is below the `quantile` (5%) of the validation scores, i.e.
 about 1 in 20 in-domain actions are flagged.
-Files beside the model: `confidence.safetensors` (the bank) and `confidence.json` (the sorted
+Files beside the model: `confidence.safetensors` (the bank, float16) and `confidence.json` (the sorted
 validation signals, threshold, how it was made).
 """
 from __future__ import annotations
@@ -59,7 +59,7 @@ class Calibration:
     def save(self, model_dir) -> None:
         from safetensors.numpy import save_file
         d = Path(model_dir)
-        save_file({"bank": self.bank.astype(np.float32)}, str(d / "confidence.safetensors"))
+        save_file({"bank": self.bank.astype(np.float16)}, str(d / "confidence.safetensors"))   # cosines to ~1e-3
         (d / "confidence.json").write_text(json.dumps({"val": {k: [round(float(x), 6) for x in v]
                                                                for k, v in self.val.items()},
                                                        "threshold": self.threshold, "meta": self.meta}))
@@ -71,7 +71,7 @@ class Calibration:
             return None
         from safetensors.numpy import load_file
         info = json.loads((d / "confidence.json").read_text())
-        return cls(load_file(str(d / "confidence.safetensors"))["bank"],
+        return cls(load_file(str(d / "confidence.safetensors"))["bank"].astype(np.float32),
                    {k: np.asarray(v) for k, v in info["val"].items()}, float(info["threshold"]), info["meta"])
 
 

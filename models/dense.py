@@ -1,54 +1,69 @@
-"""Dense captions for recordings of any length: overlapping windows merged into one timeline.
+"""Dense captions for recordings of any length: label short windows, cut, caption each action.
 
-1. **Windows.** The canonical clip is cut into windows of `window_s` seconds every `hop_s`
-   seconds (the last window ends at the clip's end; a clip no longer than `window_s` is one
-   window). Each window is made canonical again as training clips are (root at the origin on
-   the floor plane and facing +Z at its first frames, `compose.turn_and_place`), so a window deep
-   into a long take looks like a training clip. Windows are decoded in batches.
-2. **Actions per window.** The action words of each window's caption
-   (`localization.trace_actions`): word, window span `m ∓ 1.1774σ` in seconds of the take,
-   ranked body parts (Γ-weighted α), side words of its clause, and the token probability.
-   Each gets a weight: its distance from the nearer window edge over half the window
-   (edges that are the take's own start/end do not count), clipped to [0.1, 1] — a window sees
-   the middle of its span best.
-3. **Merge.** Candidates are taken in order of their centre; one joins a timeline action of the
-   same verb stem when their spans overlap with tIoU ≥ `merge_iou` or its centre lies inside
-   the action; else it starts a new action. An action's onset/offset and part scores are the
-   weighted means of its candidates, its side the weighted vote, its confidence the weighted
-   mean token probability × the share of the windows covering it that named it.
-Actions of different verbs may overlap (a person can walk and wave at once). Memory is one
-batch of windows: a take of any length costs `batch_size` windows at a time.
-Defaults (`WINDOW_S`, `HOP_S`) and how they were chosen: docs/outputs.md, "Long recordings".
+1. **Labelling windows.** The canonical clip is cut into windows of `window_s` seconds every
+   `hop_s` seconds (the last window ends at the clip's end; a clip no longer than `window_s` is
+   one window). Each window is made canonical again as training clips are (root at the origin on
+   the floor plane and facing +Z at its first frames, `compose.place_at_origin`) and decoded (in
+   batches); its action words (`localization.trace_actions`) are its candidates.
+2. **Frame labels.** On a grid of `STEP_S` seconds, every frame of a window votes for one of the
+   window's candidates: the one whose Gaussian window (m, σ) is nearest in units of its half
+   span, so a window whose caption says "walks then waves" gives its first frames to the walk
+   and its last to the wave. A candidate's label is its verb stem plus its side (left/right) when
+   its clause names one ("raise|left" and "raise|right" are different actions). A frame's score
+   for a label is the share of the windows covering it that voted so. One label per frame
+   (or none, score `NONE_SCORE`) is chosen by a Viterbi pass that pays `MIN_ACTION_S / 2`
+   seconds' worth of score per change of label: runs shorter than about `MIN_ACTION_S` only
+   survive with clear evidence. Each run of one label is an action.
+3. **Action captions.** Each action's frames (padded by `PAD_S` on both sides) are captioned as
+   a clip of their own, which is what the model was trained on: its caption is the action's
+   `text` and its most probable action word, that word's side and ranked body parts (Γ-weighted α)
+   name it; its confidence is that word's probability × the action's mean vote share.
+   Neighbours that come out with the same label are joined.
+Actions tile the take in time order and do not overlap (one action at a time). Memory is one
+batch of windows: a take of any length costs `batch_size` windows at a time. Defaults (`WINDOW_S`,
+`HOP_S`, and which recordings are dense: `DENSE_AFTER_S`) and how they were chosen:
+docs/outputs.md, "Long recordings".
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from m2t.converters.errors import MotionFileError
 from m2t.converters.skeletons import PART_NAMES, get_skeleton
 
-from .compose import facing_yaw, turn_and_place
+from .compose import place_at_origin
 from .confidence import annotate, for_model
-from .localization import PredictedAction, tiou, trace_actions
+from .localization import SIDE_WORDS, PredictedAction, trace_actions
 from .modeldir import decode_length
-from .results import HOP_S, WINDOW_S, check_windowing, feature_time  # noqa: F401 (the defaults, re-exported)
+from .results import DENSE_AFTER_S, HOP_S, WINDOW_S, check_windowing, feature_time  # noqa: F401 (re-exported)
+from .supervision import stem
+
+STEP_S = 0.05          # frame-label grid (s)
+MIN_ACTION_S = 0.25    # label changes cost MIN_ACTION_S / 2 seconds of full vote share
+NONE_SCORE = 0.1       # score of "no action" on a frame (frames no window speaks for)
+PAD_S = 0.25           # an action is captioned with this much of its neighbours on both sides
+JOIN_GAP_S = 0.3       # same-label neighbours closer than this become one action
 
 
 @dataclass
 class TimelineAction:
-    """One action of the merged timeline."""
-    word: str                        # action word (verb) as said by the captions
-    text: str                        # its clause in the window caption that saw it best ("waves the right hand")
+    """One action of the timeline."""
+    word: str                        # action word (verb) as said by its caption
+    text: str                        # the caption of the action's own frames ("a person waves the right hand")
     onset_s: float
     offset_s: float
     parts: list                      # [(part name, score)] ranked, scores sum to 1
     side: str | None                 # left / right / both from its clause, or None
     confidence: float                # 0..1 (module docstring)
-    windows: int                     # windows that named it
-    in_domain: float | None = None   # models/confidence.py score (weighted mean), when the model is calibrated
+    windows: int                     # labelling windows that voted for it
+    in_domain: float | None = None   # models/confidence.py score, when the model is calibrated
     low_confidence: bool | None = None
+
+    @property
+    def label(self) -> str:
+        return label_of(self)
 
     def to_dict(self, index: int = 0) -> dict:
         return {"index": index, "word": self.word, "text": self.text, "onset_s": round(self.onset_s, 3),
@@ -68,6 +83,11 @@ class Window:
     score: float = 0.0                               # mean log-probability per token of its caption
 
 
+def label_of(a) -> str:
+    """An action's label: verb stem, plus the side when its clause names left or right."""
+    return stem(a.word) + (f"|{a.side}" if a.side in ("left", "right") else "")
+
+
 def plan_windows(n_frames: int, fps: float, window_s: float, hop_s: float) -> list[tuple[int, int]]:
     """[(first, last + 1)] source frames of each window (module docstring)."""
     check_windowing(window_s, hop_s)
@@ -80,84 +100,153 @@ def plan_windows(n_frames: int, fps: float, window_s: float, hop_s: float) -> li
     return [(s, s + w) for s in starts]
 
 
+# ------------------------------------------------------------------------------ step 2: frame labels
+def vote_shares(windows: list[Window], duration_s: float, step: float = STEP_S) -> tuple[list[str], np.ndarray]:
+    """(labels, shares (L, N)) on a grid of N = ceil(duration / step) frames (module docstring, step 2)."""
+    n = max(1, int(np.ceil(duration_s / step)))
+    t = (np.arange(n) + 0.5) * step
+    cover, votes = np.zeros(n), {}
+    for w in windows:
+        inside = np.flatnonzero((t >= w.start_s) & (t < w.end_s))
+        cover[inside] += 1
+        acts = [a for a in w.actions if a.word not in SIDE_WORDS]
+        if not acts or not len(inside):
+            continue
+        dist = np.stack([np.abs(t[inside] - a.centre_s) / max((a.offset_s - a.onset_s) / 2, 1e-3) for a in acts])
+        owner = dist.argmin(0)
+        for k, a in enumerate(acts):
+            votes.setdefault(label_of(a), np.zeros(n))[inside[owner == k]] += 1
+    labels = sorted(votes)
+    shares = np.stack([votes[k] for k in labels]) / np.maximum(cover, 1) if labels else np.zeros((0, n))
+    return labels, shares
+
+
+def viterbi_runs(scores: np.ndarray, switch_cost: float) -> list[tuple[int, int, int]]:
+    """Best labelling of frames, scores (S, N), paying `switch_cost` per change of label ->
+    runs [(state, first frame, last frame + 1)] in order."""
+    S, n = scores.shape
+    total = scores[:, 0].copy()
+    back = np.zeros((S, n), int)
+    for i in range(1, n):
+        best = int(total.argmax())
+        jump = total[best] - switch_cost
+        back[:, i] = np.where(total >= jump, np.arange(S), best)
+        total = np.maximum(total, jump) + scores[:, i]
+    path = np.empty(n, int)
+    path[-1] = int(total.argmax())
+    for i in range(n - 1, 0, -1):
+        path[i - 1] = back[path[i], i]
+    runs, i = [], 0
+    for state, grp in itertools.groupby(path):
+        k = len(list(grp))
+        runs.append((int(state), i, i + k))
+        i += k
+    return runs
+
+
+def label_frames(windows: list[Window], duration_s: float, step: float = STEP_S,
+                 min_action_s: float = MIN_ACTION_S) -> list[tuple[float, float, str, float]]:
+    """[(onset_s, offset_s, label, mean share)] of the runs of one label (module docstring, step 2)."""
+    labels, shares = vote_shares(windows, duration_s, step)
+    if not labels:
+        return []
+    scores = np.vstack([shares, np.full((1, shares.shape[1]), NONE_SCORE)])
+    out = []
+    for state, a, b in viterbi_runs(scores, min_action_s / step / 2):
+        if state < len(labels):
+            out.append((a * step, min(b * step, duration_s), labels[state], float(shares[state, a:b].mean())))
+    return out
+
+
+# ------------------------------------------------------------------------------ step 3: action captions
+def caption_actions(joints: np.ndarray, fps: float, bundle, spans: list, windows: list[Window],
+                    decode_fn, parts_fn=None, cal=None, skel=None) -> list[TimelineAction]:
+    """Caption each span [(onset_s, offset_s, label, share)] as a clip (module docstring, step 3)."""
+    skel = skel or get_skeleton(bundle.cfg.skeleton)
+    ds, n = bundle.downsample, len(joints)
+    cuts = [(max(0, int(round((on - PAD_S) * fps))), min(n, int(round((off + PAD_S) * fps)))) for on, off, _, _ in spans]
+    cuts = [(a, max(b, min(n, a + 2 * ds))) for a, b in cuts]
+    feats = [_features(joints[a:b], bundle, skel) for a, b in cuts]
+    decs = decode_fn(feats) if feats else []
+    parts = parts_fn(feats) if (cal is not None and parts_fn is not None and feats) else None
+    out: list[TimelineAction] = []
+    for k, ((on, off, label, share), (a, _), dec) in enumerate(zip(spans, cuts, decs)):
+        words = bundle.vocab.decode(dec.ids)
+        probs = np.exp(dec.logprobs) if dec.logprobs is not None else None
+        acts = [x for x in trace_actions(words, dec.window, dec.alpha, dec.centre, dec.width,
+                                         lambda i, a=a: a / fps + float(feature_time(i, fps, ds)), probs)
+                if x.word not in SIDE_WORDS]
+        annotate(cal, acts, dec, None if parts is None else parts[k])
+        voters = sum(1 for w in windows if w.start_s < off and w.end_s > on
+                     and any(label_of(x) == label for x in w.actions))
+        if not acts:                                            # its own caption names no action: the votes' label
+            stem_, _, side = label.partition("|")
+            acts = [PredictedAction(stem_, on, off, (on + off) / 2, side=side or None,
+                                    parts=[(p, 1.0 / len(PART_NAMES)) for p in PART_NAMES])]
+        best = max(acts, key=lambda x: x.confidence if x.confidence is not None else 1.0)
+        out.append(TimelineAction(best.word, " ".join(words), on, off, best.parts, best.side,
+                                  (best.confidence if best.confidence is not None else 1.0) * share, voters,
+                                  best.in_domain, None if best.in_domain is None or cal is None
+                                  else best.in_domain < cal.threshold))
+    return out
+
+
+def join_neighbours(timeline: list[TimelineAction]) -> list[TimelineAction]:
+    """Neighbours with one label closer than JOIN_GAP_S become one action."""
+    out: list[TimelineAction] = []
+    for t in timeline:
+        if out and out[-1].label == t.label and t.onset_s - out[-1].offset_s < JOIN_GAP_S:
+            out[-1] = _join(out[-1], t)
+        else:
+            out.append(t)
+    return out
+
+
+def _join(a: TimelineAction, b: TimelineAction) -> TimelineAction:
+    """Two neighbours with one label: one action over both, described by the longer one."""
+    keep = a if a.offset_s - a.onset_s >= b.offset_s - b.onset_s else b
+    wa, wb = a.offset_s - a.onset_s, b.offset_s - b.onset_s
+    conf = (a.confidence * wa + b.confidence * wb) / max(wa + wb, 1e-9)
+    return TimelineAction(keep.word, keep.text, a.onset_s, b.offset_s, keep.parts, keep.side, conf,
+                          max(a.windows, b.windows), keep.in_domain, keep.low_confidence)
+
+
+def _features(joints: np.ndarray, bundle, skel) -> np.ndarray:
+    from .features import motion_features
+    return motion_features(place_at_origin(joints, skel) * bundle.input_scale, bundle.norm, bundle.downsample)
+
+
+def timeline_text(timeline: list[TimelineAction]) -> str:
+    """The actions' captions in time order, joined by ", then "; later ones lose their subject
+    ("a person walks forward, then waves the right hand")."""
+    from .compose import subject_end
+    parts = []
+    for i, t in enumerate(timeline):
+        words = t.text.split()
+        cut = subject_end(words, [""] * len(words)) if i else 0
+        parts.append(" ".join(words[cut:]))
+    return ", then ".join(p for p in parts if p)
+
+
+# ------------------------------------------------------------------------------ whole pipeline
 def single_timeline(words: list[str], dec, frame_time, duration_s: float, cal=None,
                     parts: np.ndarray | None = None) -> list[TimelineAction]:
-    """The timeline of one caption of a whole clip (one window); with a calibration `cal` and
-    the clip's encoder output `parts` (n, P, H), each action gets its in-domain score."""
+    """The timeline of one caption of a whole clip: one action per action word, its span the
+    word's window span; with a calibration `cal` and the clip's encoder output `parts`
+    (n, P, H), each action gets its in-domain score."""
     probs = np.exp(dec.logprobs) if dec.logprobs is not None else None
-    acts = trace_actions(words, dec.window, dec.alpha, dec.centre, dec.width, frame_time, probs)
+    acts = [a for a in trace_actions(words, dec.window, dec.alpha, dec.centre, dec.width, frame_time, probs)
+            if a.word not in SIDE_WORDS]
     annotate(cal, acts, dec, parts)
-    return merge([Window(0.0, duration_s, " ".join(words), acts)], duration_s,
-                 threshold=None if cal is None else cal.threshold)
-
-
-def recentre(joints: np.ndarray, skel) -> np.ndarray:
-    """A window as a training clip: root on the origin, facing +Z over its first 3 frames (only
-    moved when the facing is undefined, e.g. hips and shoulders on one vertical line)."""
-    try:
-        yaw = -facing_yaw(joints, skel, slice(0, 3))
-    except MotionFileError:
-        yaw = 0.0
-    return turn_and_place(joints, yaw, np.zeros(2)).astype(np.float32)
-
-
-def _weight(a: PredictedAction, w0: float, w1: float, t_end: float) -> float:
-    half = max((w1 - w0) / 2, 1e-9)
-    left = np.inf if w0 <= 0 else a.centre_s - w0
-    right = np.inf if w1 >= t_end else w1 - a.centre_s
-    return float(np.clip(min(left, right) / half, 0.1, 1.0))
-
-
-def merge(windows: list[Window], duration_s: float, merge_iou: float = 0.2,
-          threshold: float | None = None) -> list[TimelineAction]:
-    """Merge the windows' actions into one timeline (module docstring, step 3); `threshold`: the
-    calibrated in-domain threshold (`models.confidence`) below which an action is low-confidence."""
-    cands = []
-    for w in windows:
-        for a in w.actions:
-            cands.append((a, _weight(a, w.start_s, w.end_s, duration_s), w))
-    cands.sort(key=lambda c: (c[0].centre_s, c[0].word))
-    groups: list[list] = []
-    for c in cands:
-        a = c[0]
-        for g in reversed(groups):
-            on = np.average([x[0].onset_s for x in g], weights=[x[1] for x in g])
-            off = np.average([x[0].offset_s for x in g], weights=[x[1] for x in g])
-            if g[0][0].stem == a.stem and (tiou((a.onset_s, a.offset_s), (on, off)) >= merge_iou or on <= a.centre_s <= off):
-                g.append(c)
-                break
-        else:
-            groups.append([c])
-    out = []
-    for g in groups:
-        wts = np.array([x[1] for x in g])
-        scores = np.zeros(len(PART_NAMES))
-        for x, wt in zip(g, wts):
-            for name, s in x[0].parts:
-                scores[PART_NAMES.index(name)] += wt * s
-        scores /= max(wts.sum(), 1e-12)
-        order = np.argsort(-scores, kind="stable")
-        sides = {}
-        for x, wt in zip(g, wts):
-            sides[x[0].side] = sides.get(x[0].side, 0.0) + wt
-        on = float(np.average([x[0].onset_s for x in g], weights=wts))
-        off = float(np.average([x[0].offset_s for x in g], weights=wts))
-        covering = sum(1 for w in windows if w.start_s <= (on + off) / 2 <= w.end_s) or 1
-        named_in = len({id(x[2]) for x in g})
-        conf = float(np.average([x[0].confidence or 0.0 for x in g], weights=wts)) * min(1.0, named_in / covering)
-        best = g[int(np.argmax(wts))]
-        dom = [x[0].in_domain for x in g]
-        in_domain = float(np.average(dom, weights=wts)) if all(d is not None for d in dom) else None
-        out.append(TimelineAction(best[0].word, _clause(best[2].text, best[0]), on, off,
-                                  [(PART_NAMES[i], float(scores[i])) for i in order],
-                                  max(sides, key=lambda k: (sides[k], k is not None)), conf, named_in, in_domain,
-                                  None if in_domain is None or threshold is None else in_domain < threshold))
+    out = [TimelineAction(a.word, _clause(words, a), a.onset_s, min(a.offset_s, duration_s), a.parts, a.side,
+                          a.confidence if a.confidence is not None else 1.0, 1, a.in_domain,
+                          None if a.in_domain is None or cal is None else a.in_domain < cal.threshold)
+           for a in acts]
     out.sort(key=lambda t: (t.onset_s, t.offset_s))
     return out
 
 
-def _clause(text: str, a: PredictedAction) -> str:
-    words = text.split()
+def _clause(words: list[str], a: PredictedAction) -> str:
     i = a.word_index if a.word_index is not None else 0
     j = i + 1
     while j < len(words) and words[j] not in ("then", "and", "while", "after", "before"):
@@ -166,35 +255,36 @@ def _clause(text: str, a: PredictedAction) -> str:
 
 
 def dense_timeline(joints: np.ndarray, fps: float, bundle, window_s: float = WINDOW_S, hop_s: float = HOP_S,
-                   beam: int = 1, batch_size: int = 16, merge_iou: float = 0.2, progress=None,
+                   beam: int = 1, batch_size: int = 16, progress=None,
                    decode_fn=None, parts_fn=None) -> tuple[list[TimelineAction], list[Window]]:
     """Canonical joints (T, J, 3) in metres at `fps` on the model's skeleton -> (timeline, windows).
     `decode_fn(features list) -> [Decoded]` and `parts_fn(features list) -> (B, T, P, H) | None`
-    decode and encode a batch of windows (any backend); by default the torch model of `bundle`."""
+    decode and encode a batch of clips (any backend); by default the torch model of `bundle`."""
     if decode_fn is None:
         decode_fn, parts_fn = _torch_fns(bundle, beam)
-    from .features import motion_features
     skel = get_skeleton(bundle.cfg.skeleton)
     plan = plan_windows(len(joints), fps, window_s, hop_s)
     ds = bundle.downsample
     duration = len(joints) / fps
     cal = for_model(bundle)
     windows = []
-    for b0 in range(0, len(plan), max(1, batch_size)):
-        chunk = plan[b0:b0 + max(1, batch_size)]
-        feats = [motion_features(recentre(joints[s:e], skel) * bundle.input_scale, bundle.norm, ds) for s, e in chunk]
-        decs = decode_fn(feats)
-        parts = parts_fn(feats) if (cal is not None and parts_fn is not None) else None
-        for b, ((s, e), dec) in enumerate(zip(chunk, decs)):
+    step = max(1, batch_size)
+    for b0 in range(0, len(plan), step):
+        chunk = plan[b0:b0 + step]
+        decs = decode_fn([_features(joints[s:e], bundle, skel) for s, e in chunk])
+        for (s, e), dec in zip(chunk, decs):
             words = bundle.vocab.decode(dec.ids)
             probs = np.exp(dec.logprobs) if dec.logprobs is not None else None
             acts = trace_actions(words, dec.window, dec.alpha, dec.centre, dec.width,
                                  lambda k, s=s: s / fps + float(feature_time(k, fps, ds)), probs)
-            annotate(cal, acts, dec, None if parts is None else parts[b])
             windows.append(Window(s / fps, e / fps, " ".join(words), acts, float(dec.score)))
         if progress:
-            progress(min(b0 + batch_size, len(plan)), len(plan))
-    return merge(windows, duration, merge_iou, None if cal is None else cal.threshold), windows
+            progress(min(b0 + step, len(plan)), len(plan))
+    spans = label_frames(windows, duration)
+    timeline = []
+    for b0 in range(0, len(spans), step):
+        timeline += caption_actions(joints, fps, bundle, spans[b0:b0 + step], windows, decode_fn, parts_fn, cal, skel)
+    return join_neighbours(timeline), windows
 
 
 def _torch_fns(bundle, beam: int):

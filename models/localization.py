@@ -3,7 +3,7 @@ composed sequences with known action boundaries (`m2t dataset compose`, docs/eva
 
 Per sequence the model's caption is decoded with its trace. **Action words** of a caption are
 its motion words (β target 1, `supervision.caption_targets`) that are verbs or dictionary
-action words, trajectory words (forward, circle, ...) excepted. Each ground-truth action has
+action words, trajectory words (forward, circle, ...) and side words (left, right, both) excepted. Each ground-truth action has
 **key stems**: the Porter stems of the action words of all paraphrases of its clip. Ground-truth
 actions (time order) and predicted action words (caption order) are aligned monotonically,
 maximising the number of pairs whose stem is a key of the action (LCS): an aligned action is
@@ -39,12 +39,13 @@ from m2t.converters.skeletons import PART_NAMES, get_skeleton
 
 from . import data as D
 from .compose import read_segments
-from .results import feature_time, window_span
+from .results import DENSE_AFTER_S, HOP_S, feature_time, window_span
 from .supervision import caption_targets, stem, tag, word_group
 
 THRESHOLDS = (0.3, 0.5, 0.7)
 METHODS = ("model", "whole", "centre", "equal", "energy")
 SIDES = ("left", "right")
+SIDE_WORDS = frozenset(SIDES + ("both",))         # say which side an action is on; never an action themselves
 
 
 # ------------------------------------------------------------------------------ words and names
@@ -57,7 +58,7 @@ def action_word_indices(words: list[str], pos: list[str] | None = None) -> list[
     out = []
     for i, (w, p, b) in enumerate(zip(words, pos, beta)):
         g = word_group(w, p)
-        if b == 1 and g != "root" and (p == "VERB" or p.startswith("VB") or g is not None):
+        if b == 1 and g != "root" and w not in SIDE_WORDS and (p == "VERB" or p.startswith("VB") or g is not None):
             out.append(i)
     return out
 
@@ -300,9 +301,9 @@ def evaluate_localization(bundle, dataset, split: str = "test", beam: int = 1, b
                           max_len: int | None = None, progress=None, window_s: float | None = None,
                           hop_s: float | None = None) -> LocalizationReport:
     """Decode every composed sequence (one with segments/<id>.json) of `split` with the loaded
-    model `bundle` and score it (module docstring). With `window_s` (and `hop_s`, default half
-    of it), the predicted actions are the merged timeline of `dense.dense_timeline` instead of
-    the one caption of the whole sequence."""
+    model `bundle` and score it (module docstring). With `window_s` (and `hop_s`, default
+    `results.HOP_S`), the predicted actions are the `segments` `m2t caption` gives with those
+    windows (`_evaluate_dense`) instead of the action words of one caption of the whole sequence."""
     from .decoding import decode_samples
     root, _ = D.resolve_dataset(str(dataset))
     ids = [i for i in D.read_split(root, split) if (root / "segments" / f"{i}.json").is_file()]
@@ -314,7 +315,7 @@ def evaluate_localization(bundle, dataset, split: str = "test", beam: int = 1, b
     ds = bundle.downsample
     sequences, per, scores, labels = [], [], [], []
     if window_s:
-        return _evaluate_dense(bundle, root, samples, split, beam, window_s, hop_s or window_s / 2, batch_size,
+        return _evaluate_dense(bundle, root, samples, split, beam, window_s, hop_s or min(HOP_S, window_s), batch_size,
                                progress)
     for chunk, decs, _ in decode_samples(bundle, samples, beam, batch_size, max_len, progress):
         for s, dec in zip(chunk, decs):
@@ -339,23 +340,30 @@ def evaluate_localization(bundle, dataset, split: str = "test", beam: int = 1, b
     return LocalizationReport(split, beam, summarise(sequences, scores, labels), per)
 
 
-def _evaluate_dense(bundle, root, samples, split, beam, window_s, hop_s, batch_size, progress):
-    from .dense import dense_timeline
+def _evaluate_dense(bundle, root, samples, split, beam, window_s, hop_s, batch_size, progress,
+                    dense_after_s: float = DENSE_AFTER_S):
+    """Each sequence captioned as `m2t caption` does (`captioning.caption_motion`: the timeline of
+    `models.dense` past `dense_after_s` seconds, else one caption), its `segments` scored."""
+    from m2t.converters.motion import Motion
+    from .captioning import caption_motion
+    names = get_skeleton(bundle.cfg.skeleton).joint_names
     sequences, per = [], []
     for n, s in enumerate(samples):
         doc = read_segments(root, s.id)
         fps = float(doc["fps"])
         joints = s.joints / bundle.input_scale
-        timeline, _ = dense_timeline(joints, fps, bundle, window_s, hop_s, beam, batch_size)
-        preds = [PredictedAction(t.word, t.onset_s, t.offset_s, (t.onset_s + t.offset_s) / 2, t.parts[0][0], t.side,
-                                 None, t.confidence, t.parts) for t in timeline]
+        r = caption_motion(Motion(joints, fps, names, skeleton=bundle.cfg.skeleton, source=s.id), bundle, beam,
+                           window_s=window_s, hop_s=hop_s, dense_after_s=dense_after_s)
+        preds = [PredictedAction(t["word"], t["onset_s"], t["offset_s"], (t["onset_s"] + t["offset_s"]) / 2,
+                                 t["parts"][0]["name"] if t["parts"] else None, t["side"], None, t["confidence"],
+                                 [(q["name"], q["score"]) for q in t["parts"]]) for t in r.segments]
         res = score_actions(doc, preds, s.joints.shape[0] / fps, kinematic_energy(joints, fps),
                             part_energy(joints, bundle.cfg.skeleton), fps)
         sequences.append(res)
-        per.append({"id": s.id, "prediction": [t.to_dict() for t in timeline],
-                    "actions": [{"gt": r.gt, "named": r.named, "span": r.spans.get("model"), "side": r.side,
-                                 "side_pred": r.side_pred, "parts": r.parts, "part_pred": r.part_pred.get("model")}
-                                for r in res]})
+        per.append({"id": s.id, "prediction": r.segments,
+                    "actions": [{"gt": r_.gt, "named": r_.named, "span": r_.spans.get("model"), "side": r_.side,
+                                 "side_pred": r_.side_pred, "parts": r_.parts, "part_pred": r_.part_pred.get("model")}
+                                for r_ in res]})
         if progress:
             progress(n + 1, len(samples))
     return LocalizationReport(split, beam, summarise(sequences), per)

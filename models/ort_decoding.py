@@ -4,13 +4,19 @@ Nothing here imports torch, so `m2t caption` on this path starts in a fraction o
 
 The encoder graph runs once per batch; every step runs the decoder-step graph on the cached
 memory. Greedy drops ended captions from the batch (compacting once a quarter of its rows are
-done), as models.decoding.greedy does, and decodes large batches in chunks of CHUNK clips. Beam search is models.decoding.beam_search's batched,
+done), as models.decoding.greedy does. Beam search is models.decoding.beam_search's batched,
 synchronous, length-normalised search, step for step.
+
+Batches above CHUNK clips are split into equal chunks of at most CHUNK clips; with more than one
+thread the chunks run concurrently, one chunk per thread on single-threaded sessions (data
+parallelism: no per-operator thread synchronisation; docs/performance.md). Every clip is decoded
+independently, so the split changes nothing but float rounding.
 """
 from __future__ import annotations
 
 import ctypes
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -38,14 +44,14 @@ def cuda_usable() -> bool:
         return False
 
 
-def session_options(threads: int | None = None) -> ort.SessionOptions:
+def session_options(threads: int | None = None, level: str = "ORT_ENABLE_BASIC") -> ort.SessionOptions:
     """Basic graph optimisation (the extended/all levels made decoding no faster on CPU and
     rewrite the graph at every session start: docs/performance.md); `threads` intra-op threads (None:
     $OMP_NUM_THREADS when set, else ONNX Runtime's default); no spin-waiting when
     OMP_WAIT_POLICY=PASSIVE (what the CLI sets: on a busy machine spinning threads slow
-    everything down, docs/performance.md)."""
+    everything down, docs/performance.md). `level`: a GraphOptimizationLevel name (benchmarks)."""
     so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
     so.log_severity_level = 3
     if threads is None and os.environ.get("OMP_NUM_THREADS", "").isdigit():
         threads = int(os.environ["OMP_NUM_THREADS"])
@@ -60,7 +66,8 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
 class OrtCaptioner:
     """The two graphs of a model directory in ONNX Runtime sessions."""
 
-    def __init__(self, directory, device: str = "auto", threads: int | None = None, hidden: int | None = None):
+    def __init__(self, directory, device: str = "auto", threads: int | None = None, hidden: int | None = None,
+                 level: str = "ORT_ENABLE_BASIC"):
         if device not in DEVICES:
             raise DeviceError(f"--device {device!r} is not one of: {', '.join(DEVICES)}")
         d = Path(directory)
@@ -74,9 +81,13 @@ class OrtCaptioner:
             except Exception:                      # noqa: BLE001 - the session check below decides
                 pass
         providers = (["CUDAExecutionProvider"] if want_cuda else []) + ["CPUExecutionProvider"]
-        so = session_options(threads)
+        so = session_options(threads, level)
         self.encoder = ort.InferenceSession(str(d / ONNX_ENCODER), so, providers=providers)
         self.decoder = ort.InferenceSession(str(d / ONNX_DECODER), so, providers=providers)
+        self.threads = so.intra_op_num_threads or _cpu_count()      # 0 = ONNX Runtime's default
+        self._dir, self._providers, self._level, self._single, self._pool = d, providers, level, None, None
+        self._lock = threading.Lock()
+        self.sequential = False                 # run_alone: split chunks for `threads`, run them one by one
         self.providers = self.decoder.get_providers()
         if device == "cuda" and self.providers[0] != "CUDAExecutionProvider":
             raise DeviceError("--device cuda: ONNX Runtime could not start its CUDA provider here")
@@ -84,6 +95,44 @@ class OrtCaptioner:
         inputs = {i.name: i.shape for i in self.decoder.get_inputs()}
         self.hidden = hidden or inputs["h_bot"][1]
         self.n_parts = inputs["part_mask"][1]
+
+    def single_threaded(self) -> "OrtCaptioner":
+        """This model on single-threaded sessions (made once, on first use), for running several
+        chunks at once; `self` when it has one thread or runs on CUDA."""
+        if self.threads <= 1 or self.device == "cuda":
+            return self
+        with self._lock:
+            if self._single is None:
+                one = OrtCaptioner.__new__(OrtCaptioner)
+                one.__dict__.update(self.__dict__)
+                so = session_options(1, self._level)
+                one.encoder = ort.InferenceSession(str(self._dir / ONNX_ENCODER), so, providers=self._providers)
+                one.decoder = ort.InferenceSession(str(self._dir / ONNX_DECODER), so, providers=self._providers)
+                one.threads, one._single, one._pool, one._lock = 1, None, None, threading.Lock()
+                one._single = one
+                self._single = one
+            return self._single
+
+    def run_alone(self, threads: int) -> "OrtCaptioner":
+        """Make this runner (loaded with 1 thread) split batches into chunks as a `threads`-thread
+        runner does, and decode the chunks one after another on its own single-threaded sessions:
+        a worker process among several (`m2t caption --jobs`) then gives the results of one
+        process on `threads` threads while using one core. Returns self."""
+        if self.threads != 1:
+            raise ValueError("run_alone needs a runner loaded with threads=1")
+        self.threads, self._single, self.sequential = max(1, int(threads)), self, True
+        return self
+
+    def map(self, fn, items: list) -> list:
+        """[fn(single-threaded runner, item) for item in items], `self.threads` at a time."""
+        one = self.single_threaded()
+        if one is self or len(items) < 2:
+            return [fn(self, it) for it in items]
+        with self._lock:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="m2t-decode")
+        return list(self._pool.map(lambda it: fn(one, it), items))
 
     def encode(self, x: np.ndarray, mask: np.ndarray, part_mask: np.ndarray | None = None) -> dict:
         """part_mask (B, P), 1 = observed body part (None: all observed), as Captioner.encode."""
@@ -104,6 +153,19 @@ class OrtCaptioner:
         return out[0], out[1:5], dict(zip(_STEP_OUT[5:], out[5:]))
 
 
+def default_threads() -> int:
+    """The threads a runner loaded with threads=None gets: $OMP_NUM_THREADS when set, else the
+    CPUs this process may use."""
+    return session_options(None).intra_op_num_threads or _cpu_count()
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:                                # not on Linux
+        return os.cpu_count() or 1
+
+
 def _take(mem: dict, idx: np.ndarray) -> dict:
     return {k: np.ascontiguousarray(v[idx]) for k, v in mem.items()}
 
@@ -117,22 +179,48 @@ def _to_batch(a: np.ndarray, rows, B: int, fill) -> np.ndarray:
     return out
 
 
-CHUNK = 64     # clips decoded together: 1.27x over one batch of 256 (docs/performance.md: cache)
+CHUNK = 64     # most clips decoded together (docs/performance.md: chunks and threads)
+MIN_CHUNK = 8  # fewest clips a worker thread gets (a step call costs ~5 clips' work on its own)
+
+
+def _chunked(runner: OrtCaptioner, fn, x, mask, part_mask, chunk: int | None, workers: bool):
+    """fn(runner, x, mask, part_mask) over equal chunks of at most `chunk` clips (their number a
+    multiple of the worker threads when `workers`), each cut to its longest clip; the chunks run
+    on up to `runner.threads` single-threaded workers (each getting MIN_CHUNK clips or more) when
+    `workers`, else one after another. None when the batch is decoded in one piece."""
+    B = x.shape[0]
+    n = -(-B // chunk) if chunk else 1
+    threads = min(runner.threads, B // MIN_CHUNK) if workers else 1
+    if threads > 1 and (runner.sequential or runner.single_threaded() is not runner):
+        n = -(-max(n, threads) // threads) * threads
+    else:
+        threads = 1
+    n = min(n, B)
+    if n <= 1:
+        return None
+    bounds = np.linspace(0, B, n + 1).round().astype(int)
+    pieces = []
+    for i, j in zip(bounds[:-1], bounds[1:]):
+        m = mask[i:j]
+        T = int(m.sum(1).max()) or 1
+        pieces.append((x[i:j, :T], m[:, :T], None if part_mask is None else part_mask[i:j]))
+    run = (lambda r, p: fn(r, *p))
+    outs = runner.map(run, pieces) if threads > 1 else [run(runner, p) for p in pieces]
+    return [d for out in outs for d in out]
 
 
 def greedy(runner: OrtCaptioner, x: np.ndarray, mask: np.ndarray, max_len: int = 30,
-           part_mask: np.ndarray | None = None, *, compact: bool = True, chunk: int | None = CHUNK) -> list[Decoded]:
+           part_mask: np.ndarray | None = None, *, compact: bool = True, chunk: int | None = CHUNK,
+           workers: bool = True) -> list[Decoded]:
     """models.decoding.greedy on ONNX Runtime: x (B, T, J, 3), mask (B, T) -> B captions.
-    Batches above `chunk` clips are decoded `chunk` clips at a time, each cut to its longest clip
-    (a chunk's memory then stays in the CPU cache across steps); chunk=None: all at once.
-    compact=False keeps ended captions in the batch until all have ended (for benchmarks)."""
-    if chunk and x.shape[0] > chunk:
-        out = []
-        for i in range(0, x.shape[0], chunk):
-            m = mask[i:i + chunk]
-            T = int(m.sum(1).max()) or 1
-            pm = None if part_mask is None else part_mask[i:i + chunk]
-            out += greedy(runner, x[i:i + chunk, :T], m[:, :T], max_len, pm, compact=compact, chunk=None)
+    Batches above `chunk` clips, and with several threads those of 2 x MIN_CHUNK clips or more,
+    are decoded in equal chunks, each cut to its longest clip, concurrently on up to
+    `runner.threads` single-threaded workers (workers=False: one chunk after another on the runner's sessions); chunk=None and
+    workers=False: the whole batch at once. compact=False keeps ended captions in the batch
+    until all have ended (for benchmarks)."""
+    out = _chunked(runner, lambda r, a, m, pm: greedy(r, a, m, max_len, pm, compact=compact, chunk=None,
+                                                       workers=False), x, mask, part_mask, chunk, workers)
+    if out is not None:
         return out
     B = x.shape[0]
     mem = runner.encode(x, mask, part_mask)
@@ -171,11 +259,15 @@ def _topk(a: np.ndarray, k: int):
 
 
 def beam_search(runner: OrtCaptioner, x: np.ndarray, mask: np.ndarray, beam: int = 2,
-                max_len: int = 30, part_mask: np.ndarray | None = None) -> list[Decoded]:
-    """models.decoding.beam_search on ONNX Runtime (same algorithm, step for step)."""
+                max_len: int = 30, part_mask: np.ndarray | None = None, *, chunk: int | None = CHUNK,
+                workers: bool = True) -> list[Decoded]:
+    """models.decoding.beam_search on ONNX Runtime (same algorithm, step for step; every clip's
+    search is independent, so large batches are split as in `greedy`)."""
     if beam <= 1:
-        return greedy(runner, x, mask, max_len, part_mask)
-    return _beam(runner, x, mask, beam, max_len, part_mask)
+        return greedy(runner, x, mask, max_len, part_mask, chunk=chunk, workers=workers)
+    out = _chunked(runner, lambda r, a, m, pm: _beam(r, a, m, beam, max_len, pm), x, mask, part_mask,
+                   chunk and max(1, chunk // beam), workers)
+    return out if out is not None else _beam(runner, x, mask, beam, max_len, part_mask)
 
 
 def _beam(runner: OrtCaptioner, x, mask, K: int, max_len: int, part_mask=None) -> list[Decoded]:

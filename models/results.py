@@ -28,7 +28,8 @@ SCHEMA = "m2t.caption/2"
 SEGMENTS_SCHEMA_ID = "m2t.segments/2"
 ONSET_RULES = ("fwhm", "gamma95")
 DEVICES = ("auto", "cpu", "cuda")
-WINDOW_S, HOP_S = 6.0, 3.0                 # dense captioning of recordings longer than WINDOW_S (models/dense.py)
+WINDOW_S, HOP_S = 2.0, 0.5                 # labelling windows of dense captioning (models/dense.py)
+DENSE_AFTER_S = 4.0                        # recordings longer than this are captioned densely
 FWHM_C = math.sqrt(2.0 * math.log(2.0))     # 1.1774: Γ = 0.5 at m ± c·σ
 GAMMA95 = 0.95
 
@@ -46,10 +47,12 @@ def check_options(beam: int = 1, onset_rule: str = "fwhm", device: str | None = 
         raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
 
 
-def check_windowing(window_s: float, hop_s: float) -> None:
-    """The check of the dense-captioning window options; ConfigError naming the flags."""
+def check_windowing(window_s: float, hop_s: float, dense_after_s: float = DENSE_AFTER_S) -> None:
+    """The check of the dense-captioning options; ConfigError naming the flags."""
     if not (window_s > 0 and 0 < hop_s <= window_s):
         raise ConfigError(f"need 0 < --hop ({hop_s:g}) <= --window ({window_s:g})")
+    if not dense_after_s >= 0:
+        raise ConfigError(f"--dense-after must be >= 0 seconds, got {dense_after_s:g}")
 
 
 @dataclass

@@ -86,7 +86,7 @@ def test_jobs_give_byte_identical_outputs_and_list_bad_files(onnx_model, tmp_pat
     model once); every output is byte for byte the one process's, a long recording is captioned
     densely in a worker, and a bad file is listed with exit code 1 in both runs."""
     src = tmp_path / "src"
-    for i, secs in enumerate((2.0, 9.0, 3.0, 2.5, 4.0)):
+    for i, secs in enumerate((2.0, 52.0, 3.0, 2.5, 4.0)):     # w1: longer than the tiny model's clips: windows
         write_walk_bvh(src / f"w{i}.bvh", seconds=secs, order=("ZXY", "XYZ", "YXZ")[i % 3])
     (src / "w5_bad.bvh").write_text("HIERARCHY\nROOT Hips\n{\n")
     outs, logs = {}, {}
@@ -120,15 +120,29 @@ def test_jobs_with_a_model_the_workers_cannot_load_is_one_line(onnx_model, walks
     assert lines["1"] == lines["2"]
 
 
-def test_workers_use_one_onnx_thread(onnx_model, monkeypatch):
+def test_workers_use_one_onnx_thread_and_the_chunks_of_one_process(onnx_model, tmp_path, monkeypatch):
     """Each worker's ONNX Runtime sessions get 1 intra-op thread (2 workers x 2 threads would
-    oversubscribe 2 cores): the worker initialiser asks for it."""
+    oversubscribe 2 cores), yet cut batches into the chunks a 2-thread process decodes (run one
+    after another), so a worker's captions are byte for byte those of one 2-thread process."""
     from m2t.models import captioning
+    from m2t.models.onnx_model import load_onnx_bundle
+    from m2t.models.writers import caption_json
     assert captioning._worker_decodes(captioning.load_model(onnx_model, "cpu"), 2, 6)
-    seen = {}
-    monkeypatch.setattr(captioning, "load_onnx_bundle", lambda d, device, threads=None: seen.update(threads=threads))
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    monkeypatch.setattr(captioning, "_WORKER", {})
     captioning._init_worker(str(onnx_model), "cpu")
-    assert seen == {"threads": 1}
+    worker = captioning._WORKER["bundle"]
+    assert worker.runner.encoder.get_session_options().intra_op_num_threads == 1
+    assert worker.runner.decoder.get_session_options().intra_op_num_threads == 1
+    assert worker.runner.threads == 2 and worker.runner.sequential
+    files = []
+    for i in range(20):                                        # a batch of 16 is cut in 2 chunks at 2 threads
+        files.append(tmp_path / f"w{i:02d}.bvh")
+        write_walk_bvh(files[-1], seconds=1.0 + 0.15 * i, order=("ZXY", "XYZ", "YXZ")[i % 3])
+    two = load_onnx_bundle(onnx_model, "cpu", threads=2)
+    docs = [[caption_json(fc.result, True) for fc in captioning.caption_files(files, b, batch_size=16)]
+            for b in (two, worker)]
+    assert docs[0] == docs[1]
 
 
 def test_backend_errors_are_one_line(tiny_model, walks):

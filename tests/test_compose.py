@@ -126,3 +126,31 @@ def test_compose_with_singles_and_cli(source, tmp_path):
     assert json.loads((tmp_path / "m" / "compose.json").read_text())["with_singles"] is True
     r = runner.invoke(app, ["dataset", "compose", str(source), "-o", str(tmp_path / "x"), "--min-actions", "5"])
     assert r.exit_code == 2 and r.stderr.startswith("Error:") and "Traceback" not in r.output
+
+
+def test_crops_cut_actions_and_windows_without_changing_the_sequences(source, tmp_path):
+    plain, cropped = tmp_path / "plain", tmp_path / "crops"
+    compose_dataset(source, plain, {"train": 6, "val": 2, "test": 2}, seed=3)
+    info = compose_dataset(source, cropped, {"train": 6, "val": 2, "test": 2}, seed=3, crops=2)
+    for split in ("train", "val", "test"):                             # the sequences are the same files
+        seqs = [i for i in read_split(cropped, split) if "_" not in i.removeprefix("cmp_" + split + "_")]
+        assert seqs == read_split(plain, split)
+        for i in seqs:
+            assert (cropped / "new_joints" / f"{i}.npy").read_bytes() == (plain / "new_joints" / f"{i}.npy").read_bytes()
+    assert not [i for i in read_split(cropped, "test") if "_a" in i or "_w" in i]     # no crops in test
+    train = read_split(cropped, "train")
+    actions = [i for i in train if "_a" in i]
+    n_actions = sum(len(read_segments(cropped, i)["actions"]) for i in read_split(plain, "train"))
+    assert len(actions) == n_actions and info["counts"]["train"]["crops"] == len([i for i in train if "_a" in i or "_w" in i])
+    doc = read_segments(cropped, "cmp_train_00000")
+    a = doc["actions"][1]
+    samples, _ = load_samples(cropped, ["cmp_train_00000_a1", "cmp_train_00000"])
+    crop, seq = samples
+    assert sorted(c.text for c in crop.captions) == sorted(a["captions"])            # the action's own captions
+    dur = crop.joints.shape[0] / doc["fps"]
+    assert a["end_s"] - a["start_s"] - 0.1 <= dur <= a["end_s"] - a["start_s"] + 1.0 + 0.1   # up to 0.5 s each side
+    assert np.allclose(crop.joints[0, 0, [0, 2]], 0, atol=1e-5)                          # placed at the origin
+    assert abs(facing_yaw(crop.joints, T2M, slice(0, 3))) < 1e-3
+    for w in (i for i in train if "_w" in i):                                          # windows: 1.5-3 s
+        n = np.load(cropped / "new_joints" / f"{w}.npy").shape[0]
+        assert 1.5 * doc["fps"] - 1 <= n <= 3.0 * doc["fps"] + 1

@@ -1,11 +1,12 @@
-"""Dense timelines: window planning, merging of overlapping windows, long takes."""
+"""Dense timelines: window planning, frame votes, Viterbi labelling, joining, long takes."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from m2t.converters.errors import ConfigError
-from m2t.models.dense import Window, merge, plan_windows
+from m2t.models.dense import (TimelineAction, Window, join_neighbours, label_frames, plan_windows, timeline_text,
+                              viterbi_runs, vote_shares)
 from m2t.models.localization import PredictedAction
 
 
@@ -25,29 +26,46 @@ def _act(word, on, off, conf=0.9, side=None, part="root", idx=2):
     return PredictedAction(word, on, off, (on + off) / 2, part, side, idx, conf, parts)
 
 
-def test_merge_joins_the_same_action_seen_by_overlapping_windows():
-    w1 = Window(0, 4, "a person walks forward", [_act("walks", 0.5, 3.5)])
-    w2 = Window(2, 6, "a person walks forward then waves the right hand",
-                [_act("walks", 2.0, 4.0, 0.8), _act("waves", 4.2, 5.8, 0.7, "right", "right_arm", 5)])
-    w3 = Window(4, 8, "someone waves the right hand", [_act("waves", 4.4, 7.5, 0.9, "right", "right_arm", 1)])
-    tl = merge([w1, w2, w3], 8.0)
-    assert [t.word for t in tl] == ["walks", "waves"]
-    walk, wave = tl
-    assert walk.windows == 2 and wave.windows == 2
-    # weights: w1's walk centre 2.0 at the take start side -> distance to its right edge 2 / 2 = 1;
-    # w2's walk centre 3.0 -> min(1, 3) / 2 = 0.5
-    assert walk.onset_s == pytest.approx((1 * 0.5 + 0.5 * 2.0) / 1.5)
-    assert walk.offset_s == pytest.approx((1 * 3.5 + 0.5 * 4.0) / 1.5)
-    assert wave.side == "right" and wave.parts[0][0] == "right_arm" and wave.text == "waves the right hand"
-    assert 0 < wave.confidence <= 1 and abs(sum(s for _, s in wave.parts) - 1) < 1e-9
+def test_votes_split_a_window_between_its_actions_by_their_gaussian_windows():
+    # one 4 s window "walks then waves": walk centred at 1 s (half span 1), wave at 3 s (half span 0.5)
+    w = Window(0, 4, "a person walks then waves the right hand",
+               [_act("walks", 0.0, 2.0), _act("waves", 2.5, 3.5, side="right"), _act("right", 3.0, 3.2)])
+    labels, shares = vote_shares([w], 4.0, step=0.5)           # frame centres 0.25, 0.75, ..., 3.75
+    assert labels == ["walk", "wave|right"]                      # side words never vote; the side joins the label
+    # frame at 2.25: distance to walk 1.25 / 1 = 1.25, to wave 0.75 / 0.5 = 1.5 -> walk
+    assert shares.tolist() == [[1, 1, 1, 1, 1, 0, 0, 0], [0, 0, 0, 0, 0, 1, 1, 1]]
+    w2 = Window(2, 4, "someone waves", [_act("waves", 2.0, 4.0, side="right")])   # a second window: shares
+    _, shares = vote_shares([w, w2], 4.0, step=0.5)
+    assert shares[1].tolist() == [0, 0, 0, 0, 0.5, 1, 1, 1] and shares[0][4] == 0.5
 
 
-def test_different_verbs_and_far_apart_repeats_stay_separate():
-    w1 = Window(0, 4, "a person walks", [_act("walks", 0.0, 1.5)])
-    w2 = Window(6, 10, "a person walks", [_act("walks", 8.0, 9.5)])
-    w3 = Window(0, 10, "a person kicks", [_act("kicks", 0.5, 1.0)])
-    tl = merge([w1, w2, w3], 10.0)
-    assert [t.word for t in tl] == ["walks", "kicks", "walks"]
+def test_viterbi_pays_for_each_change_of_label():
+    scores = np.array([[1, 1, 0, 1, 1], [0, 0, 0.6, 0, 0]], float)
+    assert viterbi_runs(scores, 0.5) == [(0, 0, 5)]              # one dip: switching twice costs 1.0 > 0.6
+    assert viterbi_runs(scores, 0.2) == [(0, 0, 2), (1, 2, 3), (0, 3, 5)]
+    assert viterbi_runs(np.array([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0]]), 0.5) == [(0, 0, 2), (1, 2, 4)]
+
+
+def test_label_frames_turns_windows_into_a_tiling_of_actions():
+    wins = [Window(s, s + 2, "", [_act("walks", s, s + 2)]) for s in (0, 1, 2)] + \
+           [Window(s, s + 2, "", [_act("waves", s, s + 2, side="left")]) for s in (4, 5, 6)]
+    runs = label_frames(wins, 8.0, step=0.1, min_action_s=0.5)
+    assert [r[2] for r in runs] == ["walk", "wave|left"]
+    (a0, a1, _, s0), (b0, b1, _, s1) = runs
+    assert a0 == 0 and a1 == pytest.approx(4.0) and b0 == pytest.approx(4.0) and b1 == pytest.approx(8.0)
+    assert s0 == s1 == 1.0
+
+
+def test_neighbours_with_one_label_are_joined():
+    a = TimelineAction("walks", "a person walks", 0.0, 2.0, [("root", 1.0)], None, 0.8, 3)
+    b = TimelineAction("walking", "a person is walking forward", 2.1, 6.0, [("root", 1.0)], None, 0.6, 5)
+    c = TimelineAction("waves", "a person waves the left hand", 6.0, 8.0, [("left_arm", 1.0)], "left", 0.9, 4)
+    d = TimelineAction("waves", "a person waves the right hand", 8.0, 9.0, [("right_arm", 1.0)], "right", 0.9, 2)
+    out = join_neighbours([a, b, c, d])
+    assert [t.label for t in out] == ["walk", "wave|left", "wave|right"]
+    assert (out[0].onset_s, out[0].offset_s, out[0].text, out[0].windows) == (0.0, 6.0, b.text, 5)
+    assert out[0].confidence == pytest.approx((0.8 * 2 + 0.6 * 3.9) / 5.9)
+    assert timeline_text(out) == ("a person is walking forward, then waves the left hand, then waves the right hand")
 
 
 def test_dense_timeline_on_a_long_take(tiny_model):
@@ -59,8 +77,9 @@ def test_dense_timeline_on_a_long_take(tiny_model):
     bundle = load_bundle(tiny_model)
     timeline, windows = dense_timeline(joints, 20.0, bundle, 4.0, 2.0)
     assert len(windows) == len(plan_windows(len(joints), 20.0, 4.0, 2.0)) == 29
-    assert timeline and all(0 <= t.onset_s <= t.offset_s <= 60.0 for t in timeline)
-    assert [t.onset_s for t in timeline] == sorted(t.onset_s for t in timeline)
+    assert timeline and all(0 <= t.onset_s < t.offset_s <= 60.0 for t in timeline)
+    assert all(a.offset_s <= b.onset_s for a, b in zip(timeline, timeline[1:]))     # in order, never overlapping
+    assert all(a.label != b.label or b.onset_s - a.offset_s >= 0.3 for a, b in zip(timeline, timeline[1:]))
 
 
 def test_caption_and_segment_cli_on_a_long_recording(tiny_model, tmp_path):
@@ -73,14 +92,15 @@ def test_caption_and_segment_cli_on_a_long_recording(tiny_model, tmp_path):
     from m2t.models.schemas import CAPTION_SCHEMA, SEGMENTS_SCHEMA
     from schema_check import validate
     src = tmp_path / "long.bvh"
-    write_walk_bvh(src, seconds=14.0)
+    write_walk_bvh(src, seconds=52.0)                   # longer than the tiny model's training clips (50 s)
     run = CliRunner()
     r = run.invoke(app, ["caption", str(src), "--model", str(tiny_model), "-f", "json", "-f", "srt",
                          "-o", str(tmp_path / "o"), "--window", "4", "--hop", "2"])
     assert r.exit_code == 0, r.output
     d = json.loads((tmp_path / "o" / "long.json").read_text())
     validate(d, CAPTION_SCHEMA)
-    assert d["windowing"] == {"window_s": 4.0, "hop_s": 2.0, "windows": 6} and d["tokens"] == []
+    n_windows = len(plan_windows(d["frames"], d["fps"], 4.0, 2.0))
+    assert d["windowing"] == {"window_s": 4.0, "hop_s": 2.0, "windows": n_windows} and d["tokens"] == []
     assert d["segments"] and all(0 <= s["onset_s"] <= s["offset_s"] <= d["duration_s"] for s in d["segments"])
     srt = (tmp_path / "o" / "long.srt").read_text()
     assert srt.count(" --> ") == 1 + len(d["segments"])
@@ -98,5 +118,10 @@ def test_caption_and_segment_cli_on_a_long_recording(tiny_model, tmp_path):
     assert r.exit_code == 0, r.output
     long_doc = json.loads((tmp_path / "j" / "long.json").read_text())
     short_doc = json.loads((tmp_path / "j" / "short.json").read_text())
-    assert long_doc["segments"] == d["segments"] and long_doc["windowing"]["windows"] == 6
+    assert long_doc["segments"] == d["segments"] and long_doc["windowing"]["windows"] == n_windows
     assert short_doc["windowing"] is None and short_doc["tokens"]
+    walk = tmp_path / "walk14.bvh"                       # 14 s, one action found, within the training length:
+    write_walk_bvh(walk, seconds=14.0)                   # the one caption of the whole clip, with its tokens
+    r = run.invoke(app, ["caption", str(walk), "--model", str(tiny_model), "-f", "json", "--window", "4", "--hop", "2"])
+    one = json.loads(r.stdout)
+    assert r.exit_code == 0 and one["windowing"] is None and one["tokens"] and len(one["segments"]) >= 1

@@ -142,13 +142,15 @@ def test_motion_input_and_its_checks(bundle):
     with pytest.raises(ConfigError, match="--beam"):
         caption_motion(Motion(rest, 20.0, names, skeleton="t2m"), bundle, beam=0)
     long = Motion(np.repeat(rest, 30, 0), 20.0, names, skeleton="t2m")       # 60 s
-    one = caption_motion(long, bundle, window_s=100.0)                       # one caption over it all
+    one = caption_motion(long, bundle, dense_after_s=100.0)                  # one caption over it all
     assert any("trained on clips of at most" in w for w in one.warnings) and one.windowing is None
-    dense = caption_motion(long, bundle)                                      # windows of 6 s every 3 s
-    assert dense.windowing == {"window_s": 6.0, "hop_s": 3.0, "windows": 19} and dense.tokens == []
-    assert any("19 windows" in w for w in dense.warnings)
+    dense = caption_motion(long, bundle)                                      # windows of 2 s every 0.5 s
+    assert dense.windowing == {"window_s": 2.0, "hop_s": 0.5, "windows": 117} and dense.tokens == []
+    assert any("117 windows" in w for w in dense.warnings)
     with pytest.raises(ConfigError, match="--hop"):
         caption_motion(long, bundle, window_s=4.0, hop_s=5.0)
+    with pytest.raises(ConfigError, match="--dense-after"):
+        caption_motion(long, bundle, dense_after_s=-1.0)
 
 
 def test_srt_widens_point_cues_inside_the_clip(bundle, walks):

@@ -95,6 +95,20 @@ def test_batch_size_and_frame_count_are_dynamic(tmp_path):
         _assert_same(ref, O.greedy(runner, x.numpy(), mask.numpy(), 12, chunk=7))   # chunks cut to their frames
 
 
+def test_chunks_on_worker_threads_match_torch(tmp_path):
+    """Several threads: equal chunks decoded concurrently on single-threaded sessions, greedy
+    and beam; the same captions as torch on the whole batch."""
+    m = _model()
+    export_model(m, tmp_path, weights_sha256="-")
+    runner = O.OrtCaptioner(tmp_path, device="cpu", threads=2)
+    x, mask = _inputs(22, B=21, T=40, seed=3)
+    for beam in (1, 2):
+        ref = decode(m, x, mask, beam, 12)
+        for chunk in (O.CHUNK, 4, None):
+            _assert_same(ref, O.beam_search(runner, x.numpy(), mask.numpy(), beam, 12, chunk=chunk))
+    assert runner.single_threaded() is not runner and runner.single_threaded().threads == 1
+
+
 def _bundle_dir(tmp_path, m):
     save_bundle(tmp_path, Bundle(m, Vocab([f"w{i}" for i in range(36)]),
                                  Normalizer(np.zeros(3, np.float32), np.ones(3, np.float32)), 2, 1.0))

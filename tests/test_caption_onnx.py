@@ -143,6 +143,8 @@ def test_workers_use_one_onnx_thread_and_the_chunks_of_one_process(onnx_model, t
     docs = [[caption_json(fc.result, True) for fc in captioning.caption_files(files, b, batch_size=16)]
             for b in (two, worker)]
     assert docs[0] == docs[1]
+    captioning._init_worker(str(onnx_model), "cpu", 3)          # a caller's bundle on 3 threads: its chunks
+    assert captioning._WORKER["bundle"].runner.threads == 3
 
 
 def test_backend_errors_are_one_line(tiny_model, walks):

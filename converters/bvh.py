@@ -135,9 +135,11 @@ def _parse_hierarchy_fast(text: str) -> Hierarchy | None:
                         or len(stack) > max_depth or len(names) >= max_joints):
                     return None
                 cs = tuple(toks[i + 9:i + 9 + k])
+                if len(cs) < k:
+                    return None
                 if cs not in good:
                     ups = {c.upper() for c in cs}
-                    if len(cs) < k or len(ups) < k or not ups <= _CHANNEL_NAMES or not all(c.isascii() for c in cs):
+                    if len(ups) < k or not ups <= _CHANNEL_NAMES or not all(c.isascii() for c in cs):
                         return None
                     if len(good) < 4096:
                         good.add(cs)

@@ -14,8 +14,9 @@ Methods (each one starts from the file's path, so each pays for reading the file
   m2t            converters.bvh.read: parse the header and MOTION block, forward kinematics to
                  global positions of every joint and End Site, unit detection, metres, float32.
   m2t parse (no FK)
-                 converters.bvh's parse steps only: read the bytes, split_file, parse_hierarchy,
-                 parse_motion_block (numbers -> (frames, channels) float64, with its checks).
+                 converters.bvh.parse, the parse steps of read: read the bytes, split them,
+                 parse_hierarchy, parse_motion_block (numbers -> (frames, channels) float64, with
+                 its checks).
   np.loadtxt parse
                  read the bytes, find the line after `Frame Time:`, np.loadtxt on those bytes
                  (numpy's C parser with its default options). No header, no checks, no FK: the
@@ -94,10 +95,7 @@ def load_other_reader(root: Path):
 
 
 def run_m2t_parse(path):
-    data = m2t_bvh.read_bytes(path)
-    header, frames, _, block, line = m2t_bvh.split_file(data, path)
-    h = m2t_bvh.parse_hierarchy(header, path)
-    return m2t_bvh.parse_motion_block(block, frames, h.n_channels, path, line).shape[0]
+    return m2t_bvh.parse(path)[1].shape[0]
 
 
 def run_loadtxt(path):

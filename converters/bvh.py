@@ -26,6 +26,8 @@ from .rotations import FK_CHUNK, euler_entries, fk_columns
 from .units import resolve_units
 
 _CHANNEL = re.compile(r"^([XYZ])(position|rotation)$", re.IGNORECASE)
+_MOTION = re.compile(rb"^\s*MOTION\s*$", re.MULTILINE)
+_FRAMES = re.compile(rb"\s*Frames:\s*(\S+)\s*\r?\n\s*Frame\s+Time:\s*(\S+)[ \t]*\r?\n?")
 
 
 @dataclass
@@ -89,7 +91,86 @@ class _Tokens:
 
 
 def parse_hierarchy(text: str, path="<bvh>") -> Hierarchy:
-    """Parse the HIERARCHY section (text before MOTION)."""
+    """Parse the HIERARCHY section (text before MOTION). Well-formed headers take a fast path
+    without line numbers (:func:`_parse_hierarchy_fast`); anything it does not accept goes through
+    the full parser, which gives the same hierarchy or the error naming the line."""
+    fast = _parse_hierarchy_fast(text)
+    return fast if fast is not None else _parse_hierarchy_full(text, path)
+
+
+_CHANNEL_NAMES = frozenset(a + k for a in "XYZ" for k in ("POSITION", "ROTATION"))
+_GOOD_CHANNELS: set[tuple[str, ...]] = set()        # CHANNELS lists the fast path has accepted
+_COUNTS = {str(k): k for k in range(7)}
+
+
+def _parse_hierarchy_fast(text: str) -> Hierarchy | None:
+    """The full parser's result for headers in the common layout, without line numbers: keywords
+    as written by every exporter (HIERARCHY, ROOT, JOINT, OFFSET, CHANNELS, End Site), each joint
+    opening with `{ OFFSET x y z CHANNELS n names`, End Sites as `End Site { OFFSET x y z }`; one
+    loop step per joint, End Site or closing brace. None for anything else (other layouts or
+    spellings, unknown or repeated channel names, limits reached, duplicate names, bad numbers),
+    so that every error comes from the full parser with its line."""
+    toks = text.split()
+    n = len(toks)
+    if not n or toks[0] != "HIERARCHY":
+        return None
+    names: list[str] = []
+    parents: list[int] = []
+    offs: list = []
+    chans: list[list[str]] = []
+    ends: list[bool] = []
+    stack: list[int] = []                       # open joints, innermost last
+    n_channels = 0
+    max_depth, max_joints, good = limits.MAX_DEPTH, limits.MAX_JOINTS, _GOOD_CHANNELS
+    i = 1
+    try:
+        while i < n:
+            tok = toks[i]
+            if tok == "}":
+                stack.pop()
+                i += 1
+            elif tok == ("JOINT" if stack else "ROOT"):
+                k = _COUNTS.get(toks[i + 8])
+                if (k is None or toks[i + 2] != "{" or toks[i + 3] != "OFFSET" or toks[i + 7] != "CHANNELS"
+                        or len(stack) > max_depth or len(names) >= max_joints):
+                    return None
+                cs = tuple(toks[i + 9:i + 9 + k])
+                if len(cs) < k:
+                    return None
+                if cs not in good:
+                    ups = {c.upper() for c in cs}
+                    if len(ups) < k or not ups <= _CHANNEL_NAMES or not all(c.isascii() for c in cs):
+                        return None
+                    if len(good) < 4096:
+                        good.add(cs)
+                names.append(toks[i + 1])
+                parents.append(stack[-1] if stack else -1)
+                offs.append((float(toks[i + 4]), float(toks[i + 5]), float(toks[i + 6])))
+                chans.append(list(cs))
+                ends.append(False)
+                n_channels += k
+                stack.append(len(names) - 1)
+                i += 9 + k
+            elif (tok == "End" and toks[i + 1] == "Site" and toks[i + 2] == "{" and toks[i + 3] == "OFFSET"
+                  and toks[i + 7] == "}"):
+                me = stack[-1]
+                names.append(f"{names[me]}_End")
+                parents.append(me)
+                offs.append((float(toks[i + 4]), float(toks[i + 5]), float(toks[i + 6])))
+                chans.append([])
+                ends.append(True)
+                i += 8
+            else:
+                return None
+    except (IndexError, ValueError):            # the header ends early, or a number is not one
+        return None
+    if stack or not names or len(set(names)) < len(names):
+        return None
+    return Hierarchy([Joint(*j) for j in zip(names, parents, list(np.array(offs)), chans, ends)], n_channels)
+
+
+def _parse_hierarchy_full(text: str, path="<bvh>") -> Hierarchy:
+    """The HIERARCHY grammar with a line number for every error."""
     tk = _Tokens(text, path)
     tk.expect("HIERARCHY")
     joints: list[Joint] = []
@@ -158,15 +239,23 @@ def parse_hierarchy(text: str, path="<bvh>") -> Hierarchy:
 
 def split_file(data: bytes, path) -> tuple[str, int, float, bytes, int]:
     """-> (hierarchy text, frames, frame time, motion bytes, line number where the data starts)."""
-    m = re.search(rb"^\s*MOTION\s*$", data, re.MULTILINE)
+    header, frames, dt, start, data_line = _split(data, path)
+    return header, frames, dt, data[start:], data_line
+
+
+def _split(data: bytes, path) -> tuple[str, int, float, int, int]:
+    """split_file with the offset of the motion bytes in `data` instead of a copy of them."""
+    at = data.find(b"MOTION")                            # usually the MOTION line itself: no scan
+    m = _MOTION.match(data, data.rfind(b"\n", 0, at) + 1) if at >= 0 else None
+    if m is None or m.end() < at:
+        m = _MOTION.search(data)
     if m is None:
         if not data.lstrip().upper().startswith(b"HIERARCHY"):
             raise MotionFileError(f"{path}: not a BVH file (no HIERARCHY at the start)")
         raise MotionFileError(f"{path}: no MOTION section (file truncated?)")
     header = data[:m.start()].decode("latin-1")
-    rest = data[m.end():]
     line0 = data.count(b"\n", 0, m.end()) + 1
-    fm = re.match(rb"\s*Frames:\s*(\S+)\s*\r?\n\s*Frame\s+Time:\s*(\S+)[ \t]*\r?\n?", rest)
+    fm = _FRAMES.match(data, m.end())
     if fm is None:
         raise MotionFileError(f"{path}:{line0 + 1}: expected 'Frames: N' and 'Frame Time: dt' after MOTION")
     try:
@@ -179,24 +268,28 @@ def split_file(data: bytes, path) -> tuple[str, int, float, bytes, int]:
     if not dt > 0:
         raise MotionFileError(f"{path}:{line0 + 2}: Frame Time must be positive, got {dt}")
     limits.check_rate(1.0 / dt, f"Frame Time {fm.group(2).decode('latin-1')} s", f"{path}:{line0 + 2}")
-    data_line = line0 + rest.count(b"\n", 0, fm.end())
-    return header, frames, dt, rest[fm.end():], data_line
+    data_line = line0 + data.count(b"\n", m.end(), fm.end())
+    return header, frames, dt, fm.end(), data_line
 
 
-def parse_motion_block(block: bytes, frames: int, n_channels: int, path, first_line: int) -> np.ndarray:
-    """MOTION numbers -> (frames, n_channels) float64. Fast path: numpy's C row parser
-    (`np.loadtxt`, one frame per line, no comment or quote handling) over the whole block; on any
-    disagreement a line-by-line scan names the offending line."""
+def parse_motion_block(block: bytes, frames: int, n_channels: int, path, first_line: int,
+                       start: int = 0) -> np.ndarray:
+    """MOTION numbers (`block` from byte `start` on) -> (frames, n_channels) float64. Fast path:
+    numpy's C row parser (`np.loadtxt`, one frame per line, no comment or quote handling) over the
+    whole block, read in place (no copy of the block); on any disagreement a line-by-line scan
+    names the offending line."""
     try:
+        f = io.BytesIO(block)                            # shares the bytes object: no copy
+        f.seek(start)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")              # "input contained no data" on empty blocks
-            values = np.loadtxt(io.BytesIO(block), dtype=np.float64, comments=None, ndmin=2)
+            values = np.loadtxt(f, dtype=np.float64, comments=None, ndmin=2)
         ok = values.shape == (frames, n_channels) and bool(np.isfinite(values).all())
     except ValueError:
         ok = False
     if ok:
         return values
-    _diagnose(block, frames, n_channels, path, first_line)
+    _diagnose(block[start:], frames, n_channels, path, first_line)
     raise MotionFileError(f"{path}: MOTION data does not match the header")  # pragma: no cover
 
 
@@ -228,8 +321,9 @@ def _is_float(t: bytes) -> bool:
         return False
 
 
-def channels_to_positions(h: Hierarchy, values: np.ndarray) -> np.ndarray:
-    """(T, C) channel values in file units -> (T, J, 3) global positions in file units.
+def channels_to_positions(h: Hierarchy, values: np.ndarray, frames_last: bool = False) -> np.ndarray:
+    """(T, C) channel values in file units -> (T, J, 3) global positions in file units
+    ((J, 3, T) with `frames_last`: FK's own layout, no transposed copy).
 
     Works in column layout (frames last) on blocks of FK_CHUNK frames: the sines and cosines of
     all joints sharing a rotation order are taken in one call, rotation matrices are built entry
@@ -257,14 +351,17 @@ def channels_to_positions(h: Hierarchy, values: np.ndarray) -> np.ndarray:
         if any(c is not None for c in pcols):
             pos_cols[j] = pcols
     offsets = [np.asarray(jt.offset, dtype=np.float64) for jt in h.joints]
-    out = np.empty((T, J, 3))
+    rows = {order: np.array(cols) for order, (_, cols) in groups.items()}   # (joints, k) columns
+    out = np.empty((J, 3, T))
     for a in range(0, T, FK_CHUNK):
         b = min(T, a + FK_CHUNK)
         v = np.ascontiguousarray(values[a:b].T)                   # (C, t)
         local: list = [None] * J
         for order, (js, cols) in groups.items():
-            ang = np.deg2rad(v[np.array(cols)])                   # (joints, k, t)
-            c, s = np.cos(ang), np.sin(ang)
+            ang = v[rows[order]]                                  # (joints, k, t), a copy
+            np.deg2rad(ang, out=ang)
+            c = np.cos(ang)
+            s = np.sin(ang, out=ang)
             M = euler_entries([c[:, n] for n in range(len(order))], [s[:, n] for n in range(len(order))], order)
             R = np.empty((len(js), 3, 3, b - a))
             for r in range(3):
@@ -275,8 +372,22 @@ def channels_to_positions(h: Hierarchy, values: np.ndarray) -> np.ndarray:
         off = [offsets[j] if pc is None else v[pc] if None not in pc
                else [offsets[j][m] if pc[m] is None else v[pc[m]] for m in range(3)]
                for j, pc in enumerate(pos_cols)]
-        out[a:b] = fk_columns(local, off, h.parents).transpose(2, 0, 1)
-    return out
+        fk_columns(local, off, h.parents, out=out[:, :, a:b])
+    return out if frames_last else np.ascontiguousarray(out.transpose(2, 0, 1))
+
+
+def parse(path) -> tuple[Hierarchy, np.ndarray, float]:
+    """Read and check a BVH (or .bvh.gz) file without FK -> (hierarchy, (frames, channels)
+    float64 channel values in file units and degrees, frame time in seconds)."""
+    data = read_bytes(path)
+    header, frames, dt, start, data_line = _split(data, path)
+    h = parse_hierarchy(header, path)
+    if frames == 0:
+        raise MotionFileError(f"{path}: the file has zero frames")
+    if frames * h.n_channels > (len(data) - start) // 2 + 1:      # each value takes >= 2 bytes ("0 ")
+        _diagnose(data[start:], frames, h.n_channels, path, data_line)
+    limits.check_samples(frames, len(h.joints), path)
+    return h, parse_motion_block(data, frames, h.n_channels, path, data_line, start), dt
 
 
 def read(path, units: str | None = None) -> Motion:
@@ -284,21 +395,13 @@ def read(path, units: str | None = None) -> Motion:
 
     units: "m", "cm", "mm", "in", "ft" or None to detect from body height.
     """
-    data = read_bytes(path)
-    header, frames, dt, block, data_line = split_file(data, path)
-    h = parse_hierarchy(header, path)
-    if frames == 0:
-        raise MotionFileError(f"{path}: the file has zero frames")
-    if frames * h.n_channels > len(block) // 2 + 1:      # each value takes >= 2 bytes ("0 ")
-        _diagnose(block, frames, h.n_channels, path, data_line)
-    limits.check_samples(frames, len(h.joints), path)
-    values = parse_motion_block(block, frames, h.n_channels, path, data_line)
-    pos = channels_to_positions(h, values)
+    h, values, dt = parse(path)
+    pos = channels_to_positions(h, values, True).transpose(2, 0, 1)     # (T, J, 3) view of (J, 3, T)
     unit_name, scale, how = resolve_units(pos, units, path)
     n_end = sum(j.end_site for j in h.joints)
     meta = {"units": unit_name, "units_from": how, "channels": h.n_channels, "end_sites": n_end,
             "roots": [j.name for j in h.joints if j.parent < 0]}
-    # (pos * scale).astype(float32) in one pass
+    # (pos * scale).astype(float32) in one pass, which is also the transposition to (T, J, 3)
     pos32 = np.multiply(pos, scale, out=np.empty(pos.shape, np.float32), casting="same_kind")
     return Motion(positions=pos32, fps=1.0 / dt, joint_names=h.names,
                   parents=h.parents, skeleton="bvh", source=str(path), up="+y", meta=meta)

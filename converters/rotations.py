@@ -136,12 +136,13 @@ def forward_kinematics(local_R: np.ndarray, offsets: np.ndarray, parents, root_p
     return pos
 
 
-def fk_columns(local, offsets, parents) -> np.ndarray:
+def fk_columns(local, offsets, parents, out: np.ndarray | None = None) -> np.ndarray:
     """Forward kinematics in column layout (frames last), the engine of forward_kinematics.
 
     local: per joint a (3, 3, t) rotation relative to the parent, or None for the identity;
     offsets: per joint its local offset: a (3,) array (the same every frame), a (3, t) array, or
-    three items, each a number or a (t,) array; for roots the position. Returns (J, 3, t) global positions.
+    three items, each a number or a (t,) array; for roots the position. Returns (J, 3, t) global positions
+    (written into `out` when given, e.g. a slice of a longer (J, 3, T) array).
     Global rotations are formed only for joints that have children.
     """
     J = len(parents)
@@ -154,7 +155,7 @@ def fk_columns(local, offsets, parents) -> np.ndarray:
             raise ValueError("parents must come before their children")
         if p >= 0:
             has_child[p] = True
-    P = np.empty((J, 3, t))
+    P = np.empty((J, 3, t)) if out is None else out
     G = [None] * J                       # global rotations (3, 3, t); None = identity
     for j, p in enumerate(parents):
         o, L = offsets[j], local[j]

@@ -1,7 +1,10 @@
 """Caption motion files with a trained model: load a model folder (ONNX Runtime or torch backend,
 models/onnx_model.py), turn files into model input, decode, and build
-:class:`~m2t.models.results.CaptionResult` objects. torch is imported only on the torch backend;
-with ``jobs`` > 1, files are read and converted in worker processes while the parent decodes.
+:class:`~m2t.models.results.CaptionResult` objects. torch is imported only on the torch backend.
+With ``jobs`` > 1 on the ONNX Runtime CPU backend, each worker process loads the model once (1
+intra-op thread) and reads, converts and decodes whole batches of files (the same batches as one
+process, so the same results); on the torch backend or a GPU the workers read and convert and
+the parent decodes.
 
 Pipeline: file -> :func:`m2t.converters.load_motion` on the model's skeleton at the dataset frame
 rate (20 fps t2m, 12.5 fps kit) -> positions × ``bundle.input_scale`` ->
@@ -20,7 +23,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 import numpy as np
 
 from m2t.converters.api import load_motion
-from m2t.converters.errors import ConfigError, MotionFileError, file_error
+from m2t.converters.errors import ConfigError, M2TError, MotionFileError, file_error
 from m2t.converters.motion import Motion
 from m2t.converters.skeletons import PART_NAMES, get_skeleton
 
@@ -166,6 +169,12 @@ def _part_mask(m: Motion, bundle: Bundle, warns: list[str]) -> np.ndarray:
     return pm
 
 
+def _check_device(bundle: OnnxBundle, device) -> None:
+    if device not in (None, "auto") and device != bundle.runner.device:
+        raise ConfigError(f"--device {device}: this ONNX model was loaded on {bundle.runner.device} "
+                          f"(load it with device={device!r})")
+
+
 def _decode(bundle, items, beam: int, max_len: int, device) -> list[Decoded]:
     """[(features, part mask)] -> decoded captions, on the bundle's backend (part_mask None when
     every part of every clip is observed). `device`: None keeps the model where it is."""
@@ -173,9 +182,7 @@ def _decode(bundle, items, beam: int, max_len: int, device) -> list[Decoded]:
     pm = np.stack([p for _, p in items])
     pm = None if pm.all() else pm
     if isinstance(bundle, OnnxBundle):
-        if device not in (None, "auto") and device != bundle.runner.device:
-            raise ConfigError(f"--device {device}: this ONNX model was loaded on {bundle.runner.device} "
-                               f"(load it with device={device!r})")
+        _check_device(bundle, device)
         from .ort_decoding import decode as ort_decode
         x, mask = pad_features(feats)
         return ort_decode(bundle.runner, x, mask, beam, max_len, pm)
@@ -284,9 +291,21 @@ def _load_one(task):
         return None, file_error(path, e)
 
 
+def _pool(jobs: int, n_tasks: int, initializer=None, initargs=()):
+    """A process pool of min(jobs, n_tasks) workers started clean (forkserver, so no model threads
+    are inherited; the server imports the captioning modules once and every worker forks from it)."""
+    import multiprocessing                              # here: slow imports, needed only with jobs > 1
+    from concurrent.futures import ProcessPoolExecutor
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload(["m2t.models.captioning", "m2t.models.ort_decoding"])
+    return ProcessPoolExecutor(min(jobs, n_tasks), mp_context=ctx, initializer=initializer, initargs=initargs)
+
+
 def _loaded(paths, prep: _Prep, load_options: dict, jobs: int, progress) -> Iterator[tuple]:
     """(path, loaded, error) in input order; with jobs > 1 the files are read and converted in
-    that many worker processes (started clean: forkserver, so no model threads are inherited)."""
+    that many worker processes (the torch backend and GPUs: the parent decodes)."""
     tasks = [(p, prep, load_options) for p in paths]
     if jobs == 1 or len(paths) < 2:
         for i, t in enumerate(tasks):
@@ -294,17 +313,109 @@ def _loaded(paths, prep: _Prep, load_options: dict, jobs: int, progress) -> Iter
                 progress(i, len(paths), t[0])
             yield (t[0], *_load_one(t))
         return
-    import multiprocessing                              # here: slow imports, needed only with jobs > 1
-    from concurrent.futures import ProcessPoolExecutor
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    if ctx.get_start_method() == "forkserver":         # the server imports once, workers fork from it
-        ctx.set_forkserver_preload(["m2t.models.captioning"])
-    with ProcessPoolExecutor(min(jobs, len(paths)), mp_context=ctx) as pool:
+    with _pool(jobs, len(paths)) as pool:
         for i, (t, res) in enumerate(zip(tasks, pool.map(_load_one, tasks, chunksize=2))):
             if progress:
                 progress(i, len(paths), t[0])
             yield (t[0], *res)
+
+
+_WORKER: dict = {}                      # a worker process's own model (models loaded by _init_worker)
+
+
+def _init_worker(model_dir: str, device: str, split_threads: int | None = None) -> None:
+    """Load the model once per worker process, with 1 intra-op thread: the parallelism is the
+    workers themselves (2 workers x 2 ONNX Runtime threads would oversubscribe 2 cores). Batches
+    are still cut into the chunks one process would decode on `split_threads` threads (default:
+    what a model loaded here with threads=None gets), run one after another, so the results are
+    those of one process. A model that cannot be loaded is raised
+    by every task (one line in the parent, not a broken pool)."""
+    try:
+        from .ort_decoding import default_threads
+        bundle = load_onnx_bundle(model_dir, device, threads=1)
+        bundle.runner.run_alone(split_threads or default_threads())
+        _WORKER["bundle"] = bundle
+    except Exception as e:  # noqa: BLE001 - sent back with the first task
+        _WORKER["error"] = e
+
+
+def _caption_chunk(task) -> list[FileCaption]:
+    """One batch of files, read, converted and captioned in a worker process (jobs > 1 on the
+    ONNX Runtime CPU backend): the same batch and the same code as one process."""
+    paths, load_options, opts, dense_after_s = task
+    if "error" in _WORKER:
+        raise _WORKER["error"]
+    bundle = _WORKER["bundle"]
+    prep = _prep_of(bundle, dense_after_s)
+    batch = []
+    for p in paths:
+        got, error = _load_one((p, prep, load_options))
+        batch.append((FileCaption(p, error=error), got))
+    return _caption_batch(bundle, batch, device=None, **opts)
+
+
+def _worker_decodes(bundle, jobs: int, n_files: int) -> bool:
+    """Workers caption whole batches on the ONNX Runtime CPU backend (each loads the model once);
+    the torch backend and GPUs keep one model in the parent, which decodes the workers' files."""
+    return (jobs > 1 and n_files > 1 and isinstance(bundle, OnnxBundle) and bundle.path is not None
+            and bundle.runner.device == "cpu")
+
+
+def workers_load_model(model_dir, backend: str = "auto", device: str = "auto") -> bool:
+    """True when `jobs` > 1 can leave the model to the workers alone (:func:`iter_captions_in_workers`):
+    the folder captions on ONNX Runtime (`backend`, as load_model) on the CPU (`device` cpu, or
+    auto without onnxruntime-gpu installed). ModelDirError when onnx is asked for and not usable."""
+    check_options(device=device)
+    if device not in ("auto", "cpu") or choose_backend(model_dir, backend) != "onnx":
+        return False
+    if device == "auto":
+        from importlib import metadata
+        try:
+            metadata.distribution("onnxruntime-gpu")
+            return False                                # maybe a GPU: one model in the parent decides
+        except metadata.PackageNotFoundError:
+            pass
+    return True
+
+
+def iter_captions_in_workers(paths: Iterable, model_dir, jobs: int, beam: int = 1, onset_rule: str = "fwhm",
+                             batch_size: int = 16, progress=None, window_s: float = WINDOW_S, hop_s: float = HOP_S,
+                             dense_after_s: float = DENSE_AFTER_S, **load_options) -> Iterator[FileCaption]:
+    """:func:`iter_captions` with `jobs` workers that each load `model_dir` on ONNX Runtime (CPU,
+    1 thread) and caption whole batches, without loading the model in this process (check
+    :func:`workers_load_model` first); the same results, in input order."""
+    check_options(beam, onset_rule, None, batch_size)
+    check_windowing(window_s, hop_s, dense_after_s)
+    check_jobs(jobs)
+    opts = dict(beam=beam, onset_rule=onset_rule, batch_size=batch_size, window_s=window_s, hop_s=hop_s)
+    yield from _captioned_in_workers([Path(p) for p in paths], str(model_dir), jobs, progress, load_options, opts,
+                                     dense_after_s)
+
+
+def _captioned_in_workers(paths, model_dir: str, jobs: int, progress, load_options: dict, opts: dict,
+                          dense_after_s: float, split_threads: int | None = None) -> Iterator[FileCaption]:
+    """FileCaptions in input order, each batch of `opts['batch_size']` files captioned in a worker;
+    a batch whose worker died (OOM killer, native crash) comes back as one error per file; a
+    model the workers cannot load is raised (ModelDirError, one line)."""
+    size = opts["batch_size"]
+    chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
+    done = 0
+    with _pool(jobs, len(chunks), _init_worker, (model_dir, "cpu", split_threads)) as pool:
+        futures = [pool.submit(_caption_chunk, (c, load_options, opts, dense_after_s)) for c in chunks]
+        for chunk, fut in zip(chunks, futures):
+            try:
+                out = fut.result()
+            except M2TError:
+                for f in futures:
+                    f.cancel()
+                raise
+            except Exception as e:  # noqa: BLE001 - the worker died or could not send its result
+                out = [FileCaption(p, error=file_error(p, e)) for p in chunk]
+            for fc in out:
+                if progress:
+                    progress(done, len(paths), fc.source)
+                done += 1
+                yield fc
 
 
 def _max_len(bundle: Bundle) -> int:
@@ -343,43 +454,52 @@ def iter_captions(paths: Iterable, bundle: "Bundle | OnnxBundle", beam: int = 1,
                   **load_options) -> Iterator[FileCaption]:
     """Caption many files, `batch_size` at a time through one padded decode call; yields one
     FileCaption per path in input order as each batch finishes; never stops at a bad file.
-    `jobs` > 1 reads and converts files in that many worker processes (the model's batches still
-    span files). Files longer than `dense_after_s` are captioned densely (`caption_long`).
+    `jobs` > 1 captions in that many worker processes (module docstring: on the ONNX Runtime
+    CPU backend every batch is read, converted and decoded in one worker; else workers read and
+    convert and this process decodes); results are the same as with one process. Files longer
+    than `dense_after_s` are captioned densely (`caption_long`).
     `progress(i, n, path)` is called as each file is loaded."""
     check_options(beam, onset_rule, device, batch_size)
     check_windowing(window_s, hop_s, dense_after_s)
     check_jobs(jobs)
     paths = [Path(p) for p in paths]
-    max_len = _max_len(bundle)
+    opts = dict(beam=beam, onset_rule=onset_rule, batch_size=batch_size, window_s=window_s, hop_s=hop_s)
+    if _worker_decodes(bundle, jobs, len(paths)):
+        _check_device(bundle, device)
+        yield from _captioned_in_workers(paths, str(bundle.path), jobs, progress, load_options, opts, dense_after_s,
+                                         bundle.runner.threads)
+        return
     batch: list = []
-
-    def flush():
-        ok = [(k, fc, got) for k, (fc, got) in enumerate(batch) if got is not None and got[5] is None]
-        if ok:
-            items = [g[3:5] for *_, g in ok]
-            parts = _encoder_parts(bundle, items, device)
-            for j, ((_, fc, (n, fps, warns, _, _, _, off)), dec) in enumerate(zip(ok, _decode(bundle, items, beam,
-                                                                                              max_len, device))):
-                fc.result = build_result(dec, bundle, str(fc.source), n, fps, onset_rule, beam, warns,
-                                         None if parts is None else parts[j])
-                fc.result.time_offset_s = off
-        for fc, got in batch:                                 # long recordings: windows, one at a time
-            if got is not None and got[5] is not None:
-                try:
-                    fc.result = caption_long(got[5], got[1], bundle, str(fc.source), got[2], got[4], beam, onset_rule,
-                                             window_s, hop_s, batch_size, device)
-                    fc.result.time_offset_s = got[6]
-                except Exception as e:                        # noqa: BLE001 - a bad file never stops the batch
-                    fc.error = file_error(fc.source, e)
-        out = [fc for fc, _ in batch]
-        batch.clear()
-        return out
-
     for path, got, error in _loaded(paths, _prep_of(bundle, dense_after_s), load_options, jobs, progress):
         batch.append((FileCaption(path, error=error), got))
         if len(batch) == batch_size:
-            yield from flush()
-    yield from flush()
+            yield from _caption_batch(bundle, batch, device=device, **opts)
+            batch = []
+    yield from _caption_batch(bundle, batch, device=device, **opts)
+
+
+def _caption_batch(bundle, batch: list, beam: int, onset_rule: str, batch_size: int, window_s: float,
+                   hop_s: float, device) -> list[FileCaption]:
+    """[(FileCaption, what _load_one returned)] -> the FileCaptions with their results: the clips
+    in one padded decode call, long recordings densely one at a time (never raises for a file)."""
+    ok = [(fc, got) for fc, got in batch if got is not None and got[5] is None]
+    if ok:
+        items = [got[3:5] for _, got in ok]
+        parts = _encoder_parts(bundle, items, device)
+        decoded = _decode(bundle, items, beam, _max_len(bundle), device)
+        for j, ((fc, (n, fps, warns, _, _, _, off)), dec) in enumerate(zip(ok, decoded)):
+            fc.result = build_result(dec, bundle, str(fc.source), n, fps, onset_rule, beam, warns,
+                                     None if parts is None else parts[j])
+            fc.result.time_offset_s = off
+    for fc, got in batch:                                 # long recordings: windows, one at a time
+        if got is not None and got[5] is not None:
+            try:
+                fc.result = caption_long(got[5], got[1], bundle, str(fc.source), got[2], got[4], beam, onset_rule,
+                                         window_s, hop_s, batch_size, device)
+                fc.result.time_offset_s = got[6]
+            except Exception as e:                        # noqa: BLE001 - a bad file never stops the batch
+                fc.error = file_error(fc.source, e)
+    return [fc for fc, _ in batch]
 
 
 def caption_files(paths: Iterable, bundle: "Bundle | OnnxBundle", beam: int = 1, device: str | None = None,

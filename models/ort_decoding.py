@@ -87,6 +87,7 @@ class OrtCaptioner:
         self.threads = so.intra_op_num_threads or _cpu_count()      # 0 = ONNX Runtime's default
         self._dir, self._providers, self._level, self._single, self._pool = d, providers, level, None, None
         self._lock = threading.Lock()
+        self.sequential = False                 # run_alone: split chunks for `threads`, run them one by one
         self.providers = self.decoder.get_providers()
         if device == "cuda" and self.providers[0] != "CUDAExecutionProvider":
             raise DeviceError("--device cuda: ONNX Runtime could not start its CUDA provider here")
@@ -111,6 +112,16 @@ class OrtCaptioner:
                 one._single = one
                 self._single = one
             return self._single
+
+    def run_alone(self, threads: int) -> "OrtCaptioner":
+        """Make this runner (loaded with 1 thread) split batches into chunks as a `threads`-thread
+        runner does, and decode the chunks one after another on its own single-threaded sessions:
+        a worker process among several (`m2t caption --jobs`) then gives the results of one
+        process on `threads` threads while using one core. Returns self."""
+        if self.threads != 1:
+            raise ValueError("run_alone needs a runner loaded with threads=1")
+        self.threads, self._single, self.sequential = max(1, int(threads)), self, True
+        return self
 
     def map(self, fn, items: list) -> list:
         """[fn(single-threaded runner, item) for item in items], `self.threads` at a time."""
@@ -140,6 +151,12 @@ class OrtCaptioner:
         out = self.decoder.run(None, {**mem, "y_prev": y_prev.astype(np.int64, copy=False),
                                       "h_bot": state[0], "c_bot": state[1], "h_top": state[2], "c_top": state[3]})
         return out[0], out[1:5], dict(zip(_STEP_OUT[5:], out[5:]))
+
+
+def default_threads() -> int:
+    """The threads a runner loaded with threads=None gets: $OMP_NUM_THREADS when set, else the
+    CPUs this process may use."""
+    return session_options(None).intra_op_num_threads or _cpu_count()
 
 
 def _cpu_count() -> int:
@@ -174,7 +191,7 @@ def _chunked(runner: OrtCaptioner, fn, x, mask, part_mask, chunk: int | None, wo
     B = x.shape[0]
     n = -(-B // chunk) if chunk else 1
     threads = min(runner.threads, B // MIN_CHUNK) if workers else 1
-    if threads > 1 and runner.single_threaded() is not runner:
+    if threads > 1 and (runner.sequential or runner.single_threaded() is not runner):
         n = -(-max(n, threads) // threads) * threads
     else:
         threads = 1

@@ -81,6 +81,72 @@ def test_caption_on_the_onnx_path_never_imports_torch(tmp_path):
     assert p.stdout.strip().endswith("TORCH_LOADED True 0")          # the check can fail
 
 
+def test_jobs_give_byte_identical_outputs_and_list_bad_files(onnx_model, tmp_path):
+    """--jobs 2 on the ONNX backend: workers read, convert and decode whole batches (each loads the
+    model once); every output is byte for byte the one process's, a long recording is captioned
+    densely in a worker, and a bad file is listed with exit code 1 in both runs."""
+    src = tmp_path / "src"
+    for i, secs in enumerate((2.0, 52.0, 3.0, 2.5, 4.0)):     # w1: longer than the tiny model's clips: windows
+        write_walk_bvh(src / f"w{i}.bvh", seconds=secs, order=("ZXY", "XYZ", "YXZ")[i % 3])
+    (src / "w5_bad.bvh").write_text("HIERARCHY\nROOT Hips\n{\n")
+    outs, logs = {}, {}
+    for jobs in ("1", "2"):
+        out = tmp_path / f"j{jobs}"
+        r = invoke("caption", src, "--model", onnx_model, "-o", out, "-f", "json", "-f", "srt", "-f", "txt",
+                   "--attention", "--window", "4", "--hop", "2", "--batch-size", "2", "--jobs", jobs)
+        assert r.exit_code == 1, r.output
+        assert "5 captioned, 0 skipped, 1 failed" in r.output and "w5_bad.bvh" in r.output
+        outs[jobs] = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+        logs[jobs] = r.output.replace(str(out), "OUT")
+    assert len(outs["1"]) == 15 and outs["1"] == outs["2"]
+    assert logs["1"] == logs["2"]                          # same lines, same order, same error
+    long_doc = json.loads(outs["2"][Path("w1.json")])
+    assert long_doc["windowing"]["windows"] > 1 and long_doc["segments"] and long_doc["tokens"] == []
+
+
+def test_jobs_with_a_model_the_workers_cannot_load_is_one_line(onnx_model, walks, tmp_path):
+    """With --jobs the parent leaves the model to the workers; a graph they cannot load is still
+    the one-line error (exit code 2) of one process, not a broken pool or a list of failed files."""
+    from m2t.models.modeldir import ONNX_DECODER
+    bad = tmp_path / "m"
+    shutil.copytree(onnx_model, bad)
+    (bad / ONNX_DECODER).write_bytes(b"not a graph")
+    lines = {}
+    for jobs in ("1", "2"):
+        r = invoke("caption", walks, "--model", bad, "-o", tmp_path / f"o{jobs}", "--jobs", jobs)
+        assert r.exit_code == 2, r.output
+        assert r.output.count("Error:") == 1 and "cannot load its ONNX graphs" in r.output, r.output
+        lines[jobs] = r.output
+    assert lines["1"] == lines["2"]
+
+
+def test_workers_use_one_onnx_thread_and_the_chunks_of_one_process(onnx_model, tmp_path, monkeypatch):
+    """Each worker's ONNX Runtime sessions get 1 intra-op thread (2 workers x 2 threads would
+    oversubscribe 2 cores), yet cut batches into the chunks a 2-thread process decodes (run one
+    after another), so a worker's captions are byte for byte those of one 2-thread process."""
+    from m2t.models import captioning
+    from m2t.models.onnx_model import load_onnx_bundle
+    from m2t.models.writers import caption_json
+    assert captioning._worker_decodes(captioning.load_model(onnx_model, "cpu"), 2, 6)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    monkeypatch.setattr(captioning, "_WORKER", {})
+    captioning._init_worker(str(onnx_model), "cpu")
+    worker = captioning._WORKER["bundle"]
+    assert worker.runner.encoder.get_session_options().intra_op_num_threads == 1
+    assert worker.runner.decoder.get_session_options().intra_op_num_threads == 1
+    assert worker.runner.threads == 2 and worker.runner.sequential
+    files = []
+    for i in range(20):                                        # a batch of 16 is cut in 2 chunks at 2 threads
+        files.append(tmp_path / f"w{i:02d}.bvh")
+        write_walk_bvh(files[-1], seconds=1.0 + 0.15 * i, order=("ZXY", "XYZ", "YXZ")[i % 3])
+    two = load_onnx_bundle(onnx_model, "cpu", threads=2)
+    docs = [[caption_json(fc.result, True) for fc in captioning.caption_files(files, b, batch_size=16)]
+            for b in (two, worker)]
+    assert docs[0] == docs[1]
+    captioning._init_worker(str(onnx_model), "cpu", 3)          # a caller's bundle on 3 threads: its chunks
+    assert captioning._WORKER["bundle"].runner.threads == 3
+
+
 def test_backend_errors_are_one_line(tiny_model, walks):
     r = invoke("caption", walks / "w0.bvh", "--model", tiny_model, "--backend", "onnx")
     assert r.exit_code == 2 and r.output.count("Error:") == 1 and "no ONNX export" in r.output

@@ -203,3 +203,53 @@ def test_units_detected_from_body_height_and_flag_overrides(tmp_path, unit, fact
     forced = read_motion(tmp_path / "u.bvh", units="m")
     np.testing.assert_allclose(forced.positions, m.positions / {"m": 1, "cm": .01, "mm": .001, "in": .0254}[unit],
                                rtol=1e-4, atol=1e-5)
+
+
+def _same_hierarchy(a, b):
+    return a.n_channels == b.n_channels and len(a.joints) == len(b.joints) and all(
+        (x.name, x.parent, x.channels, x.end_site) == (y.name, y.parent, y.channels, y.end_site)
+        and x.offset.dtype == y.offset.dtype and np.array_equal(x.offset, y.offset, equal_nan=True) for x, y in zip(a.joints, b.joints))
+
+
+def test_fast_hierarchy_path_agrees_with_the_full_parser(tmp_path):
+    """parse_hierarchy's fast path (no line numbers) takes well-formed headers, gives the full
+    parser's hierarchy, and hands everything else to the full parser (so every error keeps its
+    line): checked on written rigs, the two-root CRLF file and 3,000 seeded token mutations."""
+    import random
+    headers = []
+    for order in ORDERS:
+        write_walk_bvh(tmp_path / "w.bvh", seconds=0.2, order=order)
+        headers.append(bvh.split_file((tmp_path / "w.bvh").read_bytes(), "w")[0])
+    _chain_file(tmp_path / "c.bvh", "ZYX", [[0] * 9])
+    headers.append(bvh.split_file((tmp_path / "c.bvh").read_bytes(), "c")[0])
+    headers.append("HIERARCHY\r\nROOT A\r\n{\r\n\tOFFSET 0 0 0\r\n\tCHANNELS 3 xposition YPOSITION Zposition\r\n"
+                   "\tEnd Site\r\n\t{\r\n\t\tOFFSET 0 1 0\r\n\t}\r\n}\r\nROOT B\r\n{\tOFFSET 1 2 3 CHANNELS 0\r\n}\r\n")
+    for h in headers:
+        fast = bvh._parse_hierarchy_fast(h)
+        assert fast is not None and _same_hierarchy(fast, bvh._parse_hierarchy_full(h))
+    odd = headers[-1].replace("ROOT B", "root B").replace("OFFSET 1 2 3 CHANNELS 0", "CHANNELS 0 OFFSET 1 2 3")
+    for h in (odd, odd.replace("root B", "ROOT B")):                 # other spellings and layouts: full parser
+        assert bvh._parse_hierarchy_fast(h) is None
+        assert bvh.parse_hierarchy(h).names == ("A", "A_End", "B")
+    rng = random.Random(11)
+    words = ["{", "}", "JOINT", "End", "Site", "OFFSET", "CHANNELS", "3", "7", "Xrotation", "xposition", "1e3",
+             "nan", "ROOT", "Hips", "Xrotatıon", "0"]
+    taken = 0
+    for _ in range(3000):
+        toks = rng.choice(headers).split()
+        for _ in range(rng.randint(1, 2)):
+            k = rng.randrange(len(toks))
+            op = rng.random()
+            if op < 0.3:
+                del toks[k]
+            elif op < 0.7:
+                toks.insert(k, rng.choice(words))
+            else:
+                toks[k] = rng.choice(words)
+        text = "\n".join(toks)
+        fast = bvh._parse_hierarchy_fast(text)
+        if fast is None:
+            continue
+        taken += 1
+        assert _same_hierarchy(fast, bvh._parse_hierarchy_full(text)), text
+    assert taken > 50                                 # the mutations it accepts are checked too

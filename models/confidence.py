@@ -60,8 +60,9 @@ class Calibration:
         from safetensors.numpy import save_file
         d = Path(model_dir)
         save_file({"bank": self.bank.astype(np.float16)}, str(d / "confidence.safetensors"))   # cosines to ~1e-3
-        (d / "confidence.json").write_text(json.dumps({"val": {k: [round(float(x), 6) for x in v]
-                                                               for k, v in self.val.items()},
+        # exact values: β̂ depends only on the words before it, so equal values (ties) are common and
+        # rounding them would move live values below their own ties (percentiles, hence flags, change)
+        (d / "confidence.json").write_text(json.dumps({"val": {k: [float(x) for x in v] for k, v in self.val.items()},
                                                        "threshold": self.threshold, "meta": self.meta}))
 
     @classmethod

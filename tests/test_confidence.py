@@ -46,6 +46,7 @@ def test_fit_save_load_on_the_tiny_model(tiny_model, tmp_path):
     again = Calibration.load(tmp_path)
     np.testing.assert_allclose(again.bank, cal.bank, atol=1e-3)          # stored as float16
     assert again.threshold == pytest.approx(cal.threshold)
+    assert all(np.array_equal(again.val[k], cal.val[k]) for k in cal.val)   # exact: ties must survive
     from m2t.models import data as D
     samples, _ = D.load_samples(root, D.read_split(root, "test"))
     s, _ = clip_scores(cal, action_features(bundle, samples))

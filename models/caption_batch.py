@@ -123,19 +123,20 @@ def run_captions(plan: CaptionPlan, model=None, beam: int = 1, device: str = "au
                  **load_options) -> Iterator[CaptionOutcome]:
     """Caption the plan's unskipped files and write their outputs; one CaptionOutcome per file in
     order; never stops at a bad file (read or write). `progress(i, n, path)` as in iter_captions;
-    `backend` as captioning.load_model; `jobs` worker processes caption the files (captioning.iter_captions)."""
+    `backend` as captioning.load_model; `jobs` worker processes caption the files (captioning.iter_captions,
+    caption_workers.iter_captions_in_workers)."""
     check_options(beam, onset_rule, device, batch_size)
     check_backend(backend)
     check_jobs(jobs)
     todo = plan.todo
     if not todo:
         return
-    from . import captioning                               # torch from here on only on the torch backend
+    from . import caption_workers, captioning              # torch from here on only on the torch backend
     targets = {j.source: j.targets for j in todo}
     paths = [j.source for j in todo]
-    if jobs > 1 and len(todo) > 1 and captioning.workers_load_model(captioning.resolve_model_dir(model), backend,
-                                                                     device):
-        stream = captioning.iter_captions_in_workers(                # the parent never loads the model
+    if jobs > 1 and len(todo) > 1 and caption_workers.workers_load_model(captioning.resolve_model_dir(model),
+                                                                          backend, device):
+        stream = caption_workers.iter_captions_in_workers(           # the parent never loads the model
             paths, captioning.resolve_model_dir(model), jobs, beam=beam, onset_rule=onset_rule,
             batch_size=batch_size, progress=progress, window_s=window_s, hop_s=hop_s, dense_after_s=dense_after_s,
             **load_options)

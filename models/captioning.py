@@ -4,7 +4,7 @@ models/onnx_model.py), turn files into model input, decode, and build
 With ``jobs`` > 1 on the ONNX Runtime CPU backend, each worker process loads the model once (1
 intra-op thread) and reads, converts and decodes whole batches of files (the same batches as one
 process, so the same results); on the torch backend or a GPU the workers read and convert and
-the parent decodes.
+the parent decodes. The worker processes live in models/caption_workers.py.
 
 Pipeline: file -> :func:`m2t.converters.load_motion` on the model's skeleton at the dataset frame
 rate (20 fps t2m, 12.5 fps kit) -> positions × ``bundle.input_scale`` ->
@@ -16,23 +16,21 @@ gives it β target 1 *in the context of the caption*; the model's own β̂ is re
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
 
 import numpy as np
 
 from m2t.converters.api import load_motion
-from m2t.converters.errors import ConfigError, M2TError, MotionFileError, file_error
+from m2t.converters.errors import ConfigError, MotionFileError, file_error
 from m2t.converters.motion import Motion
 from m2t.converters.skeletons import PART_NAMES, get_skeleton
 
 from m2t.converters.batch import check_jobs
 
-from .config import CaptionerConfig
 from .decoded import Decoded
 from .errors import ModelDirError
-from .features import Normalizer, motion_features, observed_parts, pad_features
+from .features import motion_features, observed_parts, pad_features
 from .onnx_model import OnnxBundle, check_backend, choose_backend, load_onnx_bundle
 from .confidence import for_model
 from .dense import dense_timeline, single_timeline, timeline_text
@@ -258,166 +256,6 @@ def caption_long(positions: np.ndarray, fps: float, bundle, source: str, warns: 
                          windowing={"window_s": float(window_s), "hop_s": float(hop_s), "windows": len(windows)})
 
 
-@dataclass(frozen=True)
-class _Prep:
-    """What reading and converting a file needs from a bundle (picklable, for worker processes)."""
-    cfg: CaptionerConfig
-    norm: Normalizer
-    downsample: int
-    input_scale: float
-    meta: dict
-    dense_after_s: float = float("inf")      # longer clips come back as positions, for dense captioning
-
-
-def _prep_of(bundle, dense_after_s: float = float("inf")) -> _Prep:
-    return _Prep(bundle.cfg, bundle.norm, bundle.downsample, bundle.input_scale,
-                 {"train": bundle.meta.get("train", {})}, dense_after_s)
-
-
-def _load_one(task):
-    """path -> ((frames, fps, warnings, features, part mask, positions, time offset), None) or (None, one-line
-    error); features for a clip up to `prep.dense_after_s` seconds, positions (for windows) beyond;
-    runs in a worker process when jobs > 1."""
-    path, prep, load_options = task
-    try:
-        m = load_motion(path, skeleton=prep.cfg.skeleton, **load_options)
-        warns = _check_clip(m, prep)
-        pm = _part_mask(m, prep, warns)
-        off = float(getattr(m, "time_offset_s", 0.0) or 0.0)
-        if m.n_frames / m.fps > prep.dense_after_s:
-            return (m.n_frames, m.fps, warns, None, pm, m.positions, off), None
-        return (m.n_frames, m.fps, warns, _features(m, prep), pm, None, off), None
-    except Exception as e:            # noqa: BLE001 - a bad file never stops the batch
-        return None, file_error(path, e)
-
-
-def _pool(jobs: int, n_tasks: int, initializer=None, initargs=()):
-    """A process pool of min(jobs, n_tasks) workers started clean (forkserver, so no model threads
-    are inherited; the server imports the captioning modules once and every worker forks from it)."""
-    import multiprocessing                              # here: slow imports, needed only with jobs > 1
-    from concurrent.futures import ProcessPoolExecutor
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload(["m2t.models.captioning", "m2t.models.ort_decoding"])
-    return ProcessPoolExecutor(min(jobs, n_tasks), mp_context=ctx, initializer=initializer, initargs=initargs)
-
-
-def _loaded(paths, prep: _Prep, load_options: dict, jobs: int, progress) -> Iterator[tuple]:
-    """(path, loaded, error) in input order; with jobs > 1 the files are read and converted in
-    that many worker processes (the torch backend and GPUs: the parent decodes)."""
-    tasks = [(p, prep, load_options) for p in paths]
-    if jobs == 1 or len(paths) < 2:
-        for i, t in enumerate(tasks):
-            if progress:
-                progress(i, len(paths), t[0])
-            yield (t[0], *_load_one(t))
-        return
-    with _pool(jobs, len(paths)) as pool:
-        for i, (t, res) in enumerate(zip(tasks, pool.map(_load_one, tasks, chunksize=2))):
-            if progress:
-                progress(i, len(paths), t[0])
-            yield (t[0], *res)
-
-
-_WORKER: dict = {}                      # a worker process's own model (models loaded by _init_worker)
-
-
-def _init_worker(model_dir: str, device: str, split_threads: int | None = None) -> None:
-    """Load the model once per worker process, with 1 intra-op thread: the parallelism is the
-    workers themselves (2 workers x 2 ONNX Runtime threads would oversubscribe 2 cores). Batches
-    are still cut into the chunks one process would decode on `split_threads` threads (default:
-    what a model loaded here with threads=None gets), run one after another, so the results are
-    those of one process. A model that cannot be loaded is raised
-    by every task (one line in the parent, not a broken pool)."""
-    try:
-        from .ort_decoding import default_threads
-        bundle = load_onnx_bundle(model_dir, device, threads=1)
-        bundle.runner.run_alone(split_threads or default_threads())
-        _WORKER["bundle"] = bundle
-    except Exception as e:  # noqa: BLE001 - sent back with the first task
-        _WORKER["error"] = e
-
-
-def _caption_chunk(task) -> list[FileCaption]:
-    """One batch of files, read, converted and captioned in a worker process (jobs > 1 on the
-    ONNX Runtime CPU backend): the same batch and the same code as one process."""
-    paths, load_options, opts, dense_after_s = task
-    if "error" in _WORKER:
-        raise _WORKER["error"]
-    bundle = _WORKER["bundle"]
-    prep = _prep_of(bundle, dense_after_s)
-    batch = []
-    for p in paths:
-        got, error = _load_one((p, prep, load_options))
-        batch.append((FileCaption(p, error=error), got))
-    return _caption_batch(bundle, batch, device=None, **opts)
-
-
-def _worker_decodes(bundle, jobs: int, n_files: int) -> bool:
-    """Workers caption whole batches on the ONNX Runtime CPU backend (each loads the model once);
-    the torch backend and GPUs keep one model in the parent, which decodes the workers' files."""
-    return (jobs > 1 and n_files > 1 and isinstance(bundle, OnnxBundle) and bundle.path is not None
-            and bundle.runner.device == "cpu")
-
-
-def workers_load_model(model_dir, backend: str = "auto", device: str = "auto") -> bool:
-    """True when `jobs` > 1 can leave the model to the workers alone (:func:`iter_captions_in_workers`):
-    the folder captions on ONNX Runtime (`backend`, as load_model) on the CPU (`device` cpu, or
-    auto without onnxruntime-gpu installed). ModelDirError when onnx is asked for and not usable."""
-    check_options(device=device)
-    if device not in ("auto", "cpu") or choose_backend(model_dir, backend) != "onnx":
-        return False
-    if device == "auto":
-        from importlib import metadata
-        try:
-            metadata.distribution("onnxruntime-gpu")
-            return False                                # maybe a GPU: one model in the parent decides
-        except metadata.PackageNotFoundError:
-            pass
-    return True
-
-
-def iter_captions_in_workers(paths: Iterable, model_dir, jobs: int, beam: int = 1, onset_rule: str = "fwhm",
-                             batch_size: int = 16, progress=None, window_s: float = WINDOW_S, hop_s: float = HOP_S,
-                             dense_after_s: float = DENSE_AFTER_S, **load_options) -> Iterator[FileCaption]:
-    """:func:`iter_captions` with `jobs` workers that each load `model_dir` on ONNX Runtime (CPU,
-    1 thread) and caption whole batches, without loading the model in this process (check
-    :func:`workers_load_model` first); the same results, in input order."""
-    check_options(beam, onset_rule, None, batch_size)
-    check_windowing(window_s, hop_s, dense_after_s)
-    check_jobs(jobs)
-    opts = dict(beam=beam, onset_rule=onset_rule, batch_size=batch_size, window_s=window_s, hop_s=hop_s)
-    yield from _captioned_in_workers([Path(p) for p in paths], str(model_dir), jobs, progress, load_options, opts,
-                                     dense_after_s)
-
-
-def _captioned_in_workers(paths, model_dir: str, jobs: int, progress, load_options: dict, opts: dict,
-                          dense_after_s: float, split_threads: int | None = None) -> Iterator[FileCaption]:
-    """FileCaptions in input order, each batch of `opts['batch_size']` files captioned in a worker;
-    a batch whose worker died (OOM killer, native crash) comes back as one error per file; a
-    model the workers cannot load is raised (ModelDirError, one line)."""
-    size = opts["batch_size"]
-    chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
-    done = 0
-    with _pool(jobs, len(chunks), _init_worker, (model_dir, "cpu", split_threads)) as pool:
-        futures = [pool.submit(_caption_chunk, (c, load_options, opts, dense_after_s)) for c in chunks]
-        for chunk, fut in zip(chunks, futures):
-            try:
-                out = fut.result()
-            except M2TError:
-                for f in futures:
-                    f.cancel()
-                raise
-            except Exception as e:  # noqa: BLE001 - the worker died or could not send its result
-                out = [FileCaption(p, error=file_error(p, e)) for p in chunk]
-            for fc in out:
-                if progress:
-                    progress(done, len(paths), fc.source)
-                done += 1
-                yield fc
-
-
 def _max_len(bundle: Bundle) -> int:
     return decode_length(bundle.meta)
 
@@ -464,6 +302,7 @@ def iter_captions(paths: Iterable, bundle: "Bundle | OnnxBundle", beam: int = 1,
     check_jobs(jobs)
     paths = [Path(p) for p in paths]
     opts = dict(beam=beam, onset_rule=onset_rule, batch_size=batch_size, window_s=window_s, hop_s=hop_s)
+    from .caption_workers import _captioned_in_workers, _loaded, _prep_of, _worker_decodes  # here: it imports us
     if _worker_decodes(bundle, jobs, len(paths)):
         _check_device(bundle, device)
         yield from _captioned_in_workers(paths, str(bundle.path), jobs, progress, load_options, opts, dense_after_s,
@@ -480,8 +319,9 @@ def iter_captions(paths: Iterable, bundle: "Bundle | OnnxBundle", beam: int = 1,
 
 def _caption_batch(bundle, batch: list, beam: int, onset_rule: str, batch_size: int, window_s: float,
                    hop_s: float, device) -> list[FileCaption]:
-    """[(FileCaption, what _load_one returned)] -> the FileCaptions with their results: the clips
-    in one padded decode call, long recordings densely one at a time (never raises for a file)."""
+    """[(FileCaption, what caption_workers._load_one returned)] -> the FileCaptions with their
+    results: the clips in one padded decode call, long recordings densely one at a time (never
+    raises for a file)."""
     ok = [(fc, got) for fc, got in batch if got is not None and got[5] is None]
     if ok:
         items = [got[3:5] for _, got in ok]
@@ -511,3 +351,10 @@ def caption_files(paths: Iterable, bundle: "Bundle | OnnxBundle", beam: int = 1,
                               dense_after_s, **load_options))
 
 
+def __getattr__(name: str):
+    """`iter_captions_in_workers` and `workers_load_model` moved to models/caption_workers.py; still
+    importable from here (lazily: caption_workers imports this module)."""
+    if name in ("iter_captions_in_workers", "workers_load_model"):
+        from . import caption_workers
+        return getattr(caption_workers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

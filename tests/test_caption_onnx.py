@@ -124,14 +124,14 @@ def test_workers_use_one_onnx_thread_and_the_chunks_of_one_process(onnx_model, t
     """Each worker's ONNX Runtime sessions get 1 intra-op thread (2 workers x 2 threads would
     oversubscribe 2 cores), yet cut batches into the chunks a 2-thread process decodes (run one
     after another), so a worker's captions are byte for byte those of one 2-thread process."""
-    from m2t.models import captioning
+    from m2t.models import caption_workers, captioning
     from m2t.models.onnx_model import load_onnx_bundle
     from m2t.models.writers import caption_json
-    assert captioning._worker_decodes(captioning.load_model(onnx_model, "cpu"), 2, 6)
+    assert caption_workers._worker_decodes(captioning.load_model(onnx_model, "cpu"), 2, 6)
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
-    monkeypatch.setattr(captioning, "_WORKER", {})
-    captioning._init_worker(str(onnx_model), "cpu")
-    worker = captioning._WORKER["bundle"]
+    monkeypatch.setattr(caption_workers, "_WORKER", {})
+    caption_workers._init_worker(str(onnx_model), "cpu")
+    worker = caption_workers._WORKER["bundle"]
     assert worker.runner.encoder.get_session_options().intra_op_num_threads == 1
     assert worker.runner.decoder.get_session_options().intra_op_num_threads == 1
     assert worker.runner.threads == 2 and worker.runner.sequential
@@ -143,8 +143,8 @@ def test_workers_use_one_onnx_thread_and_the_chunks_of_one_process(onnx_model, t
     docs = [[caption_json(fc.result, True) for fc in captioning.caption_files(files, b, batch_size=16)]
             for b in (two, worker)]
     assert docs[0] == docs[1]
-    captioning._init_worker(str(onnx_model), "cpu", 3)          # a caller's bundle on 3 threads: its chunks
-    assert captioning._WORKER["bundle"].runner.threads == 3
+    caption_workers._init_worker(str(onnx_model), "cpu", 3)        # a caller's bundle on 3 threads: its chunks
+    assert caption_workers._WORKER["bundle"].runner.threads == 3
 
 
 def test_backend_errors_are_one_line(tiny_model, walks):

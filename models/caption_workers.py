@@ -1,0 +1,183 @@
+"""Captioning with ``jobs`` > 1 (``--jobs``): reading, converting and decoding files in worker
+processes. Workers start clean from a forkserver that imports this module (and with it
+models/captioning.py) and ONNX Runtime once, so no model threads are inherited. On the ONNX
+Runtime CPU backend each worker loads the model once with one intra-op thread and captions whole
+batches, cut into the chunks one process would decode, so the results are byte for byte those of
+one process (:func:`iter_captions_in_workers`); on the torch backend or a GPU the workers only read
+and convert, and the parent decodes (:func:`m2t.models.captioning.iter_captions`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from m2t.converters.api import load_motion
+from m2t.converters.batch import check_jobs
+from m2t.converters.errors import M2TError, file_error
+
+from .captioning import _caption_batch, _check_clip, _features, _part_mask
+from .config import CaptionerConfig
+from .features import Normalizer
+from .onnx_model import OnnxBundle, choose_backend, load_onnx_bundle
+from .results import DENSE_AFTER_S, HOP_S, WINDOW_S, FileCaption, check_options, check_windowing
+
+
+@dataclass(frozen=True)
+class _Prep:
+    """What reading and converting a file needs from a bundle (picklable, for worker processes)."""
+    cfg: CaptionerConfig
+    norm: Normalizer
+    downsample: int
+    input_scale: float
+    meta: dict
+    dense_after_s: float = float("inf")      # longer clips come back as positions, for dense captioning
+
+
+def _prep_of(bundle, dense_after_s: float = float("inf")) -> _Prep:
+    return _Prep(bundle.cfg, bundle.norm, bundle.downsample, bundle.input_scale,
+                 {"train": bundle.meta.get("train", {})}, dense_after_s)
+
+
+def _load_one(task):
+    """path -> ((frames, fps, warnings, features, part mask, positions, time offset), None) or (None, one-line
+    error); features for a clip up to `prep.dense_after_s` seconds, positions (for windows) beyond;
+    runs in a worker process when jobs > 1."""
+    path, prep, load_options = task
+    try:
+        m = load_motion(path, skeleton=prep.cfg.skeleton, **load_options)
+        warns = _check_clip(m, prep)
+        pm = _part_mask(m, prep, warns)
+        off = float(getattr(m, "time_offset_s", 0.0) or 0.0)
+        if m.n_frames / m.fps > prep.dense_after_s:
+            return (m.n_frames, m.fps, warns, None, pm, m.positions, off), None
+        return (m.n_frames, m.fps, warns, _features(m, prep), pm, None, off), None
+    except Exception as e:            # noqa: BLE001 - a bad file never stops the batch
+        return None, file_error(path, e)
+
+
+def _pool(jobs: int, n_tasks: int, initializer=None, initargs=()):
+    """A process pool of min(jobs, n_tasks) workers started clean (forkserver, so no model threads
+    are inherited; the server imports this module (and captioning) once and every worker forks from it)."""
+    import multiprocessing                              # here: slow imports, needed only with jobs > 1
+    from concurrent.futures import ProcessPoolExecutor
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload(["m2t.models.caption_workers", "m2t.models.ort_decoding"])
+    return ProcessPoolExecutor(min(jobs, n_tasks), mp_context=ctx, initializer=initializer, initargs=initargs)
+
+
+def _loaded(paths, prep: _Prep, load_options: dict, jobs: int, progress) -> Iterator[tuple]:
+    """(path, loaded, error) in input order; with jobs > 1 the files are read and converted in
+    that many worker processes (the torch backend and GPUs: the parent decodes)."""
+    tasks = [(p, prep, load_options) for p in paths]
+    if jobs == 1 or len(paths) < 2:
+        for i, t in enumerate(tasks):
+            if progress:
+                progress(i, len(paths), t[0])
+            yield (t[0], *_load_one(t))
+        return
+    with _pool(jobs, len(paths)) as pool:
+        for i, (t, res) in enumerate(zip(tasks, pool.map(_load_one, tasks, chunksize=2))):
+            if progress:
+                progress(i, len(paths), t[0])
+            yield (t[0], *res)
+
+
+_WORKER: dict = {}                      # a worker process's own model (models loaded by _init_worker)
+
+
+def _init_worker(model_dir: str, device: str, split_threads: int | None = None) -> None:
+    """Load the model once per worker process, with 1 intra-op thread: the parallelism is the
+    workers themselves (2 workers x 2 ONNX Runtime threads would oversubscribe 2 cores). Batches
+    are still cut into the chunks one process would decode on `split_threads` threads (default:
+    what a model loaded here with threads=None gets), run one after another, so the results are
+    those of one process. A model that cannot be loaded is raised
+    by every task (one line in the parent, not a broken pool)."""
+    try:
+        from .ort_decoding import default_threads
+        bundle = load_onnx_bundle(model_dir, device, threads=1)
+        bundle.runner.run_alone(split_threads or default_threads())
+        _WORKER["bundle"] = bundle
+    except Exception as e:  # noqa: BLE001 - sent back with the first task
+        _WORKER["error"] = e
+
+
+def _caption_chunk(task) -> list[FileCaption]:
+    """One batch of files, read, converted and captioned in a worker process (jobs > 1 on the
+    ONNX Runtime CPU backend): the same batch and the same code as one process."""
+    paths, load_options, opts, dense_after_s = task
+    if "error" in _WORKER:
+        raise _WORKER["error"]
+    bundle = _WORKER["bundle"]
+    prep = _prep_of(bundle, dense_after_s)
+    batch = []
+    for p in paths:
+        got, error = _load_one((p, prep, load_options))
+        batch.append((FileCaption(p, error=error), got))
+    return _caption_batch(bundle, batch, device=None, **opts)
+
+
+def _worker_decodes(bundle, jobs: int, n_files: int) -> bool:
+    """Workers caption whole batches on the ONNX Runtime CPU backend (each loads the model once);
+    the torch backend and GPUs keep one model in the parent, which decodes the workers' files."""
+    return (jobs > 1 and n_files > 1 and isinstance(bundle, OnnxBundle) and bundle.path is not None
+            and bundle.runner.device == "cpu")
+
+
+def workers_load_model(model_dir, backend: str = "auto", device: str = "auto") -> bool:
+    """True when `jobs` > 1 can leave the model to the workers alone (:func:`iter_captions_in_workers`):
+    the folder captions on ONNX Runtime (`backend`, as load_model) on the CPU (`device` cpu, or
+    auto without onnxruntime-gpu installed). ModelDirError when onnx is asked for and not usable."""
+    check_options(device=device)
+    if device not in ("auto", "cpu") or choose_backend(model_dir, backend) != "onnx":
+        return False
+    if device == "auto":
+        from importlib import metadata
+        try:
+            metadata.distribution("onnxruntime-gpu")
+            return False                                # maybe a GPU: one model in the parent decides
+        except metadata.PackageNotFoundError:
+            pass
+    return True
+
+
+def iter_captions_in_workers(paths: Iterable, model_dir, jobs: int, beam: int = 1, onset_rule: str = "fwhm",
+                             batch_size: int = 16, progress=None, window_s: float = WINDOW_S, hop_s: float = HOP_S,
+                             dense_after_s: float = DENSE_AFTER_S, **load_options) -> Iterator[FileCaption]:
+    """:func:`iter_captions` with `jobs` workers that each load `model_dir` on ONNX Runtime (CPU,
+    1 thread) and caption whole batches, without loading the model in this process (check
+    :func:`workers_load_model` first); the same results, in input order."""
+    check_options(beam, onset_rule, None, batch_size)
+    check_windowing(window_s, hop_s, dense_after_s)
+    check_jobs(jobs)
+    opts = dict(beam=beam, onset_rule=onset_rule, batch_size=batch_size, window_s=window_s, hop_s=hop_s)
+    yield from _captioned_in_workers([Path(p) for p in paths], str(model_dir), jobs, progress, load_options, opts,
+                                     dense_after_s)
+
+
+def _captioned_in_workers(paths, model_dir: str, jobs: int, progress, load_options: dict, opts: dict,
+                          dense_after_s: float, split_threads: int | None = None) -> Iterator[FileCaption]:
+    """FileCaptions in input order, each batch of `opts['batch_size']` files captioned in a worker;
+    a batch whose worker died (OOM killer, native crash) comes back as one error per file; a
+    model the workers cannot load is raised (ModelDirError, one line)."""
+    size = opts["batch_size"]
+    chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
+    done = 0
+    with _pool(jobs, len(chunks), _init_worker, (model_dir, "cpu", split_threads)) as pool:
+        futures = [pool.submit(_caption_chunk, (c, load_options, opts, dense_after_s)) for c in chunks]
+        for chunk, fut in zip(chunks, futures):
+            try:
+                out = fut.result()
+            except M2TError:
+                for f in futures:
+                    f.cancel()
+                raise
+            except Exception as e:  # noqa: BLE001 - the worker died or could not send its result
+                out = [FileCaption(p, error=file_error(p, e)) for p in chunk]
+            for fc in out:
+                if progress:
+                    progress(done, len(paths), fc.source)
+                done += 1
+                yield fc

@@ -3,8 +3,10 @@
     python scripts/train_default_model.py DATASET_DIR OUT_DIR [--resume] [options]
 
 Recipe "dense" (default): single clips plus composed multi-action sequences of the shared data,
+and crops of them as dense captioning sees a take (the shipped model: two fine-tunes, the second
+with crops; exact commands in its MODEL_CARD.md),
     m2t dataset build --preset shared -o DS
-    m2t dataset compose DS -o DSC --train 3000 --val 300 --test 300 --with-singles
+    m2t dataset compose DS -o DSC --train 3000 --val 300 --test 300 --with-singles --crops 2
     python scripts/train_default_model.py DSC runs/dense
 `kit`-size model on t2m, λ_spat 2, λ_adapt 3, λ_temp 1 (windows cover the composed actions),
 clips up to 700 frames (35 s) and captions up to 48 tokens (composed captions name 2-4 actions).

@@ -5,6 +5,8 @@ action words of one caption of the whole take.
     m2t dataset compose DS -o LONG --train 0 --val 0 --test 40 --min-actions 8 --max-actions 12 --seed 11
     python benchmarks/dense_windows.py --model models/weights/default --dataset LONG [--five-min FIVE]
     python benchmarks/dense_windows.py --model models/weights/default --dataset DSC --split val   # choose here
+    python benchmarks/dense_windows.py --model models/weights/default --dataset DSC --split val --pads 0,0.25,0.5
+(--pads: only the default windows, once per context `models.dense.PAD_S` an action is captioned with.)
 
 With --five-min (a folder of composed takes of about 5 minutes: `--min-actions 80 --max-actions 80`),
 also the wall time and peak resident memory of the default windowing on each such take.
@@ -31,6 +33,7 @@ def main(argv=None):
     ap.add_argument("--model", required=True)
     ap.add_argument("--dataset", required=True)
     ap.add_argument("--split", default="test")
+    ap.add_argument("--pads", default=None, help="comma-separated PAD_S values (s) to compare at --window/--hop")
     ap.add_argument("--five-min", default=None)
     ap.add_argument("--window", type=float, default=2.0, help="window for the 5-minute timing")
     ap.add_argument("--hop", type=float, default=0.5)
@@ -42,13 +45,19 @@ def main(argv=None):
     rows = []
     print("| window, hop (s) | " + " | ".join(COLUMNS) + " | seconds |")
     print("|---" * (len(COLUMNS) + 2) + "|")
-    for w, h in SETTINGS:
+    settings = SETTINGS
+    if args.pads:
+        from m2t.models import dense
+        settings = [(args.window, args.hop, float(p)) for p in args.pads.split(",")]
+    for w, h, *pad in settings:
+        if pad:
+            dense.PAD_S = pad[0]
         t0 = time.perf_counter()
         rep = evaluate_localization(bundle, args.dataset, args.split, window_s=w, hop_s=h)
         dt = time.perf_counter() - t0
         m = rep.metrics["model"]
-        name = "whole take, one caption" if w is None else f"{w:g}, {h:g}"
-        rows.append({"window_s": w, "hop_s": h, "seconds": dt, **{k: m.get(k) for k in COLUMNS},
+        name = "whole take, one caption" if w is None else f"{w:g}, {h:g}" + (f", pad {pad[0]:g}" if pad else "")
+        rows.append({"window_s": w, "hop_s": h, "pad_s": pad[0] if pad else None, "seconds": dt, **{k: m.get(k) for k in COLUMNS},
                      "counts": rep.metrics["counts"]})
         print(f"| {name} | " + " | ".join("-" if m.get(k) is None else f"{m[k]:.3f}" for k in COLUMNS)
               + f" | {dt:.1f} |", flush=True)

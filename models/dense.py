@@ -14,7 +14,7 @@
    (or none, score `NONE_SCORE`) is chosen by a Viterbi pass that pays `MIN_ACTION_S / 2`
    seconds' worth of score per change of label: runs shorter than about `MIN_ACTION_S` only
    survive with clear evidence. Each run of one label is an action.
-3. **Action captions.** Each action's frames (padded by `PAD_S` on both sides) are captioned as
+3. **Action captions.** Each action's frames (plus `PAD_S` of each neighbour, 0 by default) are captioned as
    a clip of their own, which is what the model was trained on: its caption is the action's
    `text` and its most probable action word, that word's side and ranked body parts (Γ-weighted α)
    name it; its confidence is that word's probability × the action's mean vote share.
@@ -43,7 +43,7 @@ from .supervision import stem
 STEP_S = 0.05          # frame-label grid (s)
 MIN_ACTION_S = 0.25    # label changes cost MIN_ACTION_S / 2 seconds of full vote share
 NONE_SCORE = 0.1       # score of "no action" on a frame (frames no window speaks for)
-PAD_S = 0.25           # an action is captioned with this much of its neighbours on both sides
+PAD_S = 0.0            # context (s) of its neighbours an action is captioned with, each side (val: 0 beat 0.25, 0.5)
 JOIN_GAP_S = 0.3       # same-label neighbours closer than this become one action
 
 

@@ -22,6 +22,8 @@ Metrics (all actions count; an action that is not named counts as a miss):
   (Γ-weighted α, as `m2t caption`'s ranking) is one of them;
 - `beta_auc`: AUC of β̂ separating motion words (β target 1) from non-motion words (target 0)
   over every predicted token.
+No metric penalises extra predicted actions, so `counts.predicted` (actions predicted in all)
+stands beside `counts.actions` (true ones): over-cutting shows there.
 Baselines use the model's named actions (so `named` is shared) and replace only the span:
 `whole` (the whole clip), `centre` (a window of length duration/K at the centre, K = named
 actions), `equal` (K equal parts in caption order), `energy` (K segments cut at the K-1 deepest
@@ -258,7 +260,7 @@ def score_sequence(doc: dict, words: list[str], window: np.ndarray, alpha: np.nd
 
 
 # ------------------------------------------------------------------------------ aggregation
-def summarise(sequences: list[list[ActionResult]], beta_scores=(), beta_labels=()) -> dict:
+def summarise(sequences: list[list[ActionResult]], beta_scores=(), beta_labels=(), predicted: int | None = None) -> dict:
     """{method: {metric: value}} over every action of every sequence (module docstring)."""
     acts = [a for s in sequences for a in s]
     n = max(1, len(acts))
@@ -282,7 +284,7 @@ def summarise(sequences: list[list[ActionResult]], beta_scores=(), beta_labels=(
     out["model"]["beta_auc"] = auc(beta_scores, beta_labels)
     out["counts"] = {"sequences": len(sequences), "actions": len(acts), "named": sum(a.named for a in acts),
                      "with_side": len(sided), "with_parts": sum(1 for a in acts if a.named and a.parts),
-                     "beta_tokens": len(beta_labels)}
+                     "beta_tokens": len(beta_labels), "predicted": predicted}
     return out
 
 
@@ -313,7 +315,7 @@ def evaluate_localization(bundle, dataset, split: str = "test", beam: int = 1, b
     samples, _ = D.load_samples(root, ids)
     skel = bundle.cfg.skeleton
     ds = bundle.downsample
-    sequences, per, scores, labels = [], [], [], []
+    sequences, per, scores, labels, predicted = [], [], [], [], 0
     if window_s:
         return _evaluate_dense(bundle, root, samples, split, beam, window_s, hop_s or min(HOP_S, window_s), batch_size,
                                progress)
@@ -322,6 +324,7 @@ def evaluate_localization(bundle, dataset, split: str = "test", beam: int = 1, b
             doc = read_segments(root, s.id)
             fps = float(doc["fps"])
             words = bundle.vocab.decode(dec.ids)
+            predicted += len(action_word_indices(words))
             joints = s.joints / bundle.input_scale
             res = score_sequence(doc, words, dec.window, dec.alpha, dec.centre, dec.width,
                                  lambda k: float(feature_time(k, fps, ds)), s.joints.shape[0] / fps,
@@ -337,7 +340,7 @@ def evaluate_localization(bundle, dataset, split: str = "test", beam: int = 1, b
                         "actions": [{"gt": r.gt, "named": r.named, "span": r.spans.get("model"),
                                      "side": r.side, "side_pred": r.side_pred, "parts": r.parts,
                                      "part_pred": r.part_pred.get("model")} for r in res]})
-    return LocalizationReport(split, beam, summarise(sequences, scores, labels), per)
+    return LocalizationReport(split, beam, summarise(sequences, scores, labels, predicted), per)
 
 
 def _evaluate_dense(bundle, root, samples, split, beam, window_s, hop_s, batch_size, progress,
@@ -366,7 +369,7 @@ def _evaluate_dense(bundle, root, samples, split, beam, window_s, hop_s, batch_s
                                 for r_ in res]})
         if progress:
             progress(n + 1, len(samples))
-    return LocalizationReport(split, beam, summarise(sequences), per)
+    return LocalizationReport(split, beam, summarise(sequences, predicted=sum(len(p["prediction"]) for p in per)), per)
 
 
 def write_localization(report: LocalizationReport, out_dir) -> list[Path]:

@@ -66,7 +66,7 @@ def test_one_sequence_every_metric_and_baseline_by_hand():
     res = _sequence()
     assert [r.named for r in res] == [True, True]
     assert res[0].spans["model"] == pytest.approx((0.0, 5.0)) and res[1].spans["model"] == pytest.approx((7.0, 9.0))
-    m = summarise([res], [0.9, 0.2, 0.8, 0.1], [True, False, True, False])
+    m = summarise([res], [0.9, 0.2, 0.8, 0.1], [True, False, True, False], predicted=3)
     model = m["model"]
     assert model["all_named"] == 1.0 and model["named"] == 1.0
     assert model["recall@0.3"] == 1.0 and model["recall@0.5"] == 0.5 and model["recall@0.7"] == 0.5
@@ -81,7 +81,8 @@ def test_one_sequence_every_metric_and_baseline_by_hand():
     assert energy["mean_tiou"] == pytest.approx(1.0)
     assert energy["part_acc"] == pytest.approx(0.5)                         # root right, left arm wrong
     assert whole["part_acc"] is None and m["counts"] == {"sequences": 1, "actions": 2, "named": 2,
-                                                          "with_side": 1, "with_parts": 2, "beta_tokens": 4}
+                                                          "with_side": 1, "with_parts": 2, "beta_tokens": 4,
+                                                          "predicted": 3}
 
 
 def test_unnamed_actions_count_as_misses():
@@ -110,10 +111,23 @@ def test_evaluate_localization_cli_on_composed_synthetic_data(tiny_model, tmp_pa
     rep = json.loads((tmp_path / "e" / "localization.json").read_text())
     m = rep["metrics"]
     assert m["counts"]["sequences"] == 6 and m["counts"]["actions"] == 12
+    preds = [json.loads(x)["prediction"] for x in (tmp_path / "e" / "localization_predictions.jsonl").read_text().splitlines()]
+    from m2t.models.localization import action_word_indices
+    assert m["counts"]["predicted"] == sum(len(action_word_indices(p.split())) for p in preds)
     for meth in ("model", "whole", "centre", "equal", "energy"):
         assert 0 <= m[meth]["mean_tiou"] <= 1 and m[meth]["named"] == m["model"]["named"]
     assert "recall@0.5" in r.output and "energy" in r.output
     lines = (tmp_path / "e" / "localization_predictions.jsonl").read_text().splitlines()
     assert len(lines) == 6 and "actions" in json.loads(lines[0])
+    r = CliRunner().invoke(app, ["evaluate", str(tiny_model), "--dataset", str(tmp_path / "c"), "--localization",
+                                 "--window", "2", "-o", str(tmp_path / "d"), "--device", "cpu"])   # caption's timeline
+    assert r.exit_code == 0, r.output
+    m = json.loads((tmp_path / "d" / "localization.json").read_text())["metrics"]
+    per = [json.loads(x) for x in (tmp_path / "d" / "localization_predictions.jsonl").read_text().splitlines()]
+    assert m["counts"]["actions"] == 12 and m["counts"]["predicted"] == sum(len(p["prediction"]) for p in per)
+    assert m["model"]["beta_auc"] is None and all(isinstance(p["prediction"], list) for p in per)
+    for p in per:                                      # the segments m2t caption writes, in time order, inside the clip
+        assert all(0 <= a["onset_s"] <= a["offset_s"] and {"word", "text", "parts"} <= set(a) for a in p["prediction"])
+        assert [a["onset_s"] for a in p["prediction"]] == sorted(a["onset_s"] for a in p["prediction"])
     r = CliRunner().invoke(app, ["evaluate", str(tiny_model), "--dataset", str(src), "--localization"])
     assert r.exit_code == 2 and "no composed sequences" in r.stderr

@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from m2t.converters.canonical import facing_angle
+from m2t.converters.errors import MotionFileError
 from m2t.converters.fileio import write_text_atomic
 from m2t.converters.skeletons import PART_NAMES, get_skeleton
 
@@ -86,7 +87,6 @@ def turn_and_place(joints: np.ndarray, yaw: float, root_xz: np.ndarray, root_idx
 def place_at_origin(joints: np.ndarray, skel) -> np.ndarray:
     """A clip as training clips are: root on the origin, facing +Z over its first 3 frames (only
     moved when the facing is undefined, e.g. hips and shoulders on one vertical line)."""
-    from m2t.converters.errors import MotionFileError
     try:
         yaw = -facing_yaw(joints, skel, slice(0, 3))
     except MotionFileError:

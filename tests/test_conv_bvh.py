@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from m2t.converters import MotionFileError, read_motion
-from m2t.converters import bvh
+from m2t.converters import bvh, bvh_hierarchy
 from m2t.converters.synthetic import walk_rig, walk_values, write_walk_bvh
 
 ORDERS = ["XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX"]
@@ -225,11 +225,11 @@ def test_fast_hierarchy_path_agrees_with_the_full_parser(tmp_path):
     headers.append("HIERARCHY\r\nROOT A\r\n{\r\n\tOFFSET 0 0 0\r\n\tCHANNELS 3 xposition YPOSITION Zposition\r\n"
                    "\tEnd Site\r\n\t{\r\n\t\tOFFSET 0 1 0\r\n\t}\r\n}\r\nROOT B\r\n{\tOFFSET 1 2 3 CHANNELS 0\r\n}\r\n")
     for h in headers:
-        fast = bvh._parse_hierarchy_fast(h)
-        assert fast is not None and _same_hierarchy(fast, bvh._parse_hierarchy_full(h))
+        fast = bvh_hierarchy._parse_hierarchy_fast(h)
+        assert fast is not None and _same_hierarchy(fast, bvh_hierarchy._parse_hierarchy_full(h))
     odd = headers[-1].replace("ROOT B", "root B").replace("OFFSET 1 2 3 CHANNELS 0", "CHANNELS 0 OFFSET 1 2 3")
     for h in (odd, odd.replace("root B", "ROOT B")):                 # other spellings and layouts: full parser
-        assert bvh._parse_hierarchy_fast(h) is None
+        assert bvh_hierarchy._parse_hierarchy_fast(h) is None
         assert bvh.parse_hierarchy(h).names == ("A", "A_End", "B")
     rng = random.Random(11)
     words = ["{", "}", "JOINT", "End", "Site", "OFFSET", "CHANNELS", "3", "7", "Xrotation", "xposition", "1e3",
@@ -247,9 +247,9 @@ def test_fast_hierarchy_path_agrees_with_the_full_parser(tmp_path):
             else:
                 toks[k] = rng.choice(words)
         text = "\n".join(toks)
-        fast = bvh._parse_hierarchy_fast(text)
+        fast = bvh_hierarchy._parse_hierarchy_fast(text)
         if fast is None:
             continue
         taken += 1
-        assert _same_hierarchy(fast, bvh._parse_hierarchy_full(text)), text
+        assert _same_hierarchy(fast, bvh_hierarchy._parse_hierarchy_full(text)), text
     assert taken > 50                                 # the mutations it accepts are checked too

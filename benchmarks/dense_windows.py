@@ -7,6 +7,9 @@ action words of one caption of the whole take.
     python benchmarks/dense_windows.py --model models/weights/default --dataset DSC --split val   # choose here
     python benchmarks/dense_windows.py --model models/weights/default --dataset DSC --split val --pads 0,0.25,0.5
 (--pads: only the default windows, once per context `models.dense.PAD_S` an action is captioned with.)
+    python benchmarks/dense_windows.py --model models/weights/default --dataset DSC --split val --scales "1;0.75,1" --min-actions 0.25,0.35
+(--scales / --min-actions: only --window/--hop, once per window lengths `models.dense.SCALES` (";"
+between settings) and Viterbi change cost `models.dense.MIN_ACTION_S`.)
 
 With --five-min (a folder of composed takes of about 5 minutes: `--min-actions 80 --max-actions 80`),
 also the wall time and peak resident memory of the default windowing on each such take.
@@ -34,6 +37,8 @@ def main(argv=None):
     ap.add_argument("--dataset", required=True)
     ap.add_argument("--split", default="test")
     ap.add_argument("--pads", default=None, help="comma-separated PAD_S values (s) to compare at --window/--hop")
+    ap.add_argument("--scales", default=None, help='";"-separated settings of models.dense.SCALES, e.g. "1;0.75,1"')
+    ap.add_argument("--min-actions", default=None, help="comma-separated models.dense.MIN_ACTION_S values (s)")
     ap.add_argument("--five-min", default=None)
     ap.add_argument("--window", type=float, default=2.0, help="window for the 5-minute timing")
     ap.add_argument("--hop", type=float, default=0.5)
@@ -43,24 +48,33 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     bundle = load_bundle(args.model)
     rows = []
-    print("| window, hop (s) | " + " | ".join(COLUMNS) + " | seconds |")
-    print("|---" * (len(COLUMNS) + 2) + "|")
+    print("| window, hop (s) | " + " | ".join(COLUMNS) + " | predicted | seconds |")
+    print("|---" * (len(COLUMNS) + 3) + "|")
+    from m2t.models import dense
     settings = SETTINGS
     if args.pads:
-        from m2t.models import dense
-        settings = [(args.window, args.hop, float(p)) for p in args.pads.split(",")]
-    for w, h, *pad in settings:
-        if pad:
-            dense.PAD_S = pad[0]
+        settings = [(args.window, args.hop, ("pad", float(p))) for p in args.pads.split(",")]
+    if args.scales or args.min_actions:
+        scales = [tuple(float(x) for x in sc.split(",")) for sc in (args.scales or ",".join(map(str, dense.SCALES))).split(";")]
+        mins = [float(x) for x in (args.min_actions or str(dense.MIN_ACTION_S)).split(",")]
+        settings = [(args.window, args.hop, ("cut", sc, m)) for sc in scales for m in mins]
+    for w, h, *extra in settings:
+        label = ""
+        if extra and extra[0][0] == "pad":
+            dense.PAD_S = extra[0][1]
+            label = f", pad {dense.PAD_S:g}"
+        elif extra:
+            dense.SCALES, dense.MIN_ACTION_S = extra[0][1], extra[0][2]
+            label = f", lengths x{'/'.join(f'{k:g}' for k in dense.SCALES)}, min action {dense.MIN_ACTION_S:g}"
         t0 = time.perf_counter()
         rep = evaluate_localization(bundle, args.dataset, args.split, window_s=w, hop_s=h)
         dt = time.perf_counter() - t0
         m = rep.metrics["model"]
-        name = "whole take, one caption" if w is None else f"{w:g}, {h:g}" + (f", pad {pad[0]:g}" if pad else "")
-        rows.append({"window_s": w, "hop_s": h, "pad_s": pad[0] if pad else None, "seconds": dt, **{k: m.get(k) for k in COLUMNS},
+        name = "whole take, one caption" if w is None else f"{w:g}, {h:g}" + label
+        rows.append({"window_s": w, "hop_s": h, "setting": label, "seconds": dt, **{k: m.get(k) for k in COLUMNS},
                      "counts": rep.metrics["counts"]})
         print(f"| {name} | " + " | ".join("-" if m.get(k) is None else f"{m[k]:.3f}" for k in COLUMNS)
-              + f" | {dt:.1f} |", flush=True)
+              + f" | {rep.metrics['counts']['predicted']} | {dt:.1f} |", flush=True)
     timing = []
     if args.five_min:
         from m2t.models import data as D

@@ -38,7 +38,8 @@ H_KEEP = "Keep the performer's bone lengths (default: the canonical body the mod
 H_JMAP = "JSON/CSV mapping canonical joint -> source joint(s) (or C3D markers)."
 H_DENSE = ("Recordings longer than this (s) get a timeline of actions (`segments`), each captioned on its own "
            "frames; a very large value gives one caption per file.")
-H_WINDOW = "Dense captioning: length (s) of the short windows that label the recording's frames."
+H_WINDOW = ("Dense captioning: length (s) of the longest windows that label the recording's frames "
+            "(windows of 0.75x this length are added: models.dense.SCALES).")
 H_HOP = "Dense captioning: seconds between the starts of consecutive windows."
 H_BODY = "SMPL npz: folder with SMPL/SMPL-H/SMPL-X model files for exact joints."
 
@@ -227,5 +228,6 @@ def _print_table(doc: dict) -> None:
     if not doc["segments"]:
         con.print("no actions in this caption")
     w = doc.get("windowing")
-    con.print(f"duration {doc['duration_s']:.2f} s" + (f"; {w['windows']} windows of {w['window_s']:g} s every "
+    lengths = ", ".join(f"{x:g}" for x in (w.get("lengths_s") or [w["window_s"]])) if w else ""
+    con.print(f"duration {doc['duration_s']:.2f} s" + (f"; {w['windows']} windows of {lengths} s every "
                                                          f"{w['hop_s']:g} s" if w else "; one caption"))

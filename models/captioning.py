@@ -33,7 +33,7 @@ from .errors import ModelDirError
 from .features import motion_features, observed_parts, pad_features
 from .onnx_model import OnnxBundle, check_backend, choose_backend, load_onnx_bundle
 from .confidence import for_model
-from .dense import dense_timeline, single_timeline, timeline_text
+from .dense import dense_timeline, single_timeline, timeline_text, window_lengths
 from .modeldir import decode_length
 from .results import DENSE_AFTER_S, HOP_S, WINDOW_S, CaptionResult, FileCaption, Token, check_options, check_windowing, \
     feature_time, part_scores, word_span
@@ -240,7 +240,9 @@ def caption_long(positions: np.ndarray, fps: float, bundle, source: str, warns: 
         return build_result(decode_fn([item[0]])[0], bundle, source, len(positions), fps, onset_rule, beam, warns,
                             None if parts is None else parts[0])
     warns = [w for w in warns if "trained on clips of at most" not in w]
-    warns.append(f"clip is {len(positions) / fps:.1f} s long: {len(windows)} windows of {window_s:g} s every "
+    lengths = window_lengths(window_s)
+    warns.append(f"clip is {len(positions) / fps:.1f} s long: {len(windows)} windows of "
+                 f"{', '.join(f'{x:g}' for x in lengths)} s every "
                  f"{hop_s:g} s found {len(timeline)} actions, each captioned on its own frames (`segments`); "
                  f"no single caption covers it, so `tokens` is empty")
     ds = bundle.downsample
@@ -253,7 +255,8 @@ def caption_long(positions: np.ndarray, fps: float, bundle, source: str, warns: 
                          frame_times=feature_time(np.arange(n), fps, ds).astype(np.float32),
                          window=np.zeros((0, n), np.float32), alpha=np.zeros((0, n, 6), np.float32),
                          segments=[a.to_dict(i) for i, a in enumerate(timeline)],
-                         windowing={"window_s": float(window_s), "hop_s": float(hop_s), "windows": len(windows)})
+                         windowing={"window_s": float(window_s), "hop_s": float(hop_s), "windows": len(windows),
+                                    "lengths_s": [float(x) for x in lengths]})
 
 
 def _max_len(bundle: Bundle) -> int:

@@ -1,23 +1,27 @@
 """Dense captions for recordings of any length: label short windows, cut, caption each action.
 
 1. **Labelling windows.** The canonical clip is cut into windows of `window_s` seconds every
-   `hop_s` seconds (the last window ends at the clip's end; a clip no longer than `window_s` is
-   one window). Each window is made canonical again as training clips are (root at the origin on
+   `hop_s` seconds, and again into windows of `SCALES` × `window_s` (1.5 s and 2 s by default;
+   the last window of each length ends at the clip's end; a clip no longer than a window is one
+   window). Each window is made canonical again as training clips are (root at the origin on
    the floor plane and facing +Z at its first frames, `compose.place_at_origin`) and decoded (in
    batches); its action words (`localization.trace_actions`) are its candidates.
 2. **Frame labels.** On a grid of `STEP_S` seconds, every frame of a window votes for one of the
    window's candidates: the one whose Gaussian window (m, σ) is nearest in units of its half
    span, so a window whose caption says "walks then waves" gives its first frames to the walk
-   and its last to the wave. A candidate's label is its verb stem plus its side (left/right) when
-   its clause names one ("raise|left" and "raise|right" are different actions). A frame's score
+   and its last to the wave. A candidate's label is its verb stem plus its side (left/right) and
+   its direction (backward, sideways, circle) when its clause names them ("raise|left" and
+   "raise|right", "walk" and "walk#backward" are different actions). A frame's score
    for a label is the share of the windows covering it that voted so. One label per frame
    (or none, score `NONE_SCORE`) is chosen by a Viterbi pass that pays `MIN_ACTION_S / 2`
    seconds' worth of score per change of label: runs shorter than about `MIN_ACTION_S` only
    survive with clear evidence. Each run of one label is an action.
 3. **Action captions.** Each action's frames (plus `PAD_S` of each neighbour, 0 by default) are captioned as
    a clip of their own, which is what the model was trained on: its caption is the action's
-   `text` and its most probable action word, that word's side and ranked body parts (Γ-weighted α)
-   name it; its confidence is that word's probability × the action's mean vote share.
+   `text` and its most probable action word, that word's side and ranked body parts (Γ-weighted
+   α) name it; its confidence is that word's probability × the action's mean vote share. (Naming
+   it by the word of its caption that has the votes' label instead named more actions on val,
+   but only by joining fewer neighbours, and cut side accuracy 0.86 -> 0.74: docs/outputs.md.)
    Neighbours that come out with the same label are joined.
 Actions tile the take in time order and do not overlap (one action at a time). Memory is one
 batch of windows: a take of any length costs `batch_size` windows at a time. Defaults (`WINDOW_S`,
@@ -41,7 +45,8 @@ from .results import DENSE_AFTER_S, HOP_S, WINDOW_S, check_windowing, feature_ti
 from .supervision import stem
 
 STEP_S = 0.05          # frame-label grid (s)
-MIN_ACTION_S = 0.25    # label changes cost MIN_ACTION_S / 2 seconds of full vote share
+SCALES = (0.75, 1.0)   # labelling windows of these multiples of window_s (docs/outputs.md: chosen on val)
+MIN_ACTION_S = 0.35    # label changes cost MIN_ACTION_S / 2 seconds of full vote share
 NONE_SCORE = 0.1       # score of "no action" on a frame (frames no window speaks for)
 PAD_S = 0.0            # context (s) of its neighbours an action is captioned with, each side (val: 0 beat 0.25, 0.5)
 JOIN_GAP_S = 0.3       # same-label neighbours closer than this become one action
@@ -60,6 +65,7 @@ class TimelineAction:
     windows: int                     # labelling windows that voted for it
     in_domain: float | None = None   # models/confidence.py score, when the model is calibrated
     low_confidence: bool | None = None
+    direction: str | None = None     # backward / sideways / circle from its clause (part of its label)
 
     @property
     def label(self) -> str:
@@ -84,8 +90,15 @@ class Window:
 
 
 def label_of(a) -> str:
-    """An action's label: verb stem, plus the side when its clause names left or right."""
-    return stem(a.word) + (f"|{a.side}" if a.side in ("left", "right") else "")
+    """An action's label: verb stem, plus the side when its clause names left or right, plus its
+    direction (backward, sideways, circle) when its clause names one."""
+    return (stem(a.word) + (f"|{a.side}" if a.side in ("left", "right") else "")
+            + (f"#{a.direction}" if getattr(a, "direction", None) else ""))
+
+
+def window_lengths(window_s: float) -> list[float]:
+    """The labelling window lengths (s) for `--window` (module docstring)."""
+    return [k * window_s for k in SCALES]
 
 
 def plan_windows(n_frames: int, fps: float, window_s: float, hop_s: float) -> list[tuple[int, int]]:
@@ -98,6 +111,17 @@ def plan_windows(n_frames: int, fps: float, window_s: float, hop_s: float) -> li
     if starts[-1] + w < n_frames:
         starts.append(n_frames - w)
     return [(s, s + w) for s in starts]
+
+
+def plan_scales(n_frames: int, fps: float, window_s: float, hop_s: float) -> list[tuple[int, int]]:
+    """plan_windows of every window length SCALES × window_s (each every min(hop, length)),
+    in order of length, duplicates dropped."""
+    check_windowing(window_s, hop_s)
+    out: dict = {}
+    for k in SCALES:
+        w = k * window_s
+        out.update(dict.fromkeys(plan_windows(n_frames, fps, w, min(hop_s, w))))
+    return list(out)
 
 
 # ------------------------------------------------------------------------------ step 2: frame labels
@@ -145,8 +169,10 @@ def viterbi_runs(scores: np.ndarray, switch_cost: float) -> list[tuple[int, int,
 
 
 def label_frames(windows: list[Window], duration_s: float, step: float = STEP_S,
-                 min_action_s: float = MIN_ACTION_S) -> list[tuple[float, float, str, float]]:
-    """[(onset_s, offset_s, label, mean share)] of the runs of one label (module docstring, step 2)."""
+                 min_action_s: float | None = None) -> list[tuple[float, float, str, float]]:
+    """[(onset_s, offset_s, label, mean share)] of the runs of one label (module docstring, step 2);
+    `min_action_s` defaults to MIN_ACTION_S."""
+    min_action_s = MIN_ACTION_S if min_action_s is None else min_action_s
     labels, shares = vote_shares(windows, duration_s, step)
     if not labels:
         return []
@@ -180,14 +206,16 @@ def caption_actions(joints: np.ndarray, fps: float, bundle, spans: list, windows
         voters = sum(1 for w in windows if w.start_s < off and w.end_s > on
                      and any(label_of(x) == label for x in w.actions))
         if not acts:                                            # its own caption names no action: the votes' label
-            stem_, _, side = label.partition("|")
+            rest, _, direction = label.partition("#")
+            stem_, _, side = rest.partition("|")
             acts = [PredictedAction(stem_, on, off, (on + off) / 2, side=side or None,
-                                    parts=[(p, 1.0 / len(PART_NAMES)) for p in PART_NAMES])]
+                                    parts=[(p, 1.0 / len(PART_NAMES)) for p in PART_NAMES],
+                                    direction=direction or None)]
         best = max(acts, key=lambda x: x.confidence if x.confidence is not None else 1.0)
         out.append(TimelineAction(best.word, " ".join(words), on, off, best.parts, best.side,
                                   (best.confidence if best.confidence is not None else 1.0) * share, voters,
                                   best.in_domain, None if best.in_domain is None or cal is None
-                                  else best.in_domain < cal.threshold))
+                                  else best.in_domain < cal.threshold, best.direction))
     return out
 
 
@@ -208,7 +236,7 @@ def _join(a: TimelineAction, b: TimelineAction) -> TimelineAction:
     wa, wb = a.offset_s - a.onset_s, b.offset_s - b.onset_s
     conf = (a.confidence * wa + b.confidence * wb) / max(wa + wb, 1e-9)
     return TimelineAction(keep.word, keep.text, a.onset_s, b.offset_s, keep.parts, keep.side, conf,
-                          max(a.windows, b.windows), keep.in_domain, keep.low_confidence)
+                          max(a.windows, b.windows), keep.in_domain, keep.low_confidence, keep.direction)
 
 
 def _features(joints: np.ndarray, bundle, skel) -> np.ndarray:
@@ -240,7 +268,7 @@ def single_timeline(words: list[str], dec, frame_time, duration_s: float, cal=No
     annotate(cal, acts, dec, parts)
     out = [TimelineAction(a.word, _clause(words, a), a.onset_s, min(a.offset_s, duration_s), a.parts, a.side,
                           a.confidence if a.confidence is not None else 1.0, 1, a.in_domain,
-                          None if a.in_domain is None or cal is None else a.in_domain < cal.threshold)
+                          None if a.in_domain is None or cal is None else a.in_domain < cal.threshold, a.direction)
            for a in acts]
     out.sort(key=lambda t: (t.onset_s, t.offset_s))
     return out
@@ -263,7 +291,7 @@ def dense_timeline(joints: np.ndarray, fps: float, bundle, window_s: float = WIN
     if decode_fn is None:
         decode_fn, parts_fn = _torch_fns(bundle, beam)
     skel = get_skeleton(bundle.cfg.skeleton)
-    plan = plan_windows(len(joints), fps, window_s, hop_s)
+    plan = plan_scales(len(joints), fps, window_s, hop_s)
     ds = bundle.downsample
     duration = len(joints) / fps
     cal = for_model(bundle)

@@ -48,6 +48,8 @@ THRESHOLDS = (0.3, 0.5, 0.7)
 METHODS = ("model", "whole", "centre", "equal", "energy")
 SIDES = ("left", "right")
 SIDE_WORDS = frozenset(SIDES + ("both",))         # say which side an action is on; never an action themselves
+DIRECTIONS = {"backward": "backward", "backwards": "backward", "back": "backward", "sideways": "sideways",
+              "circle": "circle"}                 # clause words that make one verb a different action
 
 
 # ------------------------------------------------------------------------------ words and names
@@ -93,6 +95,11 @@ def align(keys: list[set], stems: list[str]) -> list[int | None]:
             out.append(None)
             i += 1
     return out
+
+
+def direction_of(words: list[str]) -> str | None:
+    """The first DIRECTIONS word of a clause, normalised ("walks backwards" -> "backward"), or None."""
+    return next((DIRECTIONS[w] for w in words if w in DIRECTIONS), None)
 
 
 def side_of(words: list[str]) -> str | None:
@@ -184,6 +191,7 @@ class PredictedAction:
     confidence: float | None = None
     parts: list = field(default_factory=list)        # [(name, score)] ranked
     in_domain: float | None = None                   # models/confidence.py score, when calibrated
+    direction: str | None = None                     # direction_of its clause
 
     @property
     def stem(self) -> str:
@@ -207,7 +215,8 @@ def trace_actions(words: list[str], window: np.ndarray, alpha: np.ndarray, centr
                                    frame_time(float(np.clip(hi, 0, n - 1))), frame_time(float(centre[i])),
                                    PART_NAMES[int(order[0])], side_of(words[i:nxt]), i,
                                    None if probs is None else float(probs[i]),
-                                   [(PART_NAMES[j], float(score[j])) for j in order]))
+                                   [(PART_NAMES[j], float(score[j])) for j in order],
+                                   direction=direction_of(words[i:nxt])))
     return out
 
 

@@ -51,7 +51,8 @@ _ACTION = {
 _WINDOWING = {"type": ["object", "null"], "additionalProperties": False, "required": ["window_s", "hop_s", "windows"],
               "properties": {"window_s": {"type": "number", "exclusiveMinimum": 0},
                              "hop_s": {"type": "number", "exclusiveMinimum": 0},
-                             "windows": {"type": "integer", "minimum": 1}}}
+                             "windows": {"type": "integer", "minimum": 1},
+                             "lengths_s": {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0}}}}
 
 CAPTION_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from m2t.converters.errors import ConfigError
-from m2t.models.dense import (TimelineAction, Window, join_neighbours, label_frames, plan_windows, timeline_text,
-                              viterbi_runs, vote_shares)
-from m2t.models.localization import PredictedAction
+from m2t.models.dense import (TimelineAction, Window, join_neighbours, label_frames, label_of, plan_scales,
+                              plan_windows, timeline_text, viterbi_runs, vote_shares)
+from m2t.models.localization import SIDE_WORDS, PredictedAction
 
 
 def test_plan_windows_cover_the_take_and_end_at_its_end():
@@ -18,6 +18,22 @@ def test_plan_windows_cover_the_take_and_end_at_its_end():
     assert plan[-1] == (130, 210) and plan[-2] == (120, 200)               # last window flush with the end
     with pytest.raises(ConfigError):
         plan_windows(100, 20.0, 2.0, 4.0)
+
+
+def test_plan_scales_adds_the_shorter_windows():
+    plan = plan_scales(200, 20.0, 4.0, 2.0)                 # SCALES 0.75, 1: 3 s windows, then 4 s windows
+    assert plan == [(0, 60), (40, 100), (80, 140), (120, 180), (140, 200), (0, 80), (40, 120), (80, 160), (120, 200)]
+    assert plan_scales(40, 20.0, 4.0, 2.0) == [(0, 40)]     # one window of the whole clip, not two equal ones
+    assert plan_scales(100, 20.0, 2.0, 2.0)[:3] == [(0, 30), (30, 60), (60, 90)]   # hop capped at the 1.5 s length
+
+
+def test_labels_carry_side_and_direction():
+    from m2t.models.localization import trace_actions
+    words = "a person walks backwards then walks forward and turns left".split()
+    n, k = 10, len(words)
+    acts = trace_actions(words, np.full((k, n), 0.1), np.full((k, n, 6), 1 / 6), np.full(k, 5.0), np.full(k, 2.0),
+                         float)
+    assert [label_of(a) for a in acts if a.word not in SIDE_WORDS] == ["walk#backward", "walk", "turn|left"]
 
 
 def _act(word, on, off, conf=0.9, side=None, part="root", idx=2):
@@ -76,7 +92,7 @@ def test_dense_timeline_on_a_long_take(tiny_model):
     joints = np.concatenate([make_motion(k, 100, rng) for k in ("walk", "wave_left", "kick_left") * 4])  # 60 s
     bundle = load_bundle(tiny_model)
     timeline, windows = dense_timeline(joints, 20.0, bundle, 4.0, 2.0)
-    assert len(windows) == len(plan_windows(len(joints), 20.0, 4.0, 2.0)) == 29
+    assert len(windows) == len(plan_scales(len(joints), 20.0, 4.0, 2.0)) == 29 + 30
     assert timeline and all(0 <= t.onset_s < t.offset_s <= 60.0 for t in timeline)
     assert all(a.offset_s <= b.onset_s for a, b in zip(timeline, timeline[1:]))     # in order, never overlapping
     assert all(a.label != b.label or b.onset_s - a.offset_s >= 0.3 for a, b in zip(timeline, timeline[1:]))
@@ -99,8 +115,9 @@ def test_caption_and_segment_cli_on_a_long_recording(tiny_model, tmp_path):
     assert r.exit_code == 0, r.output
     d = json.loads((tmp_path / "o" / "long.json").read_text())
     validate(d, CAPTION_SCHEMA)
-    n_windows = len(plan_windows(d["frames"], d["fps"], 4.0, 2.0))
-    assert d["windowing"] == {"window_s": 4.0, "hop_s": 2.0, "windows": n_windows} and d["tokens"] == []
+    n_windows = len(plan_scales(d["frames"], d["fps"], 4.0, 2.0))
+    assert d["windowing"] == {"window_s": 4.0, "hop_s": 2.0, "windows": n_windows, "lengths_s": [3.0, 4.0]}
+    assert d["tokens"] == []
     assert d["segments"] and all(0 <= s["onset_s"] <= s["offset_s"] <= d["duration_s"] for s in d["segments"])
     srt = (tmp_path / "o" / "long.srt").read_text()
     assert srt.count(" --> ") == 1 + len(d["segments"])

@@ -139,7 +139,8 @@ def kit(rounds: int) -> None:
         for graph in (ONNX_ENCODER, ONNX_DECODER):
             quantize_dynamic(str(Path(d) / graph), str(Path(q) / graph), per_channel=True, weight_type=QuantType.QInt8)
         runners = {"float (default level)": O.OrtCaptioner(d, "cpu", threads=1),
-                   "int8 per-channel (extended level)": O.OrtCaptioner(q, "cpu", threads=1, level="ORT_ENABLE_EXTENDED")}
+                   "int8 per-channel (extended level)": O.OrtCaptioner(q, "cpu", threads=1,
+                                                                       level="ORT_ENABLE_EXTENDED")}
         methods = {"authors greedy": lambda: authors_greedy(model, x, mask, 20)}
         for k, r in runners.items():
             methods[f"{k} greedy"] = lambda r=r: O.greedy(r, xn, mn, 20)

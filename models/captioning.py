@@ -87,7 +87,9 @@ def build_result(dec: Decoded, bundle: Bundle, source: str, n_frames: int, fps: 
                  onset_rule: str = "fwhm", beam: int = 1, warnings: list[str] | None = None,
                  parts: np.ndarray | None = None) -> CaptionResult:
     """Turn one decoded caption and its trace into a CaptionResult. `parts`: the clip's encoder
-    output (n, P, H), for the in-domain score of its actions when the model is calibrated."""
+    output (n, P, H), for the in-domain score of its actions when the model is calibrated
+    (default: `dec.parts`, what decoding with_parts handed back)."""
+    parts = dec.parts if parts is None else parts
     ds = bundle.downsample
     words = bundle.vocab.decode(dec.ids)
     flags = _motion_flags(words, bundle)
@@ -173,9 +175,11 @@ def _check_device(bundle: OnnxBundle, device) -> None:
                           f"(load it with device={device!r})")
 
 
-def _decode(bundle, items, beam: int, max_len: int, device) -> list[Decoded]:
+def _decode(bundle, items, beam: int, max_len: int, device, with_parts: bool = False) -> list[Decoded]:
     """[(features, part mask)] -> decoded captions, on the bundle's backend (part_mask None when
-    every part of every clip is observed). `device`: None keeps the model where it is."""
+    every part of every clip is observed). `device`: None keeps the model where it is.
+    `with_parts`: each caption also gets its clip's encoder output (`Decoded.parts`, from the
+    encoder pass of the decoding: one pass serves both)."""
     feats = [f for f, _ in items]
     pm = np.stack([p for _, p in items])
     pm = None if pm.all() else pm
@@ -183,7 +187,7 @@ def _decode(bundle, items, beam: int, max_len: int, device) -> list[Decoded]:
         _check_device(bundle, device)
         from .ort_decoding import decode as ort_decode
         x, mask = pad_features(feats)
-        return ort_decode(bundle.runner, x, mask, beam, max_len, pm)
+        return ort_decode(bundle.runner, x, mask, beam, max_len, pm, with_parts=with_parts)
     import torch
     from .batching import batch_features
     from .decoding import decode
@@ -194,25 +198,14 @@ def _decode(bundle, items, beam: int, max_len: int, device) -> list[Decoded]:
         dev = pick_device(device)
         bundle.model.to(dev)
     x, mask = batch_features(feats, dev)
-    return decode(bundle.model, x, mask, beam, max_len, None if pm is None else torch.from_numpy(pm).to(dev))
+    return decode(bundle.model, x, mask, beam, max_len, None if pm is None else torch.from_numpy(pm).to(dev),
+                  with_parts=with_parts)
 
 
-def _encoder_parts(bundle, items, device) -> np.ndarray | None:
-    """(B, T, P, H) encoder output of [(features, part mask)], on either backend, only when the
-    model has an in-domain calibration (models/confidence.py); else None."""
-    if for_model(bundle) is None:
-        return None
-    pm = np.stack([p for _, p in items])
-    if isinstance(bundle, OnnxBundle):
-        x, mask = pad_features([f for f, _ in items])
-        return bundle.runner.encode(x, mask, None if pm.all() else pm)["parts"]
-    import torch
-    from .batching import batch_features
-    dev = next(bundle.model.parameters()).device
-    x, mask = batch_features([f for f, _ in items], dev)
-    with torch.no_grad():
-        return bundle.model.encode(x, mask, part_mask=None if pm.all() else torch.from_numpy(pm).to(dev)
-                                   ).parts.cpu().numpy()
+def _calibrated(bundle) -> bool:
+    """The model has an in-domain calibration (models/confidence.py): decoding hands back the
+    encoder output for its score."""
+    return for_model(bundle) is not None
 
 
 def caption_long(positions: np.ndarray, fps: float, bundle, source: str, warns: list[str], part_mask: np.ndarray,
@@ -223,22 +216,16 @@ def caption_long(positions: np.ndarray, fps: float, bundle, source: str, warns: 
     recording). When the timeline has one action and the clip is no longer than the model's
     training clips, the one caption of the whole clip is returned instead (with its tokens).
     Works on both backends."""
-    max_len = _max_len(bundle)
+    max_len, with_parts = _max_len(bundle), _calibrated(bundle)
 
     def decode_fn(feats):
-        return _decode(bundle, [(f, part_mask) for f in feats], beam, max_len, device)
+        return _decode(bundle, [(f, part_mask) for f in feats], beam, max_len, device, with_parts)
 
-    def parts_fn(feats):
-        return _encoder_parts(bundle, [(f, part_mask) for f in feats], device)
-
-    timeline, windows = dense_timeline(positions, fps, bundle, window_s, hop_s, beam, batch_size,
-                                       decode_fn=decode_fn, parts_fn=parts_fn)
+    timeline, windows = dense_timeline(positions, fps, bundle, window_s, hop_s, beam, batch_size, decode_fn=decode_fn)
     hi = bundle.meta.get("train", {}).get("max_frames")
     if len(timeline) <= 1 and (not hi or len(positions) <= hi):
-        item = (motion_features(positions * bundle.input_scale, bundle.norm, bundle.downsample), part_mask)
-        parts = _encoder_parts(bundle, [item], device)
-        return build_result(decode_fn([item[0]])[0], bundle, source, len(positions), fps, onset_rule, beam, warns,
-                            None if parts is None else parts[0])
+        feats = motion_features(positions * bundle.input_scale, bundle.norm, bundle.downsample)
+        return build_result(decode_fn([feats])[0], bundle, source, len(positions), fps, onset_rule, beam, warns)
     warns = [w for w in warns if "trained on clips of at most" not in w]
     lengths = window_lengths(window_s)
     warns.append(f"clip is {len(positions) / fps:.1f} s long: {len(windows)} windows of "
@@ -281,10 +268,8 @@ def caption_motion(motion_or_path, bundle: "Bundle | OnnxBundle", beam: int = 1,
         r = caption_long(m.positions, m.fps, bundle, source, warns, item[1], beam, onset_rule, window_s, hop_s,
                          device=device)
     else:
-        dec = _decode(bundle, [item], beam, _max_len(bundle), device)[0]
-        parts = _encoder_parts(bundle, [item], device)
-        r = build_result(dec, bundle, source, m.n_frames, m.fps, onset_rule, beam, warns,
-                         None if parts is None else parts[0])
+        dec = _decode(bundle, [item], beam, _max_len(bundle), device, _calibrated(bundle))[0]
+        r = build_result(dec, bundle, source, m.n_frames, m.fps, onset_rule, beam, warns)
     r.time_offset_s = float(getattr(m, "time_offset_s", 0.0) or 0.0)
     return r
 
@@ -328,11 +313,9 @@ def _caption_batch(bundle, batch: list, beam: int, onset_rule: str, batch_size: 
     ok = [(fc, got) for fc, got in batch if got is not None and got[5] is None]
     if ok:
         items = [got[3:5] for _, got in ok]
-        parts = _encoder_parts(bundle, items, device)
-        decoded = _decode(bundle, items, beam, _max_len(bundle), device)
-        for j, ((fc, (n, fps, warns, _, _, _, off)), dec) in enumerate(zip(ok, decoded)):
-            fc.result = build_result(dec, bundle, str(fc.source), n, fps, onset_rule, beam, warns,
-                                     None if parts is None else parts[j])
+        decoded = _decode(bundle, items, beam, _max_len(bundle), device, _calibrated(bundle))
+        for (fc, (n, fps, warns, _, _, _, off)), dec in zip(ok, decoded):
+            fc.result = build_result(dec, bundle, str(fc.source), n, fps, onset_rule, beam, warns)
             fc.result.time_offset_s = off
     for fc, got in batch:                                 # long recordings: windows, one at a time
         if got is not None and got[5] is not None:

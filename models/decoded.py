@@ -23,6 +23,17 @@ class Decoded:
     centre: np.ndarray             # (S,) m_t, frames
     width: np.ndarray              # (S,) σ_t, frames
     logprobs: np.ndarray | None = None   # (S,) log p of each emitted token (incl. <eos>), nats
+    parts: np.ndarray | None = None      # (T, P, H) encoder output P of the clip's real frames, when
+                                         # decoding was asked for it (with_parts: the in-domain score)
+
+
+def attach_parts(decoded: list[Decoded], parts: np.ndarray) -> list[Decoded]:
+    """Give each caption its clip's rows of the encoder output its decoding ran on: parts
+    (B, T', P, H) in the captions' order -> `Decoded.parts` (a view cut to the clip's frames), so
+    the in-domain score (models/confidence.py) needs no second encoder pass."""
+    for b, d in enumerate(decoded):
+        d.parts = parts[b, :d.window.shape[1]]
+    return decoded
 
 
 def package_batch(tokens: np.ndarray, logps: np.ndarray, trace: dict, lengths) -> list[Decoded]:

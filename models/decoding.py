@@ -1,7 +1,8 @@
 """Batched decoding: greedy and beam search, both returning the per-step attention trace.
 
 Both run the encoder once and reuse its projections at every step (the reference recomputes
-them per step and decodes beams one sample at a time).
+them per step and decodes beams one sample at a time). `with_parts=True` hands that encoder
+output back (`Decoded.parts`) for the in-domain score, so it needs no second encoder pass.
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import fields
 
 import torch
 
-from .decoded import TRACE, Decoded, package_batch, package_one  # noqa: F401 (Decoded re-exported)
+from .decoded import TRACE, Decoded, attach_parts, package_batch, package_one  # noqa: F401 (Decoded re-exported)
 from .batching import batch_features
 from .features import motion_features
 from .modeldir import decode_length
@@ -22,13 +23,15 @@ assert set(_TRACE) == set(TRACE), "decoded.TRACE (the torch-free copy) must name
 
 @torch.no_grad()
 def greedy(model: Captioner, x: torch.Tensor, mask: torch.Tensor, max_len: int = 30,
-           part_mask: torch.Tensor | None = None) -> list[Decoded]:
+           part_mask: torch.Tensor | None = None, with_parts: bool = False) -> list[Decoded]:
     """x (B, T, J, 3), mask (B, T) -> B decoded captions; stops when every caption hit <eos>.
     Captions that have ended are dropped from the computation (the batch is compacted once a
-    quarter of its rows are done), so a batch costs about its mean caption length, not its max."""
+    quarter of its rows are done), so a batch costs about its mean caption length, not its max.
+    with_parts: each caption also gets its clip's encoder output (`Decoded.parts`)."""
     model.eval()
     B = x.shape[0]
     mem = model.encode(x, mask, exact=False, part_mask=part_mask)
+    parts = mem.parts
     state = model.init_state(B, x.device)
     prev = torch.full((B,), SOS_ID, dtype=torch.long, device=x.device)
     rows = None                                          # original index of each computed row (None: all)
@@ -53,7 +56,8 @@ def greedy(model: Captioner, x: torch.Tensor, mask: torch.Tensor, max_len: int =
             mem = mem.index_select(keep)
             state = tuple((h.index_select(1, keep), c.index_select(1, keep)) for h, c in state)
             prev, done = prev[keep], done[keep]
-    return _package(torch.stack(toks, 1), torch.stack(logps, 1), traces, mask)
+    out = _package(torch.stack(toks, 1), torch.stack(logps, 1), traces, mask)
+    return attach_parts(out, parts.cpu().numpy()) if with_parts else out
 
 
 
@@ -73,22 +77,25 @@ def _package(tokens, logps, traces, mask) -> list[Decoded]:
 
 @torch.no_grad()
 def beam_search(model: Captioner, x: torch.Tensor, mask: torch.Tensor, beam: int = 2,
-                max_len: int = 30, part_mask: torch.Tensor | None = None) -> list[Decoded]:
+                max_len: int = 30, part_mask: torch.Tensor | None = None, with_parts: bool = False) -> list[Decoded]:
     """Batched synchronous beam search with length-normalised scores (sum log p / length, the
     <eos> counted); a hypothesis ends at <eos>. Each sample stops once it has `beam` finished
     hypotheses; the best finished (or, failing that, the best alive) one is returned.
-    beam=1 runs greedy (the beam code with K = 1 gives the same tokens: tests check it)."""
+    beam=1 runs greedy (the beam code with K = 1 gives the same tokens: tests check it).
+    with_parts: as `greedy`."""
     if beam <= 1:
-        return greedy(model, x, mask, max_len, part_mask)
-    return _beam(model, x, mask, beam, max_len, part_mask)
+        return greedy(model, x, mask, max_len, part_mask, with_parts)
+    return _beam(model, x, mask, beam, max_len, part_mask, with_parts)
 
 
 @torch.no_grad()
 def _beam(model: Captioner, x: torch.Tensor, mask: torch.Tensor, K: int, max_len: int,
-          part_mask: torch.Tensor | None = None) -> list[Decoded]:
+          part_mask: torch.Tensor | None = None, with_parts: bool = False) -> list[Decoded]:
     model.eval()
     B, dev = x.shape[0], x.device
-    mem = model.encode(x, mask, exact=False, part_mask=part_mask).index_select(torch.arange(B, device=dev).repeat_interleave(K))
+    mem = model.encode(x, mask, exact=False, part_mask=part_mask)
+    parts = mem.parts
+    mem = mem.index_select(torch.arange(B, device=dev).repeat_interleave(K))
     state = model.init_state(B * K, dev)
     prev = torch.full((B * K,), SOS_ID, dtype=torch.long, device=dev)
     score = torch.full((B, K), float("-inf"), device=dev)
@@ -156,7 +163,7 @@ def _beam(model: Captioner, x: torch.Tensor, mask: torch.Tensor, K: int, max_len
             r = b * K + int(score[b].argmax())
             tokens, logps, trace = hist_tok[r], hist_lp[r], {k: hist[k][r] for k in _TRACE}
         out.append(_one(tokens, logps, trace, int(mask[b].sum())))
-    return out
+    return attach_parts(out, parts.cpu().numpy()) if with_parts else out
 
 
 def _one(tokens, logps, trace, n_frames) -> Decoded:
@@ -165,24 +172,26 @@ def _one(tokens, logps, trace, n_frames) -> Decoded:
 
 
 def decode(model: Captioner, x: torch.Tensor, mask: torch.Tensor, beam: int = 1, max_len: int = 30,
-           part_mask: torch.Tensor | None = None) -> list[Decoded]:
-    """Greedy for beam <= 1, beam search otherwise; part_mask (B, P) as Captioner.encode."""
-    return beam_search(model, x, mask, beam, max_len, part_mask)
+           part_mask: torch.Tensor | None = None, with_parts: bool = False) -> list[Decoded]:
+    """Greedy for beam <= 1, beam search otherwise; part_mask (B, P) as Captioner.encode;
+    with_parts: each caption also gets its clip's encoder output (`Decoded.parts`)."""
+    return beam_search(model, x, mask, beam, max_len, part_mask, with_parts)
 
 
 def decode_samples(bundle, samples, beam: int = 1, batch_size: int = 32, max_len: int | None = None,
                    progress=None, with_parts: bool = False):
     """Caption dataset samples (models.data.Sample) with a loaded Bundle, `batch_size` at a time
-    on the model's device: yields (chunk, decoded captions, encoder parts (B, T, P, H) numpy or
-    None). The one loop behind evaluation, localisation, plots and the in-domain calibration."""
+    on the model's device: yields (chunk, decoded captions, encoder parts or None). Encoder parts
+    (with_parts): one (T, P, H) array per clip, its real frames, from the encoder pass the decoding
+    ran (`Decoded.parts`). The one loop behind evaluation, localisation, plots and the in-domain
+    calibration."""
     dev = next(bundle.model.parameters()).device
     max_len = max_len or decode_length(bundle.meta)
     for start in range(0, len(samples), batch_size):
         chunk = samples[start:start + batch_size]
         x, mask = batch_features([motion_features(s.joints, bundle.norm, bundle.downsample) for s in chunk], dev)
-        with torch.no_grad():
-            parts = bundle.model.encode(x, mask).parts.cpu().numpy() if with_parts else None
-        yield chunk, decode(bundle.model, x, mask, beam, max_len), parts
+        decs = decode(bundle.model, x, mask, beam, max_len, with_parts=with_parts)
+        yield chunk, decs, [d.parts for d in decs] if with_parts else None
         if progress:
             progress(min(start + batch_size, len(samples)), len(samples))
 

@@ -186,15 +186,16 @@ def label_frames(windows: list[Window], duration_s: float, step: float = STEP_S,
 
 # ------------------------------------------------------------------------------ step 3: action captions
 def caption_actions(joints: np.ndarray, fps: float, bundle, spans: list, windows: list[Window],
-                    decode_fn, parts_fn=None, cal=None, skel=None) -> list[TimelineAction]:
-    """Caption each span [(onset_s, offset_s, label, share)] as a clip (module docstring, step 3)."""
+                    decode_fn, cal=None, skel=None) -> list[TimelineAction]:
+    """Caption each span [(onset_s, offset_s, label, share)] as a clip (module docstring, step 3);
+    with a calibration `cal`, the in-domain score of each action comes from the encoder output
+    its decoding handed back (`Decoded.parts`; none: no score)."""
     skel = skel or get_skeleton(bundle.cfg.skeleton)
     ds, n = bundle.downsample, len(joints)
     cuts = [(max(0, int(round((on - PAD_S) * fps))), min(n, int(round((off + PAD_S) * fps)))) for on, off, _, _ in spans]
     cuts = [(a, max(b, min(n, a + 2 * ds))) for a, b in cuts]
     feats = [_features(joints[a:b], bundle, skel) for a, b in cuts]
     decs = decode_fn(feats) if feats else []
-    parts = parts_fn(feats) if (cal is not None and parts_fn is not None and feats) else None
     out: list[TimelineAction] = []
     for k, ((on, off, label, share), (a, _), dec) in enumerate(zip(spans, cuts, decs)):
         words = bundle.vocab.decode(dec.ids)
@@ -202,7 +203,7 @@ def caption_actions(joints: np.ndarray, fps: float, bundle, spans: list, windows
         acts = [x for x in trace_actions(words, dec.window, dec.alpha, dec.centre, dec.width,
                                          lambda i, a=a: a / fps + float(feature_time(i, fps, ds)), probs)
                 if x.word not in SIDE_WORDS]
-        annotate(cal, acts, dec, None if parts is None else parts[k])
+        annotate(cal, acts, dec, dec.parts)
         voters = sum(1 for w in windows if w.start_s < off and w.end_s > on
                      and any(label_of(x) == label for x in w.actions))
         if not acts:                                            # its own caption names no action: the votes' label
@@ -284,12 +285,13 @@ def _clause(words: list[str], a: PredictedAction) -> str:
 
 def dense_timeline(joints: np.ndarray, fps: float, bundle, window_s: float = WINDOW_S, hop_s: float = HOP_S,
                    beam: int = 1, batch_size: int = 16, progress=None,
-                   decode_fn=None, parts_fn=None) -> tuple[list[TimelineAction], list[Window]]:
+                   decode_fn=None) -> tuple[list[TimelineAction], list[Window]]:
     """Canonical joints (T, J, 3) in metres at `fps` on the model's skeleton -> (timeline, windows).
-    `decode_fn(features list) -> [Decoded]` and `parts_fn(features list) -> (B, T, P, H) | None`
-    decode and encode a batch of clips (any backend); by default the torch model of `bundle`."""
+    `decode_fn(features list) -> [Decoded]` decodes a batch of clips (any backend; for in-domain
+    scores of a calibrated model with each clip's encoder output, `Decoded.parts`); by default the
+    torch model of `bundle`."""
     if decode_fn is None:
-        decode_fn, parts_fn = _torch_fns(bundle, beam)
+        decode_fn = _torch_decode_fn(bundle, beam)
     skel = get_skeleton(bundle.cfg.skeleton)
     plan = plan_scales(len(joints), fps, window_s, hop_s)
     ds = bundle.downsample
@@ -311,25 +313,21 @@ def dense_timeline(joints: np.ndarray, fps: float, bundle, window_s: float = WIN
     spans = label_frames(windows, duration)
     timeline = []
     for b0 in range(0, len(spans), step):
-        timeline += caption_actions(joints, fps, bundle, spans[b0:b0 + step], windows, decode_fn, parts_fn, cal, skel)
+        timeline += caption_actions(joints, fps, bundle, spans[b0:b0 + step], windows, decode_fn, cal, skel)
     return join_neighbours(timeline), windows
 
 
-def _torch_fns(bundle, beam: int):
-    """decode_fn, parts_fn on the torch model of a loaded Bundle (where it is)."""
+def _torch_decode_fn(bundle, beam: int):
+    """decode_fn on the torch model of a loaded Bundle (where it is); with the encoder output
+    (`Decoded.parts`) when the model is calibrated."""
     import torch
     from .batching import batch_features
     from .decoding import decode
     dev = next(bundle.model.parameters()).device
-    max_len = decode_length(bundle.meta)
+    max_len, with_parts = decode_length(bundle.meta), for_model(bundle) is not None
 
     def decode_fn(feats):
         x, mask = batch_features(feats, dev)
         with torch.no_grad():
-            return decode(bundle.model, x, mask, beam, max_len)
-
-    def parts_fn(feats):
-        x, mask = batch_features(feats, dev)
-        with torch.no_grad():
-            return bundle.model.encode(x, mask).parts.cpu().numpy()
-    return decode_fn, parts_fn
+            return decode(bundle.model, x, mask, beam, max_len, with_parts=with_parts)
+    return decode_fn

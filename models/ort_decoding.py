@@ -3,8 +3,9 @@ trace to float rounding), on the graphs models.export writes, with numpy and onn
 Nothing here imports torch, so `m2t caption` on this path starts in a fraction of a second.
 
 The encoder graph runs once per batch; every step runs the decoder-step graph on the cached
-memory. Greedy drops ended captions from the batch (compacting once a quarter of its rows are
-done), as models.decoding.greedy does. Beam search is models.decoding.beam_search's batched,
+memory; `with_parts=True` hands the encoder output back with each caption (`Decoded.parts`, for
+the in-domain score) instead of a second encoder pass. Greedy drops ended captions from the
+batch (compacting once a quarter of its rows are done), as models.decoding.greedy does. Beam search is models.decoding.beam_search's batched,
 synchronous, length-normalised search, step for step.
 
 Batches above CHUNK clips are split into equal chunks of at most CHUNK clips; with more than one
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from .decoded import TRACE, Decoded, package_batch, package_one
+from .decoded import TRACE, Decoded, attach_parts, package_batch, package_one
 from .errors import DeviceError
 from .modeldir import ONNX_DECODER, ONNX_ENCODER
 from .results import DEVICES
@@ -211,19 +212,22 @@ def _chunked(runner: OrtCaptioner, fn, x, mask, part_mask, chunk: int | None, wo
 
 def greedy(runner: OrtCaptioner, x: np.ndarray, mask: np.ndarray, max_len: int = 30,
            part_mask: np.ndarray | None = None, *, compact: bool = True, chunk: int | None = CHUNK,
-           workers: bool = True) -> list[Decoded]:
+           workers: bool = True, with_parts: bool = False) -> list[Decoded]:
     """models.decoding.greedy on ONNX Runtime: x (B, T, J, 3), mask (B, T) -> B captions.
     Batches above `chunk` clips, and with several threads those of 2 x MIN_CHUNK clips or more,
     are decoded in equal chunks, each cut to its longest clip, concurrently on up to
     `runner.threads` single-threaded workers (workers=False: one chunk after another on the runner's sessions); chunk=None and
     workers=False: the whole batch at once. compact=False keeps ended captions in the batch
-    until all have ended (for benchmarks)."""
+    until all have ended (for benchmarks). with_parts: each caption also gets its clip's encoder
+    output (`Decoded.parts`)."""
     out = _chunked(runner, lambda r, a, m, pm: greedy(r, a, m, max_len, pm, compact=compact, chunk=None,
-                                                       workers=False), x, mask, part_mask, chunk, workers)
+                                                       workers=False, with_parts=with_parts),
+                   x, mask, part_mask, chunk, workers)
     if out is not None:
         return out
     B = x.shape[0]
     mem = runner.encode(x, mask, part_mask)
+    parts = mem["parts"]
     state = runner.init_state(B)
     prev = np.full(B, SOS_ID, np.int64)
     rows = None
@@ -247,7 +251,8 @@ def greedy(runner: OrtCaptioner, x: np.ndarray, mask: np.ndarray, max_len: int =
             state = [np.ascontiguousarray(s[keep]) for s in state]
             prev, done = prev[keep], done[keep]
     trace = {k: np.stack([t[k] for t in traces], 1) for k in TRACE}
-    return package_batch(np.stack(toks, 1), np.stack(logps, 1), trace, mask.sum(1))
+    out = package_batch(np.stack(toks, 1), np.stack(logps, 1), trace, mask.sum(1))
+    return attach_parts(out, parts) if with_parts else out
 
 
 def _topk(a: np.ndarray, k: int):
@@ -260,19 +265,21 @@ def _topk(a: np.ndarray, k: int):
 
 def beam_search(runner: OrtCaptioner, x: np.ndarray, mask: np.ndarray, beam: int = 2,
                 max_len: int = 30, part_mask: np.ndarray | None = None, *, chunk: int | None = CHUNK,
-                workers: bool = True) -> list[Decoded]:
+                workers: bool = True, with_parts: bool = False) -> list[Decoded]:
     """models.decoding.beam_search on ONNX Runtime (same algorithm, step for step; every clip's
-    search is independent, so large batches are split as in `greedy`)."""
+    search is independent, so large batches are split as in `greedy`); with_parts as `greedy`."""
     if beam <= 1:
-        return greedy(runner, x, mask, max_len, part_mask, chunk=chunk, workers=workers)
-    out = _chunked(runner, lambda r, a, m, pm: _beam(r, a, m, beam, max_len, pm), x, mask, part_mask,
+        return greedy(runner, x, mask, max_len, part_mask, chunk=chunk, workers=workers, with_parts=with_parts)
+    out = _chunked(runner, lambda r, a, m, pm: _beam(r, a, m, beam, max_len, pm, with_parts), x, mask, part_mask,
                    chunk and max(1, chunk // beam), workers)
-    return out if out is not None else _beam(runner, x, mask, beam, max_len, part_mask)
+    return out if out is not None else _beam(runner, x, mask, beam, max_len, part_mask, with_parts)
 
 
-def _beam(runner: OrtCaptioner, x, mask, K: int, max_len: int, part_mask=None) -> list[Decoded]:
+def _beam(runner: OrtCaptioner, x, mask, K: int, max_len: int, part_mask=None, with_parts: bool = False
+          ) -> list[Decoded]:
     B = x.shape[0]
-    mem = _take(runner.encode(x, mask, part_mask), np.repeat(np.arange(B), K))
+    enc = runner.encode(x, mask, part_mask)
+    mem = _take(enc, np.repeat(np.arange(B), K))
     state = runner.init_state(B * K)
     prev = np.full(B * K, SOS_ID, np.int64)
     score = np.full((B, K), -np.inf, np.float32)
@@ -334,10 +341,11 @@ def _beam(runner: OrtCaptioner, x, mask, K: int, max_len: int, part_mask=None) -
             r = b * K + int(score[b].argmax())
             tokens, logps, trace = hist_tok[r].tolist(), hist_lp[r], {k: hist[k][r] for k in TRACE}
         out.append(package_one(tokens, logps, trace, int(lengths[b])))
-    return out
+    return attach_parts(out, enc["parts"]) if with_parts else out
 
 
 def decode(runner: OrtCaptioner, x: np.ndarray, mask: np.ndarray, beam: int = 1, max_len: int = 30,
-           part_mask: np.ndarray | None = None) -> list[Decoded]:
-    """Greedy for beam <= 1, beam search otherwise; part_mask (B, P) as Captioner.encode."""
-    return beam_search(runner, x, mask, beam, max_len, part_mask)
+           part_mask: np.ndarray | None = None, with_parts: bool = False) -> list[Decoded]:
+    """Greedy for beam <= 1, beam search otherwise; part_mask (B, P) as Captioner.encode;
+    with_parts: each caption also gets its clip's encoder output (`Decoded.parts`)."""
+    return beam_search(runner, x, mask, beam, max_len, part_mask, with_parts=with_parts)

@@ -1,6 +1,11 @@
 """Held-out accuracy figures for a model trained on `m2t dataset build` output (MODEL_CARD.md).
 
     python scripts/model_card_eval.py --model models/weights/default --dataset DATASET_DIR [--split test]
+        [--onnx DIR]
+
+Decoding is greedy on the torch model, or with --onnx DIR on ONNX Runtime with the graphs in DIR
+(a model folder: encoder.onnx and decoder_step.onnx, e.g. quantised copies; the vocabulary and
+normalisation still come from --model), to compare graph variants on the same clips.
 
 Prints and writes (--out JSON) figures that do not depend on wording:
 - content accuracy: the caption names the labelled action (keyword stems per label, below);
@@ -62,6 +67,7 @@ def main(argv=None):
     ap.add_argument("--dataset", required=True)
     ap.add_argument("--split", default="test")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--onnx", default=None, metavar="DIR", help="decode with the ONNX graphs in DIR")
     args = ap.parse_args(argv)
     torch.set_num_threads(2)
     bundle = load_bundle(args.model)
@@ -69,10 +75,14 @@ def main(argv=None):
     labels = {r["id"]: r for r in csv.DictReader(open(root / "manifest.csv"))}
     samples, _ = D.load_samples(root, D.read_split(root, args.split))
     preds, traces = [], []
+    if args.onnx:
+        from m2t.models.ort_decoding import OrtCaptioner, greedy as ort_greedy
+        runner = OrtCaptioner(args.onnx, "cpu")
     for i in range(0, len(samples), 128):
         chunk = samples[i:i + 128]
         x, mask = batch_features([motion_features(s.joints, bundle.norm, bundle.downsample) for s in chunk], "cpu")
-        for dec in greedy(bundle.model, x, mask, 30):
+        decs = ort_greedy(runner, x.numpy(), mask.numpy(), 30) if args.onnx else greedy(bundle.model, x, mask, 30)
+        for dec in decs:
             preds.append(bundle.vocab.decode(dec.ids))
             traces.append(dec)
     flip = {"left": "right", "right": "left", "both": "both"}

@@ -15,7 +15,7 @@ import torch
 from m2t.models import data as D
 from m2t.models.checkpoint import load_bundle
 from m2t.models.compose import read_segments
-from m2t.models.dense import _torch_fns, caption_actions
+from m2t.models.dense import _torch_decode_fn, caption_actions
 from m2t.models.localization import PredictedAction, kinematic_energy, part_energy, score_actions, summarise
 
 
@@ -27,7 +27,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     bundle = load_bundle(args.model)
-    decode_fn, _ = _torch_fns(bundle, 1)
+    decode_fn = _torch_decode_fn(bundle, 1)
     root, _ = D.resolve_dataset(args.dataset)
     ids = [i for i in D.read_split(root, args.split) if (root / "segments" / f"{i}.json").is_file()]
     samples, _ = D.load_samples(root, ids)

@@ -1,0 +1,121 @@
+"""One encoder pass per batch for a calibrated model: decoding hands back the encoder output it ran
+(`Decoded.parts`) for the in-domain score, on both backends, with the scores of a separate
+encoder pass (what captioning did before)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from m2t.models import captioning as C
+from m2t.models.captioning import caption_files, default_model_dir, load_model
+from m2t.models.confidence import for_model
+from m2t.models.writers import caption_json
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT = default_model_dir()
+pytestmark = pytest.mark.skipif(not (DEFAULT / "confidence.json").exists(), reason="no calibrated default model")
+
+
+@pytest.fixture(scope="module")
+def walks(tmp_path_factory) -> list[Path]:
+    """The example walk (dense), three short synthetic walks (one caption each) and an 8 s one (dense)."""
+    from m2t.converters.synthetic import write_walk_bvh
+    d = tmp_path_factory.mktemp("walks")
+    paths = [REPO / "examples" / "walk.bvh"]
+    for s in (1.5, 2.2, 3.4, 8.0):
+        write_walk_bvh(d / f"walk{s}.bvh", seconds=s)
+        paths.append(d / f"walk{s}.bvh")
+    return paths
+
+
+def _count_encoder(monkeypatch, backend: str) -> list[int]:
+    """Patch the backend's encoder to record the clips of every call."""
+    calls: list[int] = []
+    if backend == "onnx":
+        from m2t.models.ort_decoding import OrtCaptioner as cls
+    else:
+        from m2t.models.network import Captioner as cls
+    orig = cls.encode
+
+    def encode(self, x, *a, **k):
+        calls.append(int(x.shape[0]))
+        return orig(self, x, *a, **k)
+    monkeypatch.setattr(cls, "encode", encode)
+    return calls
+
+
+def _old_way(bundle, items, beam=1):
+    """What captioning did before: decode, then a second encoder pass over the batch for the parts."""
+    from m2t.models.features import pad_features
+    decs = C._decode(bundle, items, beam, C._max_len(bundle), None)
+    pm = np.stack([p for _, p in items])
+    pm = None if pm.all() else pm
+    if C.OnnxBundle is not None and isinstance(bundle, C.OnnxBundle):
+        x, mask = pad_features([f for f, _ in items])
+        parts = bundle.runner.encode(x, mask, pm)["parts"]
+    else:
+        import torch
+        from m2t.models.batching import batch_features
+        x, mask = batch_features([f for f, _ in items], "cpu")
+        with torch.no_grad():
+            parts = bundle.model.encode(x, mask).parts.numpy()
+    return decs, parts
+
+
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+def test_encoder_runs_once_per_clip_when_calibrated(walks, backend, monkeypatch):
+    bundle = load_model(backend=backend)
+    assert for_model(bundle) is not None
+    calls = _count_encoder(monkeypatch, backend)
+    short = walks[1:4]                                                 # below DENSE_AFTER_S: one batch
+    out = caption_files(short, bundle, batch_size=16)
+    assert all(fc.ok for fc in out) and all(s["in_domain"] is not None for fc in out for s in fc.result.segments)
+    assert sum(calls) == len(short)                                    # every clip encoded once
+    calls.clear()
+    dense = [fc.result for fc in caption_files(walks, bundle, batch_size=16)]   # + windows and actions
+    with_scores = list(calls)
+    assert len(with_scores) > 3 and all(s["in_domain"] is not None for r in dense for s in r.segments)
+    calls.clear()
+    monkeypatch.setattr(C, "_calibrated", lambda b: False)              # no scores: decoding alone
+    plain = [fc.result for fc in caption_files(walks, bundle, batch_size=16)]
+    assert all(s["in_domain"] is None for r in plain for s in r.segments)
+    assert with_scores == calls                                        # the scores cost no encoder pass
+
+
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+@pytest.mark.parametrize("beam", [1, 2])
+def test_in_domain_scores_equal_a_separate_encoder_pass(walks, backend, beam):
+    bundle = load_model(backend=backend)
+    short = walks[1:4]
+    new = [fc.result for fc in caption_files(short, bundle, beam=beam, batch_size=16)]
+    ms = [C._as_motion(p, bundle, {}) for p in short]
+    items = [(C._features(m, bundle), C._part_mask(m, bundle, [])) for m in ms]
+    decs, parts = _old_way(bundle, items, beam)
+    for r, m, dec, p in zip(new, ms, decs, parts):
+        assert dec.parts is None
+        old = C.build_result(dec, bundle, r.source, m.n_frames, m.fps, "fwhm", beam, r.warnings, p)
+        assert [s["in_domain"] for s in old.segments] == [s["in_domain"] for s in r.segments]
+        assert caption_json(old) == caption_json(r)
+
+
+@pytest.mark.parametrize("beam", [1, 2])
+def test_onnx_parts_of_chunks_equal_one_encoder_pass_over_the_batch(beam):
+    """Decoding splits a batch into chunks cut to their longest clip (one after another here, as
+    one 2-thread process would run them on 2 threads); each clip's parts are bit for bit those of
+    one encoder pass over the whole padded batch."""
+    from m2t.models import ort_decoding as O
+    from m2t.models.onnx_model import load_onnx_bundle
+    runner = load_onnx_bundle(DEFAULT, "cpu", threads=1).runner.run_alone(2)
+    rng = np.random.default_rng(0)
+    B, T = 40, 50
+    x = rng.normal(size=(B, T, 22, 3)).astype(np.float32)
+    n = rng.integers(3, T + 1, B)
+    mask = np.arange(T)[None] < n[:, None]
+    whole = runner.encode(x, mask)["parts"]
+    for chunk in (O.CHUNK, 7):
+        decs = O.decode(runner, x, mask, beam, 6, with_parts=True) if chunk == O.CHUNK else \
+            O.beam_search(runner, x, mask, beam, 6, chunk=chunk, workers=False, with_parts=True)
+        assert all(d.parts.shape == (k, 6, whole.shape[-1]) for d, k in zip(decs, n))
+        assert all(np.array_equal(d.parts, whole[b, :k]) for b, (d, k) in enumerate(zip(decs, n)))

@@ -18,11 +18,11 @@
    survive with clear evidence. Each run of one label is an action.
 3. **Action captions.** Each action's frames (plus `PAD_S` of each neighbour, 0 by default) are captioned as
    a clip of their own, which is what the model was trained on: its caption is the action's
-   `text` and its most probable action word, that word's side and ranked body parts (Γ-weighted
-   α) name it; its confidence is that word's probability × the action's mean vote share. (Naming
-   it by the word of its caption that has the votes' label instead named more actions on val,
-   but only by joining fewer neighbours, and cut side accuracy 0.86 -> 0.74: docs/outputs.md.)
-   Neighbours that come out with the same label are joined.
+   `text`; its word is the most probable action word of that caption with the action's label
+   (the most probable one when none has it), whose ranked body parts (Γ-weighted α) and side
+   name it (the side the whole caption names when the word's clause names none: "walks forward
+   and turns left" -> left); its confidence is that word's probability × the action's mean vote
+   share. Neighbours that come out with the same label, or with the same caption, are joined.
 Actions tile the take in time order and do not overlap (one action at a time). Memory is one
 batch of windows: a take of any length costs `batch_size` windows at a time. Defaults (`WINDOW_S`,
 `HOP_S`, and which recordings are dense: `DENSE_AFTER_S`) and how they were chosen:
@@ -39,7 +39,7 @@ from m2t.converters.skeletons import PART_NAMES, get_skeleton
 
 from .compose import place_at_origin
 from .confidence import annotate, for_model
-from .localization import SIDE_WORDS, PredictedAction, trace_actions
+from .localization import SIDE_WORDS, PredictedAction, side_of, trace_actions
 from .modeldir import decode_length
 from .results import DENSE_AFTER_S, HOP_S, WINDOW_S, check_windowing, feature_time  # noqa: F401 (re-exported)
 from .supervision import stem
@@ -212,8 +212,9 @@ def caption_actions(joints: np.ndarray, fps: float, bundle, spans: list, windows
             acts = [PredictedAction(stem_, on, off, (on + off) / 2, side=side or None,
                                     parts=[(p, 1.0 / len(PART_NAMES)) for p in PART_NAMES],
                                     direction=direction or None)]
-        best = max(acts, key=lambda x: x.confidence if x.confidence is not None else 1.0)
-        out.append(TimelineAction(best.word, " ".join(words), on, off, best.parts, best.side,
+        agree = [x for x in acts if label_of(x) == label] or acts
+        best = max(agree, key=lambda x: x.confidence if x.confidence is not None else 1.0)
+        out.append(TimelineAction(best.word, " ".join(words), on, off, best.parts, best.side or side_of(words),
                                   (best.confidence if best.confidence is not None else 1.0) * share, voters,
                                   best.in_domain, None if best.in_domain is None or cal is None
                                   else best.in_domain < cal.threshold, best.direction))
@@ -221,10 +222,11 @@ def caption_actions(joints: np.ndarray, fps: float, bundle, spans: list, windows
 
 
 def join_neighbours(timeline: list[TimelineAction]) -> list[TimelineAction]:
-    """Neighbours with one label closer than JOIN_GAP_S become one action."""
+    """Neighbours closer than JOIN_GAP_S with one label, or with one caption of their own frames
+    ("a person walks forward and turns left" for both "walk" and "turn|left"), become one action."""
     out: list[TimelineAction] = []
     for t in timeline:
-        if out and out[-1].label == t.label and t.onset_s - out[-1].offset_s < JOIN_GAP_S:
+        if out and (out[-1].label == t.label or out[-1].text == t.text) and t.onset_s - out[-1].offset_s < JOIN_GAP_S:
             out[-1] = _join(out[-1], t)
         else:
             out.append(t)

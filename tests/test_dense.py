@@ -82,6 +82,31 @@ def test_neighbours_with_one_label_are_joined():
     assert (out[0].onset_s, out[0].offset_s, out[0].text, out[0].windows) == (0.0, 6.0, b.text, 5)
     assert out[0].confidence == pytest.approx((0.8 * 2 + 0.6 * 3.9) / 5.9)
     assert timeline_text(out) == ("a person is walking forward, then waves the left hand, then waves the right hand")
+    e = TimelineAction("turns", "a person walks forward and turns left", 9.0, 10.0, [("root", 1.0)], "left", 0.7, 2)
+    f = TimelineAction("walks", "a person walks forward and turns left", 10.0, 12.0, [("root", 1.0)], "left", 0.5, 2)
+    out = join_neighbours([d, e, f])                        # e, f: two labels, one caption of their frames
+    assert [t.label for t in out] == ["wave|right", "walk|left"] and (out[1].onset_s, out[1].offset_s) == (9.0, 12.0)
+
+
+def test_an_action_is_named_by_the_word_of_its_caption_with_its_label(tiny_model):
+    from m2t.models.checkpoint import load_bundle
+    from m2t.models.decoded import Decoded
+    from m2t.models.dense import caption_actions
+    from m2t.models.synthetic import make_motion
+    bundle = load_bundle(tiny_model)
+    words = "a person walks waves the left hand".split()      # the synthetic vocabulary has no "then"
+    assert all(w in bundle.vocab.stoi for w in words)
+    k, n = len(words), 8
+    probs = np.array([0.9, 0.9, 0.4, 0.8, 0.9, 0.9, 0.9])     # "waves" more probable than "walks"
+
+    def decode_fn(feats):
+        return [Decoded([bundle.vocab.stoi[w] for w in words], -0.1, np.full(k, 0.5), np.full((k, n, 6), 1 / 6),
+                        np.full((k, n), 1 / n), np.full((k, n), 1 / n), np.full(k, 4.0), np.full(k, 2.0), np.log(probs))
+                for _ in feats]
+    joints = make_motion("walk", 80, np.random.default_rng(0))
+    acts = caption_actions(joints, 20.0, bundle, [(0.0, 2.0, "walk", 1.0), (2.0, 4.0, "jump", 1.0)], [], decode_fn)
+    assert [a.word for a in acts] == ["walks", "waves"]     # the label's word; else the most probable one
+    assert [a.side for a in acts] == ["left", "left"]       # "walks" names no side: the caption's side
 
 
 def test_dense_timeline_on_a_long_take(tiny_model):

@@ -129,5 +129,16 @@ def test_evaluate_localization_cli_on_composed_synthetic_data(tiny_model, tmp_pa
     for p in per:                                      # the segments m2t caption writes, in time order, inside the clip
         assert all(0 <= a["onset_s"] <= a["offset_s"] and {"word", "text", "parts"} <= set(a) for a in p["prediction"])
         assert [a["onset_s"] for a in p["prediction"]] == sorted(a["onset_s"] for a in p["prediction"])
+    import contextlib
+    import io
+    import runpy
+    from pathlib import Path
+    missed = runpy.run_path(str(Path(__file__).parents[1] / "scripts" / "missed_actions.py"))["main"]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):                # the misses listed and counted
+        missed([str(tmp_path / "d" / "localization_predictions.jsonl"), str(tmp_path / "c")])
+    n_missed = 12 - m["counts"]["named"]
+    assert out.getvalue().startswith(f"{n_missed} of 12 actions not named")
+    assert sum(int(x.rsplit("|", 2)[1]) for x in out.getvalue().splitlines()[3:]) == n_missed
     r = CliRunner().invoke(app, ["evaluate", str(tiny_model), "--dataset", str(src), "--localization"])
     assert r.exit_code == 2 and "no composed sequences" in r.stderr

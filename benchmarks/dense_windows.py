@@ -9,7 +9,9 @@ action words of one caption of the whole take.
 (--pads: only the default windows, once per context `models.dense.PAD_S` an action is captioned with.)
     python benchmarks/dense_windows.py --model models/weights/default --dataset DSC --split val --scales "1;0.75,1" --min-actions 0.25,0.35
 (--scales / --min-actions: only --window/--hop, once per window lengths `models.dense.SCALES` (";"
-between settings) and Viterbi change cost `models.dense.MIN_ACTION_S`.)
+between settings) and Viterbi change cost `models.dense.MIN_ACTION_S`. Without them every row
+uses the defaults, two window lengths: the one-length rows of docs/outputs.md were measured at
+commit d291dc0, before `SCALES` existed.)
 
 With --five-min (a folder of composed takes of about 5 minutes: `--min-actions 80 --max-actions 80`),
 also the wall time and peak resident memory of the default windowing on each such take.
@@ -58,7 +60,9 @@ def main(argv=None):
         scales = [tuple(float(x) for x in sc.split(",")) for sc in (args.scales or ",".join(map(str, dense.SCALES))).split(";")]
         mins = [float(x) for x in (args.min_actions or str(dense.MIN_ACTION_S)).split(",")]
         settings = [(args.window, args.hop, ("cut", sc, m)) for sc in scales for m in mins]
+    defaults = (dense.PAD_S, dense.SCALES, dense.MIN_ACTION_S)
     for w, h, *extra in settings:
+        dense.PAD_S, dense.SCALES, dense.MIN_ACTION_S = defaults      # each setting starts from the defaults
         label = ""
         if extra and extra[0][0] == "pad":
             dense.PAD_S = extra[0][1]
@@ -75,6 +79,7 @@ def main(argv=None):
                      "counts": rep.metrics["counts"]})
         print(f"| {name} | " + " | ".join("-" if m.get(k) is None else f"{m[k]:.3f}" for k in COLUMNS)
               + f" | {rep.metrics['counts']['predicted']} | {dt:.1f} |", flush=True)
+    dense.PAD_S, dense.SCALES, dense.MIN_ACTION_S = defaults          # the 5-minute timing uses the defaults
     timing = []
     if args.five_min:
         from m2t.models import data as D

@@ -243,7 +243,7 @@ def caption_long(positions: np.ndarray, fps: float, bundle, source: str, warns: 
                          window=np.zeros((0, n), np.float32), alpha=np.zeros((0, n, 6), np.float32),
                          segments=[a.to_dict(i) for i, a in enumerate(timeline)],
                          windowing={"window_s": float(window_s), "hop_s": float(hop_s), "windows": len(windows),
-                                    "lengths_s": [float(x) for x in lengths]})
+                                    "lengths_s": [round(float(x), 3) for x in lengths]})
 
 
 def _max_len(bundle: Bundle) -> int:

@@ -112,7 +112,7 @@ def action_features(bundle, samples, batch_size: int = 32, beam: int = 1):
     """Per motion: [(word, prob, beta, feature (F,))] for each action word of its caption."""
     from .decoding import decode_samples
     out = []
-    for _, decs, parts in decode_samples(bundle, samples, beam, batch_size, with_parts=True):   # parts (B, T, P, H)
+    for _, decs, parts in decode_samples(bundle, samples, beam, batch_size, with_parts=True):   # parts: (T, P, H) per clip
         for b, dec in enumerate(decs):
             words = bundle.vocab.decode(dec.ids)
             probs = np.exp(dec.logprobs) if dec.logprobs is not None else np.ones(len(dec.beta))

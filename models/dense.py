@@ -20,8 +20,8 @@
    a clip of their own, which is what the model was trained on: its caption is the action's
    `text`; its word is the most probable action word of that caption with the action's label
    (the most probable one when none has it), whose ranked body parts (Γ-weighted α) and side
-   name it (the side the whole caption names when the word's clause names none: "walks forward
-   and turns left" -> left); its confidence is that word's probability × the action's mean vote
+   name it (when the word's clause names no side, the side named between the "then"s around it:
+   "walks forward and turns left" -> left, `sentence_side`); its confidence is that word's probability × the action's mean vote
    share. Neighbours that come out with the same label, or with the same caption, are joined.
 Actions tile the take in time order and do not overlap (one action at a time). Memory is one
 batch of windows: a take of any length costs `batch_size` windows at a time. Defaults (`WINDOW_S`,
@@ -49,7 +49,7 @@ SCALES = (0.75, 1.0)   # labelling windows of these multiples of window_s (docs/
 MIN_ACTION_S = 0.35    # label changes cost MIN_ACTION_S / 2 seconds of full vote share
 NONE_SCORE = 0.1       # score of "no action" on a frame (frames no window speaks for)
 PAD_S = 0.0            # context (s) of its neighbours an action is captioned with, each side (val: 0 beat 0.25, 0.5)
-JOIN_GAP_S = 0.3       # same-label neighbours closer than this become one action
+JOIN_GAP_S = 0.3       # neighbours with one label or caption closer than this become one action
 
 
 @dataclass
@@ -77,7 +77,7 @@ class TimelineAction:
                 "windows": self.windows,
                 "parts": [{"name": n, "score": round(float(s), 4)} for n, s in self.parts],
                 "in_domain": None if self.in_domain is None else round(self.in_domain, 4),
-                "low_confidence": self.low_confidence}
+                "low_confidence": self.low_confidence, "direction": self.direction}
 
 
 @dataclass
@@ -197,7 +197,7 @@ def caption_actions(joints: np.ndarray, fps: float, bundle, spans: list, windows
     feats = [_features(joints[a:b], bundle, skel) for a, b in cuts]
     decs = decode_fn(feats) if feats else []
     out: list[TimelineAction] = []
-    for k, ((on, off, label, share), (a, _), dec) in enumerate(zip(spans, cuts, decs)):
+    for (on, off, label, share), (a, _), dec in zip(spans, cuts, decs):
         words = bundle.vocab.decode(dec.ids)
         probs = np.exp(dec.logprobs) if dec.logprobs is not None else None
         acts = [x for x in trace_actions(words, dec.window, dec.alpha, dec.centre, dec.width,
@@ -214,11 +214,22 @@ def caption_actions(joints: np.ndarray, fps: float, bundle, spans: list, windows
                                     direction=direction or None)]
         agree = [x for x in acts if label_of(x) == label] or acts
         best = max(agree, key=lambda x: x.confidence if x.confidence is not None else 1.0)
-        out.append(TimelineAction(best.word, " ".join(words), on, off, best.parts, best.side or side_of(words),
+        side = best.side or sentence_side(words, best.word_index)
+        out.append(TimelineAction(best.word, " ".join(words), on, off, best.parts, side,
                                   (best.confidence if best.confidence is not None else 1.0) * share, voters,
                                   best.in_domain, None if best.in_domain is None or cal is None
                                   else best.in_domain < cal.threshold, best.direction))
     return out
+
+
+def sentence_side(words: list[str], i: int | None) -> str | None:
+    """The side named in the part of a caption between "then"s that holds word i ("walks forward
+    and turns left" -> left for "walks"; "walks forward then raises the left hand" -> None)."""
+    if i is None:
+        return None
+    lo = max((k + 1 for k in range(i) if words[k] == "then"), default=0)
+    hi = next((k for k in range(i, len(words)) if words[k] == "then"), len(words))
+    return side_of(words[lo:hi])
 
 
 def join_neighbours(timeline: list[TimelineAction]) -> list[TimelineAction]:
@@ -226,7 +237,8 @@ def join_neighbours(timeline: list[TimelineAction]) -> list[TimelineAction]:
     ("a person walks forward and turns left" for both "walk" and "turn|left"), become one action."""
     out: list[TimelineAction] = []
     for t in timeline:
-        if out and (out[-1].label == t.label or out[-1].text == t.text) and t.onset_s - out[-1].offset_s < JOIN_GAP_S:
+        same = out and (out[-1].label == t.label or (t.text and out[-1].text == t.text))
+        if same and t.onset_s - out[-1].offset_s < JOIN_GAP_S:
             out[-1] = _join(out[-1], t)
         else:
             out.append(t)
@@ -234,7 +246,7 @@ def join_neighbours(timeline: list[TimelineAction]) -> list[TimelineAction]:
 
 
 def _join(a: TimelineAction, b: TimelineAction) -> TimelineAction:
-    """Two neighbours with one label: one action over both, described by the longer one."""
+    """Two neighbours with one label or caption: one action over both, described by the longer one."""
     keep = a if a.offset_s - a.onset_s >= b.offset_s - b.onset_s else b
     wa, wb = a.offset_s - a.onset_s, b.offset_s - b.onset_s
     conf = (a.confidence * wa + b.confidence * wb) / max(wa + wb, 1e-9)

@@ -48,8 +48,9 @@ THRESHOLDS = (0.3, 0.5, 0.7)
 METHODS = ("model", "whole", "centre", "equal", "energy")
 SIDES = ("left", "right")
 SIDE_WORDS = frozenset(SIDES + ("both",))         # say which side an action is on; never an action themselves
-DIRECTIONS = {"backward": "backward", "backwards": "backward", "back": "backward", "sideways": "sideways",
-              "circle": "circle"}                 # clause words that make one verb a different action
+# clause words that make one verb a different action ("back" is not one: captions say "back and forth")
+DIRECTIONS = {"backward": "backward", "backwards": "backward", "sideways": "sideways", "circle": "circle",
+              "circles": "circle"}
 
 
 # ------------------------------------------------------------------------------ words and names

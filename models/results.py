@@ -102,7 +102,7 @@ class CaptionResult:
     window: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))  # (S, n) Γ per step
     alpha: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 6), np.float32))  # (S, n, 6) α per step
     segments: list = field(default_factory=list)       # timeline actions (dicts, docs/outputs.md "segments")
-    windowing: dict | None = None                       # {"window_s", "hop_s", "windows"} of a dense caption
+    windowing: dict | None = None                       # {"window_s", "hop_s", "windows", "lengths_s"} of a dense caption
     time_offset_s: float = 0.0       # source-file time of the canonical clip's frame 0 (Motion.time_offset_s)
 
     @property

@@ -47,12 +47,14 @@ _ACTION = {
                    "windows": {"type": "integer", "minimum": 1},
                    "parts": {"type": "array", "items": _PART_SCORE},
                    "in_domain": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
-                   "low_confidence": {"type": ["boolean", "null"]}}}
+                   "low_confidence": {"type": ["boolean", "null"]},
+                   "direction": {"enum": ["backward", "sideways", "circle", None]}}}
 _WINDOWING = {"type": ["object", "null"], "additionalProperties": False, "required": ["window_s", "hop_s", "windows"],
               "properties": {"window_s": {"type": "number", "exclusiveMinimum": 0},
                              "hop_s": {"type": "number", "exclusiveMinimum": 0},
                              "windows": {"type": "integer", "minimum": 1},
-                             "lengths_s": {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0}}}}
+                             "lengths_s": {"type": "array", "minItems": 1,
+                                           "items": {"type": "number", "exclusiveMinimum": 0}}}}
 
 CAPTION_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -1,7 +1,8 @@
 """Which actions does the timeline miss, and what does it say instead? Reads the per-sequence
 file of `m2t evaluate --localization --window W -o OUT` and lists, for every true action that was
-not named, its first reference caption and the word of the predicted action that overlaps it
-most, grouped and counted.
+not named, its reference action stems (from its captions) and the word of the predicted action
+that overlaps it most ("(nothing)" when none does; "(named another action)" when that word names
+one of the reference stems but was aligned to a neighbouring action), grouped and counted.
 
     m2t evaluate models/weights/default --dataset DSC --localization --window 2 -o OUT
     python scripts/missed_actions.py OUT/localization_predictions.jsonl DSC [--top 15]
@@ -35,11 +36,15 @@ def main(argv=None):
                 continue
             missed += 1
             over = [(min(s["offset_s"], a["end_s"]) - max(s["onset_s"], a["start_s"]), s) for s in p["prediction"]]
-            o, s = max(over, key=lambda x: x[0]) if over else (0, None)
-            said = "(nothing)" if s is None or o <= 0 else s["word"]
-            keys = "/".join(sorted(key_stems(a["captions"])))
-            where = "its own span" if s is not None and stem(said) not in key_stems(a["captions"]) else "a neighbour's"
-            pairs[(keys, said if where == "its own span" else f"{said} (named another action)")] += 1
+            o, s = max(over, key=lambda x: x[0]) if over else (0.0, None)
+            keys = key_stems(a["captions"])
+            if s is None or o <= 0:
+                said = "(nothing)"
+            elif stem(s["word"]) in keys:
+                said = f"{s['word']} (named another action)"
+            else:
+                said = s["word"]
+            pairs[("/".join(sorted(keys)), said)] += 1
     print(f"{missed} of {total} actions not named")
     print("| action verbs (reference stems) | said instead | count |\n|---|---|---|")
     for (k, w), n in pairs.most_common(args.top):

@@ -119,3 +119,35 @@ def test_onnx_parts_of_chunks_equal_one_encoder_pass_over_the_batch(beam):
             O.beam_search(runner, x, mask, beam, 6, chunk=chunk, workers=False, with_parts=True)
         assert all(d.parts.shape == (k, 6, whole.shape[-1]) for d, k in zip(decs, n))
         assert all(np.array_equal(d.parts, whole[b, :k]) for b, (d, k) in enumerate(zip(decs, n)))
+
+
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+def test_parts_with_a_part_mask_equal_a_separate_masked_encoder_pass(walks, backend):
+    """A clip with unobserved arms: the parts decoding hands back are the masked encoder output."""
+    bundle = load_model(backend=backend)
+    m = C._as_motion(walks[2], bundle, {})
+    pm = np.ones(6, np.float32)
+    pm[2:4] = 0                                                        # left_arm, right_arm unobserved
+    items = [(C._features(m, bundle), pm), (C._features(m, bundle), np.ones(6, np.float32))]
+    decs = C._decode(bundle, items, 1, C._max_len(bundle), None, with_parts=True)
+    if backend == "onnx":
+        from m2t.models.features import pad_features
+        x, mask = pad_features([f for f, _ in items])
+        parts = bundle.runner.encode(x, mask, np.stack([p for _, p in items]))["parts"]
+    else:
+        import torch
+        from m2t.models.batching import batch_features
+        x, mask = batch_features([f for f, _ in items], "cpu")
+        with torch.no_grad():
+            parts = bundle.model.encode(x, mask, part_mask=torch.from_numpy(np.stack([p for _, p in items]))).parts.numpy()
+    assert not decs[0].parts[:, 2:4].any() and decs[1].parts[:, 2:4].any()
+    for d, p in zip(decs, parts):
+        assert np.abs(d.parts - p[:len(d.parts)]).max() < 1e-5     # torch decodes tanh in sigmoid form
+
+
+def test_jobs_workers_give_the_same_in_domain_scores(walks):
+    bundle = load_model(backend="onnx")
+    one = [fc.result for fc in caption_files(walks, bundle, batch_size=16)]
+    two = [fc.result for fc in caption_files(walks, bundle, batch_size=16, jobs=2)]
+    assert all(s["in_domain"] is not None for r in two for s in r.segments)
+    assert [caption_json(a) for a in one] == [caption_json(b) for b in two]

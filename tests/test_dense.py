@@ -6,7 +6,7 @@ import pytest
 
 from m2t.converters.errors import ConfigError
 from m2t.models.dense import (TimelineAction, Window, join_neighbours, label_frames, label_of, plan_scales,
-                              plan_windows, timeline_text, viterbi_runs, vote_shares)
+                              plan_windows, sentence_side, timeline_text, viterbi_runs, vote_shares)
 from m2t.models.localization import SIDE_WORDS, PredictedAction
 
 
@@ -34,6 +34,14 @@ def test_labels_carry_side_and_direction():
     acts = trace_actions(words, np.full((k, n), 0.1), np.full((k, n, 6), 1 / 6), np.full(k, 5.0), np.full(k, 2.0),
                          float)
     assert [label_of(a) for a in acts if a.word not in SIDE_WORDS] == ["walk#backward", "walk", "turn|left"]
+    words = "a person waves the right hand back and forth".split()        # "back" here is no direction
+    k = len(words)
+    acts = trace_actions(words, np.full((k, n), 0.1), np.full((k, n, 6), 1 / 6), np.full(k, 5.0), np.full(k, 2.0),
+                         float)
+    assert [label_of(a) for a in acts if a.word not in SIDE_WORDS] == ["wave|right"]
+    words = "a person walks forward and turns left then raises the right hand".split()
+    assert [sentence_side(words, i) for i in (2, 5, 9)] == ["left", "left", "right"]
+    assert sentence_side("a person walks then waves the left hand".split(), 2) is None
 
 
 def _act(word, on, off, conf=0.9, side=None, part="root", idx=2):
@@ -86,6 +94,8 @@ def test_neighbours_with_one_label_are_joined():
     f = TimelineAction("walks", "a person walks forward and turns left", 10.0, 12.0, [("root", 1.0)], "left", 0.5, 2)
     out = join_neighbours([d, e, f])                        # e, f: two labels, one caption of their frames
     assert [t.label for t in out] == ["wave|right", "walk|left"] and (out[1].onset_s, out[1].offset_s) == (9.0, 12.0)
+    g, h = (TimelineAction(w, "", on, on + 1, [("root", 1.0)], None, 0.5, 1) for w, on in (("jumps", 12), ("kicks", 13)))
+    assert len(join_neighbours([g, h])) == 2                # empty captions are not one caption
 
 
 def test_an_action_is_named_by_the_word_of_its_caption_with_its_label(tiny_model):

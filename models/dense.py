@@ -21,8 +21,9 @@
    `text`; its word is the most probable action word of that caption with the action's label
    (the most probable one when none has it), whose ranked body parts (Γ-weighted α) and side
    name it (when the word's clause names no side, the side named between the "then"s around it:
-   "walks forward and turns left" -> left, `sentence_side`); its confidence is that word's probability × the action's mean vote
-   share. Neighbours that come out with the same label, or with the same caption, are joined.
+   "walks forward and turns left" -> left, `sentence_side`); its confidence is that word's
+   probability × the action's mean vote share. Neighbours that come out with the same label, or
+   with the same caption, are joined.
 Actions tile the take in time order and do not overlap (one action at a time). Memory is one
 batch of windows: a take of any length costs `batch_size` windows at a time. Defaults (`WINDOW_S`,
 `HOP_S`, and which recordings are dense: `DENSE_AFTER_S`) and how they were chosen:

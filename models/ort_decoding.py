@@ -5,8 +5,9 @@ Nothing here imports torch, so `m2t caption` on this path starts in a fraction o
 The encoder graph runs once per batch; every step runs the decoder-step graph on the cached
 memory; `with_parts=True` hands the encoder output back with each caption (`Decoded.parts`, for
 the in-domain score) instead of a second encoder pass. Greedy drops ended captions from the
-batch (compacting once a quarter of its rows are done), as models.decoding.greedy does. Beam search is models.decoding.beam_search's batched,
-synchronous, length-normalised search, step for step.
+batch (compacting once a quarter of its rows are done), as models.decoding.greedy does. Beam
+search is models.decoding.beam_search's batched, synchronous, length-normalised search, step
+for step.
 
 Batches above CHUNK clips are split into equal chunks of at most CHUNK clips; with more than one
 thread the chunks run concurrently, one chunk per thread on single-threaded sessions (data

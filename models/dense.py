@@ -32,10 +32,12 @@ docs/outputs.md, "Long recordings".
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from m2t.converters.errors import ConfigError
 from m2t.converters.skeletons import PART_NAMES, get_skeleton
 
 from .compose import place_at_origin
@@ -112,6 +114,16 @@ def plan_windows(n_frames: int, fps: float, window_s: float, hop_s: float) -> li
     if starts[-1] + w < n_frames:
         starts.append(n_frames - w)
     return [(s, s + w) for s in starts]
+
+
+def check_window_frames(window_s: float, fps: float, downsample: int) -> None:
+    """ConfigError when the shortest labelling window holds fewer than two feature frames
+    (2 × `downsample` frames at `fps`): nothing to caption in it."""
+    shortest = min(window_lengths(window_s))
+    if int(round(shortest * fps)) < 2 * downsample:
+        need = math.ceil(2 * downsample / fps / min(SCALES) * 100) / 100
+        raise ConfigError(f"--window {window_s:g}: its shortest windows ({shortest:g} s) hold fewer than two of this "
+                          f"model's feature frames; use --window {need:g} or more")
 
 
 def plan_scales(n_frames: int, fps: float, window_s: float, hop_s: float) -> list[tuple[int, int]]:
@@ -308,6 +320,7 @@ def dense_timeline(joints: np.ndarray, fps: float, bundle, window_s: float = WIN
     if decode_fn is None:
         decode_fn = _torch_decode_fn(bundle, beam)
     skel = get_skeleton(bundle.cfg.skeleton)
+    check_window_frames(window_s, fps, bundle.downsample)
     plan = plan_scales(len(joints), fps, window_s, hop_s)
     ds = bundle.downsample
     duration = len(joints) / fps

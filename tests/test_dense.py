@@ -27,6 +27,21 @@ def test_plan_scales_adds_the_shorter_windows():
     assert plan_scales(100, 20.0, 2.0, 2.0)[:3] == [(0, 30), (30, 60), (60, 90)]   # hop capped at the 1.5 s length
 
 
+def test_windows_too_short_for_two_feature_frames_are_a_config_error(tiny_model, tmp_path):
+    from typer.testing import CliRunner
+
+    from m2t.cli.app import app
+    from m2t.converters.synthetic import write_walk_bvh
+    from m2t.models.dense import check_window_frames
+    check_window_frames(0.27, 20.0, 2)                      # 1.5 s x 0.75 ... 0.2025 s = 4 frames = 2 feature frames
+    with pytest.raises(ConfigError, match="use --window 0.27 or more"):
+        check_window_frames(0.2, 20.0, 2)
+    src = tmp_path / "w.bvh"
+    write_walk_bvh(src, seconds=6.0)
+    r = CliRunner().invoke(app, ["caption", str(src), "--model", str(tiny_model), "--window", "0.05", "--hop", "0.05"])
+    assert r.exit_code == 2 and "--window 0.05" in r.output and "Traceback" not in r.output
+
+
 def test_labels_carry_side_and_direction():
     from m2t.models.localization import trace_actions
     words = "a person walks backwards then walks forward and turns left".split()

@@ -33,7 +33,7 @@ from .errors import ModelDirError
 from .features import motion_features, observed_parts, pad_features
 from .onnx_model import OnnxBundle, check_backend, choose_backend, load_onnx_bundle
 from .confidence import for_model
-from .dense import dense_timeline, single_timeline, timeline_text, window_lengths
+from .dense import FLOOR_TOLERANCE_M, dense_timeline, floor_height, single_timeline, timeline_text, window_lengths
 from .modeldir import decode_length
 from .results import DENSE_AFTER_S, HOP_S, WINDOW_S, CaptionResult, FileCaption, Token, check_options, check_windowing, \
     feature_time, part_scores, word_span
@@ -220,6 +220,13 @@ def caption_long(positions: np.ndarray, fps: float, bundle, source: str, warns: 
 
     def decode_fn(feats):
         return _decode(bundle, [(f, part_mask) for f in feats], beam, max_len, device, with_parts)
+
+    lift = floor_height(positions, fps)
+    if lift > FLOOR_TOLERANCE_M:
+        positions = positions - np.array([0.0, lift, 0.0], dtype=positions.dtype)
+        warns = warns + [f"the body is {lift:.2f} m above the take's lowest point in most of it (a glitched frame or "
+                         f"a joint through the floor sets that point): heights were lowered by {lift:.2f} m "
+                         f"before captioning"]
 
     timeline, windows = dense_timeline(positions, fps, bundle, window_s, hop_s, beam, batch_size, decode_fn=decode_fn)
     hi = bundle.meta.get("train", {}).get("max_frames")

@@ -144,6 +144,26 @@ def fit(bundle, dataset, train_split: str = "train", val_split: str = "val", qua
     return cal
 
 
+def timeline_scores(bundle, dataset, split: str = "val", window_s: float | None = None) -> np.ndarray:
+    """The in-domain scores of the actions `m2t caption`'s dense timeline finds on the composed
+    sequences of `split` (each action captioned on its own frames, as for a user's take)."""
+    from m2t.converters.motion import Motion
+    from m2t.converters.skeletons import get_skeleton
+    from .captioning import caption_motion
+    from .results import WINDOW_S
+    root, _ = D.resolve_dataset(str(dataset))
+    ids = [i for i in D.read_split(root, split) if (root / "segments" / f"{i}.json").is_file()]
+    samples, _ = D.load_samples(root, ids)
+    names = get_skeleton(bundle.cfg.skeleton).joint_names
+    out = []
+    for s in samples:
+        fps = float(json.loads((root / "segments" / f"{s.id}.json").read_text())["fps"])
+        r = caption_motion(Motion(s.joints / bundle.input_scale, fps, names, skeleton=bundle.cfg.skeleton, source=s.id),
+                           bundle, window_s=window_s or WINDOW_S, dense_after_s=0.0)
+        out += [a["in_domain"] for a in r.segments if a["in_domain"] is not None]
+    return np.asarray(out, float)
+
+
 def clip_scores(cal: Calibration, per_clip) -> tuple[np.ndarray, np.ndarray]:
     """Per clip (the output of `action_features`): the lowest in-domain score of its actions (0
     when it names none) and (3,) the percentile of each signal at that action, for AUROC."""

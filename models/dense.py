@@ -53,6 +53,8 @@ MIN_ACTION_S = 0.35    # label changes cost MIN_ACTION_S / 2 seconds of full vot
 NONE_SCORE = 0.1       # score of "no action" on a frame (frames no window speaks for)
 PAD_S = 0.0            # context (s) of its neighbours an action is captioned with, each side (val: 0 beat 0.25, 0.5)
 JOIN_GAP_S = 0.3       # neighbours with one label or caption closer than this become one action
+FLOOR_WINDOW_S = 2.0   # a take's floor: the median over windows of this length of their lowest joint height
+FLOOR_TOLERANCE_M = 0.1   # re-floored when that median is higher than this above y = 0
 
 
 @dataclass
@@ -135,6 +137,17 @@ def plan_scales(n_frames: int, fps: float, window_s: float, hop_s: float) -> lis
         w = k * window_s
         out.update(dict.fromkeys(plan_windows(n_frames, fps, w, min(hop_s, w))))
     return list(out)
+
+
+def floor_height(joints: np.ndarray, fps: float) -> float:
+    """The height (m) the body stands at in most of a take: the median, over windows of
+    FLOOR_WINDOW_S (every half window), of each window's lowest joint. Canonicalisation puts the
+    lowest point of the whole take at y = 0 (as HumanML3D does for its clips); on a long take one
+    glitched frame, or a blend that pushes a foot through the floor, then lifts every other
+    frame, which the model never saw in training."""
+    w = max(1, int(round(FLOOR_WINDOW_S * fps)))
+    lows = [float(joints[s:s + w, :, 1].min()) for s in range(0, max(1, len(joints) - w + 1), max(1, w // 2))]
+    return float(np.median(lows))
 
 
 # ------------------------------------------------------------------------------ step 2: frame labels

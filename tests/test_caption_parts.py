@@ -151,3 +151,22 @@ def test_jobs_workers_give_the_same_in_domain_scores(walks):
     two = [fc.result for fc in caption_files(walks, bundle, batch_size=16, jobs=2)]
     assert all(s["in_domain"] is not None for r in two for s in r.segments)
     assert [caption_json(a) for a in one] == [caption_json(b) for b in two]
+
+
+def test_timeline_scores_are_the_in_domain_scores_of_caption_segments(tmp_path):
+    from m2t.converters.motion import Motion
+    from m2t.converters.skeletons import get_skeleton
+    from m2t.models.captioning import caption_motion
+    from m2t.models.compose import compose_dataset
+    from m2t.models.confidence import timeline_scores
+    from m2t.models.data import load_samples, read_split
+    from m2t.models.synthetic import write_dataset
+    src = write_dataset(tmp_path / "src", per_class=5, frames=(60, 100), seed=5)
+    compose_dataset(src, tmp_path / "c", {"train": 0, "val": 0, "test": 2}, seed=0, max_actions=3)
+    bundle = load_model(backend="torch")
+    scores = timeline_scores(bundle, tmp_path / "c", "test")
+    samples, _ = load_samples(tmp_path / "c", read_split(tmp_path / "c", "test"))
+    names = get_skeleton("t2m").joint_names
+    want = [a["in_domain"] for s in samples
+            for a in caption_motion(Motion(s.joints, 20.0, names, skeleton="t2m"), bundle, dense_after_s=0.0).segments]
+    assert len(scores) == len(want) > 0 and np.allclose(scores, want) and ((0 <= scores) & (scores <= 1)).all()

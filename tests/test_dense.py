@@ -192,3 +192,27 @@ def test_caption_and_segment_cli_on_a_long_recording(tiny_model, tmp_path):
     r = run.invoke(app, ["caption", str(walk), "--model", str(tiny_model), "-f", "json", "--window", "4", "--hop", "2"])
     one = json.loads(r.stdout)
     assert r.exit_code == 0 and one["windowing"] is None and one["tokens"] and len(one["segments"]) >= 1
+
+
+def test_a_take_lifted_by_one_glitched_frame_is_lowered_before_captioning(tiny_model):
+    from m2t.converters.motion import Motion
+    from m2t.converters.skeletons import get_skeleton
+    from m2t.models.captioning import caption_motion
+    from m2t.models.checkpoint import load_bundle
+    from m2t.models.dense import floor_height
+    from m2t.models.synthetic import make_motion
+    rng = np.random.default_rng(1)
+    joints = np.concatenate([make_motion(k, 100, rng) for k in ("walk", "wave_left", "kick_left") * 2])  # 30 s
+    joints[..., 1] -= joints[..., 1].min()
+    assert floor_height(joints, 20.0) < 0.05
+    lifted = joints + np.array([0, 0.3, 0], np.float32)
+    lifted[200, 7, 1] = 0.0                                    # one frame's ankle on the "floor": canonicalisation's min
+    bundle = load_bundle(tiny_model)
+    names = get_skeleton(bundle.cfg.skeleton).joint_names
+    fixed = caption_motion(Motion(lifted, 20.0, names, skeleton=bundle.cfg.skeleton), bundle)
+    lift = floor_height(lifted, 20.0)
+    assert lift == pytest.approx(0.3, abs=0.05)
+    low = caption_motion(Motion(lifted - np.array([0, lift, 0], np.float32), 20.0, names, skeleton=bundle.cfg.skeleton),
+                         bundle)                          # what the fixed take is captioned as
+    assert any("lowered by 0.30 m" in w for w in fixed.warnings) and not any("lowered" in w for w in low.warnings)
+    assert fixed.segments == low.segments

@@ -145,23 +145,14 @@ def fit(bundle, dataset, train_split: str = "train", val_split: str = "val", qua
 
 
 def timeline_scores(bundle, dataset, split: str = "val", window_s: float | None = None) -> np.ndarray:
-    """The in-domain scores of the actions `m2t caption`'s dense timeline finds on the composed
-    sequences of `split` (each action captioned on its own frames, as for a user's take)."""
-    from m2t.converters.motion import Motion
-    from m2t.converters.skeletons import get_skeleton
-    from .captioning import caption_motion
+    """The in-domain scores of the actions `m2t caption` finds on the composed sequences of
+    `split` (the segments `evaluate_localization(..., window_s)` captions, each action on its own
+    frames, as for a user's take)."""
+    from .localization import evaluate_localization
     from .results import WINDOW_S
-    root, _ = D.resolve_dataset(str(dataset))
-    ids = [i for i in D.read_split(root, split) if (root / "segments" / f"{i}.json").is_file()]
-    samples, _ = D.load_samples(root, ids)
-    names = get_skeleton(bundle.cfg.skeleton).joint_names
-    out = []
-    for s in samples:
-        fps = float(json.loads((root / "segments" / f"{s.id}.json").read_text())["fps"])
-        r = caption_motion(Motion(s.joints / bundle.input_scale, fps, names, skeleton=bundle.cfg.skeleton, source=s.id),
-                           bundle, window_s=window_s or WINDOW_S, dense_after_s=0.0)
-        out += [a["in_domain"] for a in r.segments if a["in_domain"] is not None]
-    return np.asarray(out, float)
+    rep = evaluate_localization(bundle, dataset, split, window_s=window_s or WINDOW_S)
+    return np.asarray([a["in_domain"] for p in rep.per_sequence for a in p["prediction"]
+                       if a["in_domain"] is not None], float)
 
 
 def clip_scores(cal: Calibration, per_clip) -> tuple[np.ndarray, np.ndarray]:

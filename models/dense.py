@@ -98,7 +98,7 @@ def label_of(a) -> str:
     """An action's label: verb stem, plus the side when its clause names left or right, plus its
     direction (backward, sideways, circle) when its clause names one."""
     return (stem(a.word) + (f"|{a.side}" if a.side in ("left", "right") else "")
-            + (f"#{a.direction}" if getattr(a, "direction", None) else ""))
+            + (f"#{a.direction}" if a.direction else ""))
 
 
 def window_lengths(window_s: float) -> list[float]:
@@ -133,8 +133,7 @@ def plan_scales(n_frames: int, fps: float, window_s: float, hop_s: float) -> lis
     in order of length, duplicates dropped."""
     check_windowing(window_s, hop_s)
     out: dict = {}
-    for k in SCALES:
-        w = k * window_s
+    for w in window_lengths(window_s):
         out.update(dict.fromkeys(plan_windows(n_frames, fps, w, min(hop_s, w))))
     return list(out)
 

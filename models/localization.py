@@ -353,6 +353,13 @@ def evaluate_localization(bundle, dataset, split: str = "test", beam: int = 1, b
     return LocalizationReport(split, beam, summarise(sequences, scores, labels, predicted), per)
 
 
+def segment_actions(segments: list[dict]) -> list[PredictedAction]:
+    """The `segments` of a caption document (docs/outputs.md) as PredictedActions to score."""
+    return [PredictedAction(t["word"], t["onset_s"], t["offset_s"], (t["onset_s"] + t["offset_s"]) / 2,
+                            t["parts"][0]["name"] if t["parts"] else None, t["side"], None, t["confidence"],
+                            [(q["name"], q["score"]) for q in t["parts"]]) for t in segments]
+
+
 def _evaluate_dense(bundle, root, samples, split, beam, window_s, hop_s, batch_size, progress,
                     dense_after_s: float = DENSE_AFTER_S):
     """Each sequence captioned as `m2t caption` does (`captioning.caption_motion`: the timeline of
@@ -367,10 +374,7 @@ def _evaluate_dense(bundle, root, samples, split, beam, window_s, hop_s, batch_s
         joints = s.joints / bundle.input_scale
         r = caption_motion(Motion(joints, fps, names, skeleton=bundle.cfg.skeleton, source=s.id), bundle, beam,
                            window_s=window_s, hop_s=hop_s, dense_after_s=dense_after_s)
-        preds = [PredictedAction(t["word"], t["onset_s"], t["offset_s"], (t["onset_s"] + t["offset_s"]) / 2,
-                                 t["parts"][0]["name"] if t["parts"] else None, t["side"], None, t["confidence"],
-                                 [(q["name"], q["score"]) for q in t["parts"]]) for t in r.segments]
-        res = score_actions(doc, preds, s.joints.shape[0] / fps, kinematic_energy(joints, fps),
+        res = score_actions(doc, segment_actions(r.segments), s.joints.shape[0] / fps, kinematic_energy(joints, fps),
                             part_energy(joints, bundle.cfg.skeleton), fps)
         sequences.append(res)
         per.append({"id": s.id, "prediction": r.segments,

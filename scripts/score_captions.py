@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from m2t.models.compose import read_segments
-from m2t.models.localization import PredictedAction, kinematic_energy, part_energy, score_actions, summarise
+from m2t.models.localization import kinematic_energy, part_energy, score_actions, segment_actions, summarise
 
 KEYS = ("all_named", "named", "recall@0.5", "recall@0.7", "mean_tiou", "onset_mae_s", "side_acc", "part_acc")
 
@@ -33,8 +33,7 @@ def main(argv=None):
         doc, cap = read_segments(root, path.stem), json.loads(path.read_text())
         fps = float(doc["fps"])
         joints = np.load(root / "new_joints" / f"{path.stem}.npy")
-        preds = [PredictedAction(t["word"], t["onset_s"], t["offset_s"], (t["onset_s"] + t["offset_s"]) / 2,
-                                 t["parts"][0]["name"] if t["parts"] else None, t["side"]) for t in cap["segments"]]
+        preds = segment_actions(cap["segments"])
         predicted += len(preds)
         sequences.append(score_actions(doc, preds, len(joints) / fps, kinematic_energy(joints, fps),
                                        part_energy(joints, cap.get("skeleton") or "t2m"), fps))

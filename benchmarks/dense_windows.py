@@ -8,6 +8,8 @@ action words of one caption of the whole take.
     python benchmarks/dense_windows.py --model models/weights/default --dataset DSC --split val --pads 0,0.25,0.5
 (--pads: only the default windows, once per context `models.dense.PAD_S` an action is captioned with.)
     python benchmarks/dense_windows.py --model models/weights/default --dataset DSC --split val --scales "1;0.75,1" --min-actions 0.25,0.35
+    python benchmarks/dense_windows.py --model models/weights/default --dataset DSC --split val --synonyms off,on
+(--synonyms: only the defaults, without and with the model's synonym classes, models/synonyms.py.)
 (--scales / --min-actions: only --window/--hop, once per window lengths `models.dense.SCALES` (";"
 between settings) and Viterbi change cost `models.dense.MIN_ACTION_S`. Without them every row
 uses the defaults, two window lengths: the one-length rows of docs/outputs.md were measured at
@@ -41,6 +43,7 @@ def main(argv=None):
     ap.add_argument("--pads", default=None, help="comma-separated PAD_S values (s) to compare at --window/--hop")
     ap.add_argument("--scales", default=None, help='";"-separated settings of models.dense.SCALES, e.g. "1;0.75,1"')
     ap.add_argument("--min-actions", default=None, help="comma-separated models.dense.MIN_ACTION_S values (s)")
+    ap.add_argument("--synonyms", default=None, help="off,on: the defaults without / with the model's synonym classes")
     ap.add_argument("--five-min", default=None)
     ap.add_argument("--window", type=float, default=2.0, help="window for the 5-minute timing")
     ap.add_argument("--hop", type=float, default=0.5)
@@ -60,11 +63,18 @@ def main(argv=None):
         scales = [tuple(float(x) for x in sc.split(",")) for sc in (args.scales or ",".join(map(str, dense.SCALES))).split(";")]
         mins = [float(x) for x in (args.min_actions or str(dense.MIN_ACTION_S)).split(",")]
         settings = [(args.window, args.hop, ("cut", sc, m)) for sc in scales for m in mins]
+    if args.synonyms:
+        settings = [(args.window, args.hop, ("synonyms", v)) for v in args.synonyms.split(",")]
     defaults = (dense.PAD_S, dense.SCALES, dense.MIN_ACTION_S)
+    classes = bundle.meta.get("synonyms") or {}
     for w, h, *extra in settings:
         dense.PAD_S, dense.SCALES, dense.MIN_ACTION_S = defaults      # each setting starts from the defaults
+        bundle.meta["synonyms"] = classes
         label = ""
-        if extra and extra[0][0] == "pad":
+        if extra and extra[0][0] == "synonyms":
+            bundle.meta["synonyms"] = classes if extra[0][1] == "on" else {}
+            label = f", synonyms {extra[0][1]}"
+        elif extra and extra[0][0] == "pad":
             dense.PAD_S = extra[0][1]
             label = f", pad {dense.PAD_S:g}"
         elif extra:
@@ -80,6 +90,7 @@ def main(argv=None):
         print(f"| {name} | " + " | ".join("-" if m.get(k) is None else f"{m[k]:.3f}" for k in COLUMNS)
               + f" | {rep.metrics['counts']['predicted']} | {dt:.1f} |", flush=True)
     dense.PAD_S, dense.SCALES, dense.MIN_ACTION_S = defaults          # the 5-minute timing uses the defaults
+    bundle.meta["synonyms"] = classes
     timing = []
     if args.five_min:
         from m2t.models import data as D

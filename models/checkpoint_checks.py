@@ -69,6 +69,9 @@ def check_config(cfg, where) -> None:
             raise ModelDirError(f"{where}: 'normalization.{key}' must be 3 finite numbers")
     if not all(x > 0 for x in norm["std"]):
         raise ModelDirError(f"{where}: 'normalization.std' must be positive")
+    if "synonyms" in cfg:
+        from .synonyms import check
+        check(cfg["synonyms"], where)
 
 
 def check_param_count(n: int, where) -> None:

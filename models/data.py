@@ -107,13 +107,23 @@ def load_samples(root: Path, ids, joints_dir: str = "new_joints") -> tuple[list[
             raise DatasetError(f"{jf}: cannot load ({e})") from None
         if joints.ndim != 3 or joints.shape[-1] != 3 or not np.isfinite(joints).all():
             raise DatasetError(f"{jf}: expected finite (frames, joints, 3) positions, got shape {joints.shape}")
-        caps = [c for c in (parse_caption_line(ln) for ln in tf.read_text(encoding="utf-8").splitlines()) if c]
-        attach_action_frames(caps, root / "segments" / f"{i}.json")
+        caps = read_captions(root, i)
         if caps:
             out.append(Sample(i, joints.astype(np.float32), caps))
         else:
             skipped += 1
     return out, skipped
+
+
+def read_captions(root: Path, i: str) -> list[Caption]:
+    """The captions of one id (texts/<id>.txt), with their action frames when it is a composed
+    sequence (segments/<id>.json); [] when it has no text file."""
+    tf = root / "texts" / f"{i}.txt"
+    if not tf.is_file():
+        return []
+    caps = [c for c in (parse_caption_line(ln) for ln in tf.read_text(encoding="utf-8").splitlines()) if c]
+    attach_action_frames(caps, root / "segments" / f"{i}.json")
+    return caps
 
 
 def attach_action_frames(captions: list[Caption], segments_json: Path) -> None:

@@ -9,7 +9,8 @@
 2. **Frame labels.** On a grid of `STEP_S` seconds, every frame of a window votes for one of the
    window's candidates: the one whose Gaussian window (m, σ) is nearest in units of its half
    span, so a window whose caption says "walks then waves" gives its first frames to the walk
-   and its last to the wave. A candidate's label is its verb stem plus its side (left/right) and
+   and its last to the wave. A candidate's label is its verb stem (the stem's synonym class when
+   the model has them, models/synonyms.py: "runs" and "jogs" vote together) plus its side (left/right) and
    its direction (backward, sideways, circle) when its clause names them ("raise|left" and
    "raise|right", "walk" and "walk#backward" are different actions). A frame's score
    for a label is the share of the windows covering it that voted so. One label per frame
@@ -18,11 +19,12 @@
    survive with clear evidence. Each run of one label is an action.
 3. **Action captions.** Each action's frames (plus `PAD_S` of each neighbour, 0 by default) are captioned as
    a clip of their own, which is what the model was trained on: its caption is the action's
-   `text`; its word is the most probable action word of that caption with the action's label
-   (the most probable one when none has it), whose ranked body parts (Γ-weighted α) and side
-   name it (when the word's clause names no side, the side named between the "then"s around it:
-   "walks forward and turns left" -> left, `sentence_side`); its confidence is that word's
-   probability × the action's mean vote share. Neighbours that come out with the same label, or
+   `text`; the most probable action word of that caption with the action's label (the most
+   probable one when none has it) gives its ranked body parts (Γ-weighted α) and side (when the
+   word's clause names no side, the side named between the "then"s around it: "walks forward and
+   turns left" -> left, `sentence_side`) and its label; the action's `word` is the word the windows
+   over it said most often with that label (`voted_word`; that caption's word when tied); its
+   confidence is that caption word's probability × the action's mean vote share. Neighbours that come out with the same label, or
    with the same caption, are joined.
 Actions tile the take in time order and do not overlap (one action at a time). Memory is one
 batch of windows: a take of any length costs `batch_size` windows at a time. Defaults (`WINDOW_S`,
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,6 +43,7 @@ import numpy as np
 from m2t.converters.errors import ConfigError
 from m2t.converters.skeletons import PART_NAMES, get_skeleton
 
+from . import synonyms
 from .compose import place_at_origin
 from .confidence import annotate, for_model
 from .localization import SIDE_WORDS, PredictedAction, side_of, trace_actions
@@ -71,10 +75,10 @@ class TimelineAction:
     in_domain: float | None = None   # models/confidence.py score, when the model is calibrated
     low_confidence: bool | None = None
     direction: str | None = None     # backward / sideways / circle from its clause (part of its label)
+    label: str = ""                  # label_of: set from word, side, direction when not given
 
-    @property
-    def label(self) -> str:
-        return label_of(self)
+    def __post_init__(self):
+        self.label = self.label or label_of(self)
 
     def to_dict(self, index: int = 0) -> dict:
         return {"index": index, "word": self.word, "text": self.text, "onset_s": round(self.onset_s, 3),
@@ -94,10 +98,12 @@ class Window:
     score: float = 0.0                               # mean log-probability per token of its caption
 
 
-def label_of(a) -> str:
-    """An action's label: verb stem, plus the side when its clause names left or right, plus its
-    direction (backward, sideways, circle) when its clause names one."""
-    return (stem(a.word) + (f"|{a.side}" if a.side in ("left", "right") else "")
+def label_of(a, classes: dict | None = None) -> str:
+    """An action's label: verb stem (its synonym class in `classes`, models/synonyms.py), plus the
+    side when its clause names left or right, plus its direction (backward, sideways, circle)
+    when its clause names one."""
+    s = stem(a.word)
+    return ((classes or {}).get(s, s) + (f"|{a.side}" if a.side in ("left", "right") else "")
             + (f"#{a.direction}" if a.direction else ""))
 
 
@@ -150,7 +156,8 @@ def floor_height(joints: np.ndarray, fps: float) -> float:
 
 
 # ------------------------------------------------------------------------------ step 2: frame labels
-def vote_shares(windows: list[Window], duration_s: float, step: float = STEP_S) -> tuple[list[str], np.ndarray]:
+def vote_shares(windows: list[Window], duration_s: float, step: float = STEP_S,
+                classes: dict | None = None) -> tuple[list[str], np.ndarray]:
     """(labels, shares (L, N)) on a grid of N = ceil(duration / step) frames (module docstring, step 2)."""
     n = max(1, int(np.ceil(duration_s / step)))
     t = (np.arange(n) + 0.5) * step
@@ -164,7 +171,7 @@ def vote_shares(windows: list[Window], duration_s: float, step: float = STEP_S) 
         dist = np.stack([np.abs(t[inside] - a.centre_s) / max((a.offset_s - a.onset_s) / 2, 1e-3) for a in acts])
         owner = dist.argmin(0)
         for k, a in enumerate(acts):
-            votes.setdefault(label_of(a), np.zeros(n))[inside[owner == k]] += 1
+            votes.setdefault(label_of(a, classes), np.zeros(n))[inside[owner == k]] += 1
     labels = sorted(votes)
     shares = np.stack([votes[k] for k in labels]) / np.maximum(cover, 1) if labels else np.zeros((0, n))
     return labels, shares
@@ -194,11 +201,11 @@ def viterbi_runs(scores: np.ndarray, switch_cost: float) -> list[tuple[int, int,
 
 
 def label_frames(windows: list[Window], duration_s: float, step: float = STEP_S,
-                 min_action_s: float | None = None) -> list[tuple[float, float, str, float]]:
+                 min_action_s: float | None = None, classes: dict | None = None) -> list[tuple[float, float, str, float]]:
     """[(onset_s, offset_s, label, mean share)] of the runs of one label (module docstring, step 2);
     `min_action_s` defaults to MIN_ACTION_S."""
     min_action_s = MIN_ACTION_S if min_action_s is None else min_action_s
-    labels, shares = vote_shares(windows, duration_s, step)
+    labels, shares = vote_shares(windows, duration_s, step, classes)
     if not labels:
         return []
     scores = np.vstack([shares, np.full((1, shares.shape[1]), NONE_SCORE)])
@@ -211,10 +218,11 @@ def label_frames(windows: list[Window], duration_s: float, step: float = STEP_S,
 
 # ------------------------------------------------------------------------------ step 3: action captions
 def caption_actions(joints: np.ndarray, fps: float, bundle, spans: list, windows: list[Window],
-                    decode_fn, cal=None, skel=None) -> list[TimelineAction]:
+                    decode_fn, cal=None, skel=None, classes: dict | None = None) -> list[TimelineAction]:
     """Caption each span [(onset_s, offset_s, label, share)] as a clip (module docstring, step 3);
     with a calibration `cal`, the in-domain score of each action comes from the encoder output
-    its decoding handed back (`Decoded.parts`; none: no score)."""
+    its decoding handed back (`Decoded.parts`; none: no score). `classes`: the labels' synonym
+    classes (models/synonyms.py)."""
     skel = skel or get_skeleton(bundle.cfg.skeleton)
     ds, n = bundle.downsample, len(joints)
     cuts = [(max(0, int(round((on - PAD_S) * fps))), min(n, int(round((off + PAD_S) * fps)))) for on, off, _, _ in spans]
@@ -230,21 +238,36 @@ def caption_actions(joints: np.ndarray, fps: float, bundle, spans: list, windows
                 if x.word not in SIDE_WORDS]
         annotate(cal, acts, dec, dec.parts)
         voters = sum(1 for w in windows if w.start_s < off and w.end_s > on
-                     and any(label_of(x) == label for x in w.actions))
+                     and any(label_of(x, classes) == label for x in w.actions))
         if not acts:                                            # its own caption names no action: the votes' label
             rest, _, direction = label.partition("#")
             stem_, _, side = rest.partition("|")
             acts = [PredictedAction(stem_, on, off, (on + off) / 2, side=side or None,
                                     parts=[(p, 1.0 / len(PART_NAMES)) for p in PART_NAMES],
                                     direction=direction or None)]
-        agree = [x for x in acts if label_of(x) == label] or acts
+        agree = [x for x in acts if label_of(x, classes) == label] or acts
         best = max(agree, key=lambda x: x.confidence if x.confidence is not None else 1.0)
         side = best.side or sentence_side(words, best.word_index)
-        out.append(TimelineAction(best.word, " ".join(words), on, off, best.parts, side,
-                                  (best.confidence if best.confidence is not None else 1.0) * share, voters,
-                                  best.in_domain, None if best.in_domain is None or cal is None
-                                  else best.in_domain < cal.threshold, best.direction))
+        t = TimelineAction(best.word, " ".join(words), on, off, best.parts, side,
+                           (best.confidence if best.confidence is not None else 1.0) * share, voters,
+                           best.in_domain, None if best.in_domain is None or cal is None
+                           else best.in_domain < cal.threshold, best.direction)
+        t.label = label_of(t, classes)
+        t.word = voted_word([x.word for w in windows if w.start_s < off and w.end_s > on for x in w.actions
+                             if x.word not in SIDE_WORDS and label_of(x, classes) == t.label], best.word)
+        out.append(t)
     return out
+
+
+def voted_word(said: list[str], own: str) -> str:
+    """The word an action is named by: of the words the labelling windows over it said with the
+    label of its own caption's word (`said`, one per window action; synonyms share a label), the
+    one said most often; its own caption's word `own` when that is among the most said (or
+    nothing was said)."""
+    counts = Counter(said)
+    if not counts or counts[own] == max(counts.values()):
+        return own
+    return counts.most_common(1)[0][0]
 
 
 def sentence_side(words: list[str], i: int | None) -> str | None:
@@ -276,7 +299,8 @@ def _join(a: TimelineAction, b: TimelineAction) -> TimelineAction:
     wa, wb = a.offset_s - a.onset_s, b.offset_s - b.onset_s
     conf = (a.confidence * wa + b.confidence * wb) / max(wa + wb, 1e-9)
     return TimelineAction(keep.word, keep.text, a.onset_s, b.offset_s, keep.parts, keep.side, conf,
-                          max(a.windows, b.windows), keep.in_domain, keep.low_confidence, keep.direction)
+                          max(a.windows, b.windows), keep.in_domain, keep.low_confidence, keep.direction,
+                          keep.label)
 
 
 def _features(joints: np.ndarray, bundle, skel) -> np.ndarray:
@@ -350,10 +374,11 @@ def dense_timeline(joints: np.ndarray, fps: float, bundle, window_s: float = WIN
             windows.append(Window(s / fps, e / fps, " ".join(words), acts, float(dec.score)))
         if progress:
             progress(min(b0 + step, len(plan)), len(plan))
-    spans = label_frames(windows, duration)
+    classes = synonyms.of_model(bundle)
+    spans = label_frames(windows, duration, classes=classes)
     timeline = []
     for b0 in range(0, len(spans), step):
-        timeline += caption_actions(joints, fps, bundle, spans[b0:b0 + step], windows, decode_fn, cal, skel)
+        timeline += caption_actions(joints, fps, bundle, spans[b0:b0 + step], windows, decode_fn, cal, skel, classes)
     return join_neighbours(timeline), windows
 
 

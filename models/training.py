@@ -20,7 +20,7 @@ import torch
 
 from m2t.converters.skeletons import get_skeleton
 
-from . import data as D
+from . import data as D, synonyms
 from .checkpoint import Bundle, load_train_state, save_bundle, save_train_state
 from .config import CaptionerConfig, TrainConfig
 from .decoding import greedy
@@ -55,6 +55,7 @@ class Prepared:
     skeleton: str
     fingerprint: str
     counts: dict = field(default_factory=dict)
+    synonyms: dict = field(default_factory=dict)     # models/synonyms.py, fitted on the train captions
 
 
 def prepare_data(root: Path, tcfg: TrainConfig, vocab: Vocab | None = None, norm: Normalizer | None = None,
@@ -77,6 +78,7 @@ def prepare_data(root: Path, tcfg: TrainConfig, vocab: Vocab | None = None, norm
     if not train:
         raise D.DatasetError(f"{root}: every train motion is outside {tcfg.min_frames}-{tcfg.max_frames} frames "
                              f"(set --min-frames/--max-frames)")
+    classes = synonyms.fit_captions(s.captions for s in train)
     if tcfg.mirror and not any(s.id.startswith("M") for s in train):
         train = train + [D.mirror_sample(s, skeleton) for s in train]
     norm = norm or Normalizer.fit([s.joints for s in train])
@@ -89,7 +91,7 @@ def prepare_data(root: Path, tcfg: TrainConfig, vocab: Vocab | None = None, norm
     counts = {"train_motions": len(train), "train_captions": len(items), "val_motions": len(val),
               "skipped_ids": skip_t + skip_v, "filtered_by_length": n_filtered}
     log(f"data: {len(train)} train motions, {len(items)} captions, {len(val)} val motions, vocabulary {len(vocab)}")
-    return Prepared(items, val, vocab, norm, skeleton, D.fingerprint(train), counts)
+    return Prepared(items, val, vocab, norm, skeleton, D.fingerprint(train), counts, classes)
 
 
 def validation_bleu(model, samples, norm, vocab, downsample, device, max_len=30, batch_size=64) -> float:
@@ -298,4 +300,5 @@ def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, 
 def _meta(prep: Prepared, tcfg: TrainConfig, history, best, best_epoch, dataset) -> dict:
     return {"m2t_version": m2t_version(), "train": tcfg.to_dict(), "dataset": str(dataset),
             "dataset_fingerprint": prep.fingerprint, "data_counts": prep.counts,
-            "metrics": {"val_bleu4": best if best >= 0 else None, "best_epoch": best_epoch}, "history": history}
+            "metrics": {"val_bleu4": best if best >= 0 else None, "best_epoch": best_epoch}, "history": history,
+            "synonyms": prep.synonyms}

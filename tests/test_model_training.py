@@ -66,7 +66,7 @@ def test_checkpoint_reloads_in_fresh_process_without_pickle(tmp_path):
     files = sorted(p.name for p in (tmp_path / "m").iterdir() if p.is_file())
     assert files == ["config.json", "model.safetensors"]
     cfg = json.loads((tmp_path / "m" / "config.json").read_text())
-    assert {"vocab", "normalization", "model", "dataset_fingerprint", "metrics", "m2t_version"} <= set(cfg)
+    assert {"vocab", "normalization", "model", "dataset_fingerprint", "metrics", "m2t_version", "synonyms"} <= set(cfg)
     script = f"""
 import pickle, torch, json, numpy as np
 def boom(*a, **k): raise AssertionError("unpickling attempted")

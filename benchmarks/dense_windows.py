@@ -10,6 +10,9 @@ action words of one caption of the whole take.
     python benchmarks/dense_windows.py --model models/weights/default --dataset DSC --split val --scales "1;0.75,1" --min-actions 0.25,0.35
     python benchmarks/dense_windows.py --model models/weights/default --dataset DSC --split val --synonyms off,on
 (--synonyms: only the defaults, without and with the model's synonym classes, models/synonyms.py.)
+    python benchmarks/dense_windows.py --model models/weights/default --dataset DSC --split val --dense-after 4,3,2
+(--dense-after: only the defaults, once per length (s) past which a take gets the timeline, not one
+caption, `models.results.DENSE_AFTER_S`.)
 (--scales / --min-actions: only --window/--hop, once per window lengths `models.dense.SCALES` (";"
 between settings) and Viterbi change cost `models.dense.MIN_ACTION_S`. Without them every row
 uses the defaults, two window lengths: the one-length rows of docs/outputs.md were measured at
@@ -44,6 +47,7 @@ def main(argv=None):
     ap.add_argument("--scales", default=None, help='";"-separated settings of models.dense.SCALES, e.g. "1;0.75,1"')
     ap.add_argument("--min-actions", default=None, help="comma-separated models.dense.MIN_ACTION_S values (s)")
     ap.add_argument("--synonyms", default=None, help="off,on: the defaults without / with the model's synonym classes")
+    ap.add_argument("--dense-after", default=None, help="comma-separated DENSE_AFTER_S values (s) to compare")
     ap.add_argument("--five-min", default=None)
     ap.add_argument("--window", type=float, default=2.0, help="window for the 5-minute timing")
     ap.add_argument("--hop", type=float, default=0.5)
@@ -65,6 +69,8 @@ def main(argv=None):
         settings = [(args.window, args.hop, ("cut", sc, m)) for sc in scales for m in mins]
     if args.synonyms:
         settings = [(args.window, args.hop, ("synonyms", v)) for v in args.synonyms.split(",")]
+    if args.dense_after:
+        settings = [(args.window, args.hop, ("dense_after", float(v))) for v in args.dense_after.split(",")]
     defaults = (dense.PAD_S, dense.SCALES, dense.MIN_ACTION_S)
     classes = bundle.meta.get("synonyms") or {}
     for w, h, *extra in settings:
@@ -77,11 +83,14 @@ def main(argv=None):
         elif extra and extra[0][0] == "pad":
             dense.PAD_S = extra[0][1]
             label = f", pad {dense.PAD_S:g}"
+        elif extra and extra[0][0] == "dense_after":
+            label = f", dense after {extra[0][1]:g} s"
         elif extra:
             dense.SCALES, dense.MIN_ACTION_S = extra[0][1], extra[0][2]
             label = f", lengths x{'/'.join(f'{k:g}' for k in dense.SCALES)}, min action {dense.MIN_ACTION_S:g}"
         t0 = time.perf_counter()
-        rep = evaluate_localization(bundle, args.dataset, args.split, window_s=w, hop_s=h)
+        rep = evaluate_localization(bundle, args.dataset, args.split, window_s=w, hop_s=h,
+                                    dense_after_s=extra[0][1] if extra and extra[0][0] == "dense_after" else None)
         dt = time.perf_counter() - t0
         m = rep.metrics["model"]
         name = "whole take, one caption" if w is None else f"{w:g}, {h:g}" + label

@@ -101,7 +101,7 @@ def caption(
 
       m2t caption 07_05.amc --asf 07.asf --model runs/lab --beam 2
 
-      m2t caption long_take.bvh -f json -f srt -o caps/   # > 4 s: a timeline of actions in "segments"
+      m2t caption long_take.bvh -f json -f srt -o caps/   # > 2 s: a timeline of actions in "segments"
 
       m2t caption corpus/ -r -o caps/ --jobs 2 --shard $SLURM_ARRAY_TASK_ID/8
     """

@@ -311,11 +311,12 @@ class LocalizationReport:
 
 def evaluate_localization(bundle, dataset, split: str = "test", beam: int = 1, batch_size: int = 32,
                           max_len: int | None = None, progress=None, window_s: float | None = None,
-                          hop_s: float | None = None) -> LocalizationReport:
+                          hop_s: float | None = None, dense_after_s: float | None = None) -> LocalizationReport:
     """Decode every composed sequence (one with segments/<id>.json) of `split` with the loaded
     model `bundle` and score it (module docstring). With `window_s` (and `hop_s`, default
     `results.HOP_S`), the predicted actions are the `segments` `m2t caption` gives with those
-    windows (`_evaluate_dense`) instead of the action words of one caption of the whole sequence."""
+    windows (`_evaluate_dense`; sequences up to `dense_after_s`, default `results.DENSE_AFTER_S`,
+    get one caption as there) instead of the action words of one caption of the whole sequence."""
     from .decoding import decode_samples
     root, _ = D.resolve_dataset(str(dataset))
     ids = [i for i in D.read_split(root, split) if (root / "segments" / f"{i}.json").is_file()]
@@ -328,7 +329,7 @@ def evaluate_localization(bundle, dataset, split: str = "test", beam: int = 1, b
     sequences, per, scores, labels, predicted = [], [], [], [], 0
     if window_s:
         return _evaluate_dense(bundle, root, samples, split, beam, window_s, hop_s or min(HOP_S, window_s), batch_size,
-                               progress)
+                               progress, DENSE_AFTER_S if dense_after_s is None else dense_after_s)
     for chunk, decs, _ in decode_samples(bundle, samples, beam, batch_size, max_len, progress):
         for s, dec in zip(chunk, decs):
             doc = read_segments(root, s.id)

@@ -69,8 +69,8 @@ def test_encoder_runs_once_per_clip_when_calibrated(walks, backend, monkeypatch)
     bundle = load_model(backend=backend)
     assert for_model(bundle) is not None
     calls = _count_encoder(monkeypatch, backend)
-    short = walks[1:4]                                                 # below DENSE_AFTER_S: one batch
-    out = caption_files(short, bundle, batch_size=16)
+    short = walks[1:4]                                                 # 1.5-3.4 s, one caption each: one batch
+    out = caption_files(short, bundle, batch_size=16, dense_after_s=4.0)
     assert all(fc.ok for fc in out) and all(s["in_domain"] is not None for fc in out for s in fc.result.segments)
     assert sum(calls) == len(short)                                    # every clip encoded once
     calls.clear()

@@ -29,11 +29,27 @@ MAX_ENTRIES = 5000     # a config.json "synonyms" table larger than this is refu
 def fit(clips) -> dict[str, str]:
     """`clips`: per training clip, its captions as token lists -> {stem: class name} for the
     stems of classes with two or more members (module docstring)."""
+    return _classes([_stems(list(t)) for t in captions] for captions in clips)
+
+
+def fit_captions(caption_lists) -> dict[str, str]:
+    """`fit` over the clips (lists of models.data.Caption; their part-of-speech tags are used when
+    the dataset has them) whose captions carry no action frames, i.e. single-action clips, not
+    composed sequences."""
+    return _classes([_stems(c.tokens, c.pos) for c in caps] for caps in caption_lists
+                    if caps and all(c.frames is None for c in caps))
+
+
+def _stems(tokens: list[str], pos: list[str] | None = None) -> frozenset:
     from .localization import action_word_indices
     from .supervision import stem
+    return frozenset(stem(tokens[i]) for i in action_word_indices(tokens, pos))
+
+
+def _classes(clips) -> dict[str, str]:
+    """Per clip, the action stems of each caption -> the classes (module docstring)."""
     n, alt, together = Counter(), Counter(), Counter()
-    for captions in clips:
-        sets = [frozenset(stem(t[i]) for i in action_word_indices(list(t))) for t in captions]
+    for sets in clips:
         for s in sets:
             n.update(s)
             together.update(itertools.combinations(sorted(s), 2))
@@ -59,13 +75,6 @@ def fit(clips) -> dict[str, str]:
             name = max(members, key=lambda s: (n[s], s))
             out.update(dict.fromkeys(members, name))
     return out
-
-
-def fit_captions(caption_lists) -> dict[str, str]:
-    """`fit` over the clips (lists of models.data.Caption) whose captions carry no action frames,
-    i.e. single-action clips, not composed sequences."""
-    return fit([c.tokens for c in caps] for caps in caption_lists
-               if caps and all(c.frames is None for c in caps))
 
 
 def check(table, where) -> dict[str, str]:

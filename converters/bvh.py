@@ -7,7 +7,8 @@ replace the joint's OFFSET (components without a channel keep the OFFSET value),
 non-roots alike. A `Frames:` count that disagrees with the data is an error, never a hang.
 Units are detected from body height (cm, m, mm, inches, feet, CMU-ASF units) unless given.
 Forward kinematics is vectorised over frames (blocks of bvh_fk.FK_BLOCK frames, one step per tree
-level: converters/bvh_fk.py); docs/performance.md has its speed.
+level; files under bvh_fk.SHORT frames one step per joint: converters/bvh_fk.py); docs/performance.md
+has its speed.
 """
 from __future__ import annotations
 
@@ -116,8 +117,8 @@ def _is_float(t: bytes) -> bool:
 def channels_to_positions(h: Hierarchy, values: np.ndarray, frames_last: bool = False) -> np.ndarray:
     """(T, C) channel values in file units -> (T, J, 3) global positions in file units
     ((J, 3, T) with `frames_last`: FK's own layout, no transposed copy). FK one tree level at a
-    time on blocks of frames, global rotations only for joints with children
-    (converters/bvh_fk.py)."""
+    time on blocks of frames (short files joint by joint), global rotations only for joints with
+    children (converters/bvh_fk.py)."""
     out = positions_from_channels(h, values)
     return out if frames_last else np.ascontiguousarray(out.transpose(2, 0, 1))
 

@@ -1,6 +1,7 @@
 """converters/bvh_fk.py: level-by-level FK against the per-joint reference (rotations.forward_kinematics)."""
 import numpy as np
 
+import m2t.converters.bvh_fk as bvh_fk
 from m2t.converters.bvh_fk import _sin_cos_degrees, positions_from_channels
 from m2t.converters.bvh_hierarchy import Hierarchy, Joint
 from m2t.converters.rotations import E2R, forward_kinematics
@@ -32,7 +33,7 @@ def test_levels_match_per_joint_fk_with_mixed_orders_roots_and_position_channels
     ]
     joints = [Joint(n, p, rng.normal(size=3) * 10, ch, end_site=not ch) for n, p, ch in spec]
     h = Hierarchy(joints, sum(len(ch) for _, _, ch in spec))
-    T = 2048 + 37                                          # two blocks
+    T = 2048 + 37                                          # two blocks (and, below, a short file)
     values = rng.uniform(-200, 200, size=(T, h.n_channels))
     got = positions_from_channels(h, values).transpose(2, 0, 1)
 
@@ -51,3 +52,29 @@ def test_levels_match_per_joint_fk_with_mixed_orders_roots_and_position_channels
         col += len(ch)
     want = forward_kinematics(local, np.array([jt.offset for jt in joints]), h.parents, translations=trans)
     assert np.abs(got - want).max() < 1e-9
+    short = positions_from_channels(h, values[:37]).transpose(2, 0, 1)    # joint by joint
+    assert np.abs(short - want[:37]).max() < 1e-9
+
+
+def test_plan_is_cached_per_skeleton_not_per_offsets_and_the_cache_is_bounded():
+    rng = np.random.default_rng(1)
+    ch = ["Xposition", "Yposition", "Zposition", "Zrotation", "Xrotation", "Yrotation"]
+
+    def chain(n, offsets):
+        joints = [Joint(f"j{k}", k - 1, offsets[k], ch if k == 0 else ch[3:]) for k in range(n)]
+        joints.append(Joint("end", n - 1, offsets[n], [], end_site=True))
+        return Hierarchy(joints, 3 + 3 * n)
+
+    a, b = chain(4, rng.normal(size=(5, 3))), chain(4, rng.normal(size=(5, 3)))
+    assert bvh_fk._plan(a) is bvh_fk._plan(b)                        # same parents and channels
+    values = rng.uniform(-180, 180, size=(50, a.n_channels))
+    for h in (a, b):                                                  # offsets still per file
+        local = np.stack([E2R(values[:, 3 + 3 * k: 6 + 3 * k], "ZXY") for k in range(4)]
+                         + [np.broadcast_to(np.eye(3), (50, 3, 3))], axis=1)
+        want = forward_kinematics(local, np.array([jt.offset for jt in h.joints]), h.parents,
+                                  root_pos=values[:, None, :3])
+        got = positions_from_channels(h, values).transpose(2, 0, 1)
+        assert np.abs(got - want).max() < 1e-9
+    for n in range(2, 2 + bvh_fk.PLAN_CACHE + 5):
+        bvh_fk.plan_levels(chain(n, rng.normal(size=(n + 1, 3))))
+    assert len(bvh_fk._plans) <= bvh_fk.PLAN_CACHE

@@ -6,8 +6,9 @@ CHANNELS line, several ROOTs, End Sites, CRLF line ends and tabs, `.gz`. Positio
 replace the joint's OFFSET (components without a channel keep the OFFSET value), for roots and
 non-roots alike. A `Frames:` count that disagrees with the data is an error, never a hang.
 Units are detected from body height (cm, m, mm, inches, feet, CMU-ASF units) unless given.
-Forward kinematics is vectorised over frames (blocks of rotations.FK_CHUNK frames, one Python loop
-over joints); docs/performance.md has its speed.
+Forward kinematics is vectorised over frames (blocks of bvh_fk.FK_BLOCK frames, one step per tree
+level; files under bvh_fk.SHORT frames one step per joint: converters/bvh_fk.py); docs/performance.md
+has its speed.
 """
 from __future__ import annotations
 
@@ -18,11 +19,11 @@ import warnings
 import numpy as np
 
 from . import limits
+from .bvh_fk import positions_from_channels
 from .bvh_hierarchy import Hierarchy, Joint, parse_hierarchy  # noqa: F401 (re-exported: bvh.Joint, bvh.parse_hierarchy)
 from .errors import MotionFileError
 from .fileio import atomic_path, read_bytes
 from .motion import Motion
-from .rotations import FK_CHUNK, euler_entries, fk_columns
 from .units import resolve_units
 
 _MOTION = re.compile(rb"^\s*MOTION\s*$", re.MULTILINE)
@@ -115,56 +116,10 @@ def _is_float(t: bytes) -> bool:
 
 def channels_to_positions(h: Hierarchy, values: np.ndarray, frames_last: bool = False) -> np.ndarray:
     """(T, C) channel values in file units -> (T, J, 3) global positions in file units
-    ((J, 3, T) with `frames_last`: FK's own layout, no transposed copy).
-
-    Works in column layout (frames last) on blocks of FK_CHUNK frames: the sines and cosines of
-    all joints sharing a rotation order are taken in one call, rotation matrices are built entry
-    by entry (rotations.euler_entries), End Sites and other joints without rotation channels get
-    no matrix, and leaves get no global rotation (rotations.fk_columns)."""
-    T = values.shape[0]
-    J = len(h.joints)
-    groups: dict[str, tuple[list[int], list[list[int]]]] = {}   # order -> (joints, their columns)
-    pos_cols: list[list | None] = [None] * J                      # per joint: column per axis or None
-    col = 0
-    for j, joint in enumerate(h.joints):
-        rot_cols, order, pcols = [], "", [None, None, None]
-        for c in joint.channels:
-            axis, kind = c[0].upper(), c[1:].lower()
-            if kind == "position":
-                pcols["XYZ".index(axis)] = col
-            else:
-                rot_cols.append(col)
-                order += axis
-            col += 1
-        if order:
-            js, cols = groups.setdefault(order, ([], []))
-            js.append(j)
-            cols.append(rot_cols)
-        if any(c is not None for c in pcols):
-            pos_cols[j] = pcols
-    offsets = [np.asarray(jt.offset, dtype=np.float64) for jt in h.joints]
-    rows = {order: np.array(cols) for order, (_, cols) in groups.items()}   # (joints, k) columns
-    out = np.empty((J, 3, T))
-    for a in range(0, T, FK_CHUNK):
-        b = min(T, a + FK_CHUNK)
-        v = np.ascontiguousarray(values[a:b].T)                   # (C, t)
-        local: list = [None] * J
-        for order, (js, cols) in groups.items():
-            ang = v[rows[order]]                                  # (joints, k, t), a copy
-            np.deg2rad(ang, out=ang)
-            c = np.cos(ang)
-            s = np.sin(ang, out=ang)
-            M = euler_entries([c[:, n] for n in range(len(order))], [s[:, n] for n in range(len(order))], order)
-            R = np.empty((len(js), 3, 3, b - a))
-            for r in range(3):
-                for k in range(3):
-                    R[:, r, k] = M[r][k]
-            for g, j in enumerate(js):
-                local[j] = R[g]
-        off = [offsets[j] if pc is None else v[pc] if None not in pc
-               else [offsets[j][m] if pc[m] is None else v[pc[m]] for m in range(3)]
-               for j, pc in enumerate(pos_cols)]
-        fk_columns(local, off, h.parents, out=out[:, :, a:b])
+    ((J, 3, T) with `frames_last`: FK's own layout, no transposed copy). FK one tree level at a
+    time on blocks of frames (short files joint by joint), global rotations only for joints with
+    children (converters/bvh_fk.py)."""
+    out = positions_from_channels(h, values)
     return out if frames_last else np.ascontiguousarray(out.transpose(2, 0, 1))
 
 

@@ -174,7 +174,8 @@ def _error(e: Exception, path: Path) -> str:
 def time_methods(methods: dict, files, repeat, warm_files=None):
     """Time every method on every file: one warm-up pass, then `repeat` rounds; within a round each
     file is read by each method in turn (interleaved, so a change in machine load hits all methods
-    alike). -> {method: ({path: best seconds}, {path: error})}; a method that fails on a file is
+    alike; the order turns from file to file and round to round, so the method that reads a
+    file's bytes first gains no advantage). -> {method: ({path: best seconds}, {path: error})}; a method that fails on a file is
     not run on it again."""
     res = {name: ({}, {}) for name in methods}
     for name, fn in methods.items():                                   # warm-up pass
@@ -183,9 +184,12 @@ def time_methods(methods: dict, files, repeat, warm_files=None):
                 fn(p)
             except Exception as e:                                     # noqa: BLE001
                 res[name][1][p] = _error(e, p)
-    for _ in range(repeat):
-        for p in files:
-            for name, fn in methods.items():
+    names = list(methods)
+    for r in range(repeat):
+        for fi, p in enumerate(files):
+            k = (r + fi) % len(names)                   # the order turns per file and round: no method
+            for name in names[k:] + names[:k]:          # always reads the bytes first (cold) or last
+                fn = methods[name]
                 ok, failed = res[name]
                 if p in failed:
                     continue

@@ -20,12 +20,13 @@
 3. **Action captions.** Each action's frames (plus `PAD_S` of each neighbour, 0 by default) are captioned as
    a clip of their own, which is what the model was trained on: its caption is the action's
    `text`; the most probable action word of that caption with the action's label (the most
-   probable one when none has it) gives its ranked body parts (Γ-weighted α) and side (when the
-   word's clause names no side, the side named between the "then"s around it: "walks forward and
-   turns left" -> left, `sentence_side`) and its label; the action's `word` is the word the windows
-   over it said most often with that label (`voted_word`; that caption's word when tied); its
-   confidence is that caption word's probability × the action's mean vote share. Neighbours that come out with the same label, or
-   with the same caption, are joined.
+   probable one when none has it) gives its side (when the word's clause names no side, the side
+   named between the "then"s around it: "walks forward and turns left" -> left, `sentence_side`)
+   and its label. The action's `word` is the word the windows over it said most often with that
+   label (`voted_word`; that caption's word when tied), its `parts` the mean of the ranked part
+   scores (Γ-weighted α) of that caption word and of those windows' words (`mean_parts`), its
+   confidence that caption word's probability × the action's mean vote share. Neighbours that
+   come out with the same label, or with the same caption, are joined.
 Actions tile the take in time order and do not overlap (one action at a time). Memory is one
 batch of windows: a take of any length costs `batch_size` windows at a time. Defaults (`WINDOW_S`,
 `HOP_S`, and which recordings are dense: `DENSE_AFTER_S`) and how they were chosen:
@@ -253,8 +254,10 @@ def caption_actions(joints: np.ndarray, fps: float, bundle, spans: list, windows
                            best.in_domain, None if best.in_domain is None or cal is None
                            else best.in_domain < cal.threshold, best.direction)
         t.label = label_of(t, classes)
-        t.word = voted_word([x.word for w in windows if w.start_s < off and w.end_s > on for x in w.actions
-                             if x.word not in SIDE_WORDS and label_of(x, classes) == t.label], best.word)
+        same = [x for w in windows if w.start_s < off and w.end_s > on for x in w.actions
+                if x.word not in SIDE_WORDS and label_of(x, classes) == t.label]
+        t.word = voted_word([x.word for x in same], best.word)
+        t.parts = mean_parts([best.parts] + [x.parts for x in same if x.parts])
         out.append(t)
     return out
 
@@ -268,6 +271,16 @@ def voted_word(said: list[str], own: str) -> str:
     if not counts or counts[own] == max(counts.values()):
         return own
     return counts.most_common(1)[0][0]
+
+
+def mean_parts(rankings: list) -> list:
+    """Ranked [(part, score)] lists -> their mean score per part, ranked (ties in PART_NAMES order)."""
+    acc = np.zeros(len(PART_NAMES))
+    for r in rankings:
+        d = dict(r)
+        acc += [d.get(p, 0.0) for p in PART_NAMES]
+    acc /= max(1, len(rankings))
+    return [(PART_NAMES[i], float(acc[i])) for i in np.argsort(-acc, kind="stable")]
 
 
 def sentence_side(words: list[str], i: int | None) -> str | None:

@@ -100,5 +100,16 @@ def test_an_action_is_named_by_the_word_most_windows_said_for_its_class(tiny_mod
     classes = {"walk": "walk", "move": "walk"}
     (a,) = caption_actions(joints, 20.0, bundle, [(0.0, 4.0, "walk", 1.0)], wins, decode_fn, classes=classes)
     assert (a.word, a.text, a.label) == ("moves", "a person walks", "walk")   # the windows' word, its own caption
+    assert a.parts[0] == ("root", pytest.approx((1 / 6 + 3 * 0.5) / 4))       # parts: mean of its caption's and theirs
     (a,) = caption_actions(joints, 20.0, bundle, [(0.0, 4.0, "walk", 1.0)], wins, decode_fn)
     assert a.word == "walks"                                   # without classes "moves" is another label
+
+
+def test_mean_parts_ranks_the_mean_score_of_each_part():
+    from m2t.models.dense import mean_parts
+    a = [("left_arm", 0.6), ("root", 0.4)]
+    b = [("right_arm", 0.5), ("left_arm", 0.3), ("root", 0.2)]
+    out = mean_parts([a, b])
+    assert [p for p, _ in out[:3]] == ["left_arm", "root", "right_arm"]
+    assert dict(out)["left_arm"] == pytest.approx(0.45) and sum(s for _, s in out) == pytest.approx(1.0)
+    assert mean_parts([a])[:2] == a

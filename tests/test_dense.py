@@ -21,10 +21,13 @@ def test_plan_windows_cover_the_take_and_end_at_its_end():
 
 
 def test_plan_scales_adds_the_shorter_windows():
-    plan = plan_scales(200, 20.0, 4.0, 2.0)                 # SCALES 0.75, 1: 3 s windows, then 4 s windows
-    assert plan == [(0, 60), (40, 100), (80, 140), (120, 180), (140, 200), (0, 80), (40, 120), (80, 160), (120, 200)]
-    assert plan_scales(40, 20.0, 4.0, 2.0) == [(0, 40)]     # one window of the whole clip, not two equal ones
-    assert plan_scales(100, 20.0, 2.0, 2.0)[:3] == [(0, 30), (30, 60), (60, 90)]   # hop capped at the 1.5 s length
+    plan = plan_scales(200, 20.0, 4.0, 2.0)       # SCALES 0.375, 0.5, 0.75, 1: 1.5, 2, 3 and 4 s windows
+    assert plan == [(0, 30), (30, 60), (60, 90), (90, 120), (120, 150), (150, 180), (170, 200),   # 1.5 s every 1.5 s
+                    (0, 40), (40, 80), (80, 120), (120, 160), (160, 200),                        # 2 s every 2 s
+                    (0, 60), (40, 100), (80, 140), (120, 180), (140, 200),                       # 3 s every 2 s
+                    (0, 80), (40, 120), (80, 160), (120, 200)]
+    assert plan_scales(30, 20.0, 4.0, 2.0) == [(0, 30)]     # one window of the whole clip, not four equal ones
+    assert plan_scales(40, 20.0, 4.0, 2.0) == [(0, 30), (10, 40), (0, 40)]
 
 
 def test_windows_too_short_for_two_feature_frames_are_a_config_error(tiny_model, tmp_path):
@@ -33,9 +36,9 @@ def test_windows_too_short_for_two_feature_frames_are_a_config_error(tiny_model,
     from m2t.cli.app import app
     from m2t.converters.synthetic import write_walk_bvh
     from m2t.models.dense import check_window_frames
-    check_window_frames(0.27, 20.0, 2)                      # 1.5 s x 0.75 ... 0.2025 s = 4 frames = 2 feature frames
-    with pytest.raises(ConfigError, match="use --window 0.27 or more"):
-        check_window_frames(0.2, 20.0, 2)
+    check_window_frames(0.54, 20.0, 2)                      # 0.54 s x 0.375 = 0.2025 s = 4 frames = 2 feature frames
+    with pytest.raises(ConfigError, match="use --window 0.54 or more"):
+        check_window_frames(0.4, 20.0, 2)
     src = tmp_path / "w.bvh"
     write_walk_bvh(src, seconds=6.0)
     r = CliRunner().invoke(app, ["caption", str(src), "--model", str(tiny_model), "--window", "0.05", "--hop", "0.05"])
@@ -142,7 +145,7 @@ def test_dense_timeline_on_a_long_take(tiny_model):
     joints = np.concatenate([make_motion(k, 100, rng) for k in ("walk", "wave_left", "kick_left") * 4])  # 60 s
     bundle = load_bundle(tiny_model)
     timeline, windows = dense_timeline(joints, 20.0, bundle, 4.0, 2.0)
-    assert len(windows) == len(plan_scales(len(joints), 20.0, 4.0, 2.0)) == 29 + 30
+    assert len(windows) == len(plan_scales(len(joints), 20.0, 4.0, 2.0)) == 40 + 30 + 30 + 29   # 1.5, 2, 3, 4 s
     assert timeline and all(0 <= t.onset_s < t.offset_s <= 60.0 for t in timeline)
     assert all(a.offset_s <= b.onset_s for a, b in zip(timeline, timeline[1:]))     # in order, never overlapping
     assert all(a.label != b.label or b.onset_s - a.offset_s >= 0.3 for a, b in zip(timeline, timeline[1:]))
@@ -166,7 +169,7 @@ def test_caption_and_segment_cli_on_a_long_recording(tiny_model, tmp_path):
     d = json.loads((tmp_path / "o" / "long.json").read_text())
     validate(d, CAPTION_SCHEMA)
     n_windows = len(plan_scales(d["frames"], d["fps"], 4.0, 2.0))
-    assert d["windowing"] == {"window_s": 4.0, "hop_s": 2.0, "windows": n_windows, "lengths_s": [3.0, 4.0]}
+    assert d["windowing"] == {"window_s": 4.0, "hop_s": 2.0, "windows": n_windows, "lengths_s": [1.5, 2.0, 3.0, 4.0]}
     assert d["tokens"] == []
     assert d["segments"] and all(0 <= s["onset_s"] <= s["offset_s"] <= d["duration_s"] for s in d["segments"])
     srt = (tmp_path / "o" / "long.srt").read_text()

@@ -144,9 +144,9 @@ def test_motion_input_and_its_checks(bundle):
     long = Motion(np.repeat(rest, 30, 0), 20.0, names, skeleton="t2m")       # 60 s
     one = caption_motion(long, bundle, dense_after_s=100.0)                  # one caption over it all
     assert any("trained on clips of at most" in w for w in one.warnings) and one.windowing is None
-    dense = caption_motion(long, bundle)                      # windows of 1.5 s (118) and 2 s (117) every 0.5 s
-    assert dense.windowing == {"window_s": 2.0, "hop_s": 0.5, "windows": 235, "lengths_s": [1.5, 2.0]}
-    assert dense.tokens == [] and any("235 windows of 1.5, 2 s" in w for w in dense.warnings)
+    dense = caption_motion(long, bundle)       # windows of 0.75 s (120), 1 s (119), 1.5 s (118), 2 s (117) every 0.5 s
+    assert dense.windowing == {"window_s": 2.0, "hop_s": 0.5, "windows": 474, "lengths_s": [0.75, 1.0, 1.5, 2.0]}
+    assert dense.tokens == [] and any("474 windows of 0.75, 1, 1.5, 2 s" in w for w in dense.warnings)
     with pytest.raises(ConfigError, match="--hop"):
         caption_motion(long, bundle, window_s=4.0, hop_s=5.0)
     with pytest.raises(ConfigError, match="--dense-after"):

@@ -240,7 +240,8 @@ def caption_actions(joints: np.ndarray, fps: float, bundle, spans: list, windows
         annotate(cal, acts, dec, dec.parts)
         voters = sum(1 for w in windows if w.start_s < off and w.end_s > on
                      and any(label_of(x, classes) == label for x in w.actions))
-        if not acts:                                            # its own caption names no action: the votes' label
+        named = bool(acts)
+        if not named:                                           # its own caption names no action: the votes' label
             rest, _, direction = label.partition("#")
             stem_, _, side = rest.partition("|")
             acts = [PredictedAction(stem_, on, off, (on + off) / 2, side=side or None,
@@ -253,28 +254,33 @@ def caption_actions(joints: np.ndarray, fps: float, bundle, spans: list, windows
                            (best.confidence if best.confidence is not None else 1.0) * share, voters,
                            best.in_domain, None if best.in_domain is None or cal is None
                            else best.in_domain < cal.threshold, best.direction)
-        t.label = label_of(t, classes)
+        t.label = label_of(t, classes) if named else label
+        own = label_of(best, classes) if named else label      # the windows agree with the word's own clause
         same = [x for w in windows if w.start_s < off and w.end_s > on for x in w.actions
-                if x.word not in SIDE_WORDS and label_of(x, classes) == t.label]
-        t.word = voted_word([x.word for x in same], best.word)
-        t.parts = mean_parts([best.parts] + [x.parts for x in same if x.parts])
+                if x.word not in SIDE_WORDS and label_of(x, classes) == own]
+        t.word = voted_word([x.word for x in same], best.word if named else None) or best.word
+        t.parts = mean_parts(([best.parts] if named else []) + [x.parts for x in same if x.parts]) or best.parts
         out.append(t)
     return out
 
 
-def voted_word(said: list[str], own: str) -> str:
-    """The word an action is named by: of the words the labelling windows over it said with the
-    label of its own caption's word (`said`, one per window action; synonyms share a label), the
-    one said most often; its own caption's word `own` when that is among the most said (or
-    nothing was said)."""
-    counts = Counter(said)
-    if not counts or counts[own] == max(counts.values()):
+def voted_word(said: list[str], own: str | None) -> str | None:
+    """The word an action is named by: of the stems the labelling windows over it said with the
+    label of its own caption's word (`said`, one word per window action; synonyms share a label),
+    the one said most often, and of its forms the most said; its own caption's word `own` when
+    its stem is among the most said (or nothing was said)."""
+    stems = Counter(stem(w) for w in said)
+    if not stems or (own is not None and stems[stem(own)] == max(stems.values())):
         return own
-    return counts.most_common(1)[0][0]
+    top = stems.most_common(1)[0][0]
+    return Counter(w for w in said if stem(w) == top).most_common(1)[0][0]
 
 
 def mean_parts(rankings: list) -> list:
-    """Ranked [(part, score)] lists -> their mean score per part, ranked (ties in PART_NAMES order)."""
+    """Ranked [(part, score)] lists -> their mean score per part, ranked (ties in PART_NAMES
+    order); [] for no lists."""
+    if not rankings:
+        return []
     acc = np.zeros(len(PART_NAMES))
     for r in rankings:
         d = dict(r)

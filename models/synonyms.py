@@ -6,17 +6,19 @@ so its labels use the **class** of an action word's stem instead of the stem its
 
 Classes are fitted on the training captions of a model (`fit_captions`, at `m2t train`; stored
 in its config.json under "synonyms"), on its single-action clips only (a composed sequence's
-caption says several actions): for two action stems a and b, `alt` counts the ordered pairs of
-captions of one clip where one says a and not b and the other b and not a (each said instead of
-the other); `together` counts captions saying both. a and b are synonyms when
-`alt ≥ ALT_SHARE × min(n_a, n_b)` (n: captions saying the stem), `together == 0` (said together
-they are two actions: "walks and turns") and both are said in at least `MIN_CAPTIONS` captions.
-Classes are the connected groups of synonyms; each is named by its most frequent stem. A stem in
-no class is its own class. Nothing here changes a caption: only which windows count as agreeing.
+caption says several actions). For two action stems a and b, a caption saying a and not b is
+said **instead of** b when another caption of its clip says b and not a; `together` counts the
+captions saying both. a and b are synonyms when, of the rarer one's captions (n of them), at
+least `ALT_SHARE` × n are said instead of the other, `together == 0` (said together they are
+two actions: "walks and turns") and both are said in at least `MIN_CAPTIONS` captions. Classes
+grow by joining synonyms (most captions said instead first), and two groups are joined only
+while no stem of one is ever said together with a stem of the other; each class is named by
+its most frequent stem. A stem in no class is its own class. Nothing here changes a caption: only which windows count as agreeing.
 """
 from __future__ import annotations
 
 import itertools
+import re
 from collections import Counter
 
 from .errors import ModelDirError
@@ -24,6 +26,7 @@ from .errors import ModelDirError
 ALT_SHARE = 0.5        # said instead of each other in at least half the captions of the rarer stem
 MIN_CAPTIONS = 10      # a stem said in fewer training captions than this is never merged
 MAX_ENTRIES = 5000     # a config.json "synonyms" table larger than this is refused
+_STEM = re.compile(r"[a-z]{1,63}")
 
 
 def fit(clips) -> dict[str, str]:
@@ -48,29 +51,29 @@ def _stems(tokens: list[str], pos: list[str] | None = None) -> frozenset:
 
 def _classes(clips) -> dict[str, str]:
     """Per clip, the action stems of each caption -> the classes (module docstring)."""
-    n, alt, together = Counter(), Counter(), Counter()
+    n, instead, together = Counter(), Counter(), Counter()
     for sets in clips:
         for s in sets:
             n.update(s)
             together.update(itertools.combinations(sorted(s), 2))
-        for s1, s2 in itertools.permutations(sets, 2):
-            for a in s1 - s2:
-                alt.update((a, b) for b in s2 - s1 if a < b)
-    parent: dict[str, str] = {}
-
-    def root(a: str) -> str:
-        while parent.get(a, a) != a:
-            a = parent[a]
-        return a
-    for (a, b), k in sorted(alt.items()):
-        if (min(n[a], n[b]) >= MIN_CAPTIONS and together[a, b] == 0
-                and k >= ALT_SHARE * min(n[a], n[b]) and root(a) != root(b)):
-            parent[root(b)] = root(a)
-    groups: dict[str, list[str]] = {}
-    for s in sorted(n):
-        groups.setdefault(root(s), []).append(s)
+        for i, s1 in enumerate(sets):                   # (a, b): this caption says a instead of b (counted once)
+            instead.update({(a, b) for j, s2 in enumerate(sets) if j != i for a in s1 - s2 for b in s2 - s1})
+    pairs = []
+    for (a, b), k in instead.items():
+        rare = a if (n[a], a) < (n[b], b) else b
+        share = instead[rare, b if rare == a else a] / n[rare]
+        if a < b and min(n[a], n[b]) >= MIN_CAPTIONS and together[a, b] == 0 and share >= ALT_SHARE:
+            pairs.append((-share, a, b))
+    group = {s: {s} for s in n}
+    for _, a, b in sorted(pairs):
+        ga, gb = group[a], group[b]
+        if ga is gb or any(together[min(x, y), max(x, y)] for x in ga for y in gb):
+            continue
+        ga |= gb
+        for s in gb:
+            group[s] = ga
     out = {}
-    for members in groups.values():
+    for members in {id(g): g for g in group.values()}.values():
         if len(members) > 1:
             name = max(members, key=lambda s: (n[s], s))
             out.update(dict.fromkeys(members, name))
@@ -78,11 +81,13 @@ def _classes(clips) -> dict[str, str]:
 
 
 def check(table, where) -> dict[str, str]:
-    """A config.json "synonyms" value -> the table; ModelDirError (one line) when malformed."""
+    """A config.json "synonyms" value -> the table; ModelDirError (one line) when malformed (a
+    class name may not carry the "|" or "#" of a label's side or direction)."""
     if not (isinstance(table, dict) and len(table) <= MAX_ENTRIES
-            and all(isinstance(k, str) and isinstance(v, str) and len(k) < 64 and len(v) < 64
+            and all(isinstance(k, str) and isinstance(v, str) and _STEM.fullmatch(k) and _STEM.fullmatch(v)
                     for k, v in table.items())):
-        raise ModelDirError(f"{where}: 'synonyms' must be an object of at most {MAX_ENTRIES} stem -> class strings")
+        raise ModelDirError(f"{where}: 'synonyms' must be an object of at most {MAX_ENTRIES} stem -> class "
+                            f"entries, each 1-63 lower-case letters")
     return table
 
 

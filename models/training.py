@@ -90,7 +90,8 @@ def prepare_data(root: Path, tcfg: TrainConfig, vocab: Vocab | None = None, norm
     items = D.make_items(train, norm, vocab, tcfg.downsample, targets, tcfg.max_caption_tokens)
     counts = {"train_motions": len(train), "train_captions": len(items), "val_motions": len(val),
               "skipped_ids": skip_t + skip_v, "filtered_by_length": n_filtered}
-    log(f"data: {len(train)} train motions, {len(items)} captions, {len(val)} val motions, vocabulary {len(vocab)}")
+    log(f"data: {len(train)} train motions, {len(items)} captions, {len(val)} val motions, vocabulary {len(vocab)}, "
+        f"{len(set(classes.values()))} synonym classes of action words")
     return Prepared(items, val, vocab, norm, skeleton, D.fingerprint(train), counts, classes)
 
 
@@ -228,6 +229,8 @@ def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, 
     if init is not None:
         model.load_state_dict(init.model.state_dict())
         prep.counts["init_from"] = str(init_from)
+        if not prep.synonyms:                # no single-action clips to fit on: keep the classes it had
+            prep.synonyms = dict(init.meta.get("synonyms") or {})
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     ddp = torch.nn.parallel.DistributedDataParallel(model, **dist.ddp_kwargs()) if world > 1 else None
     net = ddp or model

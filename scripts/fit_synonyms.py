@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from m2t.converters.fileio import write_text_atomic
 from m2t.models import data as D
 from m2t.models.modeldir import read_config
 from m2t.models.synonyms import fit_captions
@@ -25,7 +24,7 @@ def main(argv=None):
     ap.add_argument("--split", default="train")
     ap.add_argument("--dry-run", action="store_true", help="print the classes, write nothing")
     args = ap.parse_args(argv)
-    root = Path(args.dataset)
+    root, _ = D.resolve_dataset(args.dataset)
     clips = [D.read_captions(root, i) for i in D.read_split(root, args.split)]
     table = fit_captions(clips)
     classes: dict[str, list[str]] = {}
@@ -39,10 +38,7 @@ def main(argv=None):
     cfg_path = Path(args.model) / "config.json"
     cfg = read_config(args.model)
     cfg["synonyms"] = table
-    fd, tmp = tempfile.mkstemp(dir=cfg_path.parent, prefix=".config.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(json.dumps(cfg, indent=1))
-    os.replace(tmp, cfg_path)
+    write_text_atomic(cfg_path, json.dumps(cfg, indent=1))
     print(f"wrote {cfg_path}")
 
 

@@ -38,7 +38,8 @@ Methods (each one starts from the file's path, so each pays for reading the file
 
 Timing: time.perf_counter; one warm-up pass per method (for bvh 0.3 frame access: on the
 smallest subset file only), then --repeat rounds (default 3) in which each file is read by
-each method in turn; the best time of each file is kept, and a method's time on a set is the
+each method in turn (the order turning from file to file and round to round); the best time of
+each file is kept, and a method's time on a set is the
 sum of its files' best times. Interleaving keeps the ratios fair when the machine's load
 changes during the run (the numbers themselves still move with the load).
 """

@@ -67,7 +67,11 @@ def main(argv=None):
         scales = [tuple(float(x) for x in sc.split(",")) for sc in (args.scales or ",".join(map(str, dense.SCALES))).split(";")]
         mins = [float(x) for x in (args.min_actions or str(dense.MIN_ACTION_S)).split(",")]
         settings = [(args.window, args.hop, ("cut", sc, m)) for sc in scales for m in mins]
+    if sum(bool(x) for x in (args.pads, args.scales or args.min_actions, args.synonyms, args.dense_after)) > 1:
+        ap.error("--pads, --scales/--min-actions, --synonyms and --dense-after are separate comparisons: one at a time")
     if args.synonyms:
+        if not set(args.synonyms.split(",")) <= {"on", "off"}:
+            ap.error(f"--synonyms takes on and/or off, got {args.synonyms!r}")
         settings = [(args.window, args.hop, ("synonyms", v)) for v in args.synonyms.split(",")]
     if args.dense_after:
         settings = [(args.window, args.hop, ("dense_after", float(v))) for v in args.dense_after.split(",")]

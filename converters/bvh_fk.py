@@ -22,18 +22,20 @@ skeleton (a dataset's takes) plan once. Files under SHORT frames go joint by joi
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from .bvh_hierarchy import Hierarchy
-from .rotations import euler_entries, fk_columns
+from .rotations import FK_CHUNK as FK_BLOCK, euler_entries, fk_columns  # frames per block: cache-sized
 
-FK_BLOCK = 2048          # frames per block: the arrays of a block stay in the core's cache
 SHORT = 300              # files of fewer frames go joint by joint (_joint_by_joint): measured faster
 # the columns (i, j) an axis rotation mixes, as a slice: X (1, 2), Y (2, 0), Z (0, 1)
 _PAIR = {"X": slice(1, 3), "Y": slice(2, None, -2), "Z": slice(0, 2)}
 
 
 PLAN_CACHE = 32          # skeletons whose plans are kept (first in, first out)
+_plans_lock = threading.Lock()
 _plans: dict[tuple, tuple] = {}          # skeleton -> (levels, angle columns, joint-by-joint plan)
 
 
@@ -64,9 +66,10 @@ def _plan(h: Hierarchy) -> tuple:
     plan = _plans.get(key)
     if plan is None:
         plan = (*_plan_levels(h), _plan_joints(h))
-        if len(_plans) >= PLAN_CACHE:
-            del _plans[next(iter(_plans))]
-        _plans[key] = plan
+        with _plans_lock:                    # library callers may read files on several threads
+            while len(_plans) >= PLAN_CACHE:
+                _plans.pop(next(iter(_plans)), None)
+            _plans[key] = plan
     return plan
 
 
@@ -84,23 +87,7 @@ def _plan_levels(h: Hierarchy) -> tuple[list[_Level], np.ndarray]:
         if p >= 0:
             has_child[p] = True
             depth[j] = depth[p] + 1
-    rot_cols: list[list[int]] = []
-    orders: list[str] = []
-    pos_cols: list[list] = []
-    col = 0
-    for joint in h.joints:
-        rc, order, pc = [], "", [None, None, None]
-        for c in joint.channels:                 # "Xposition", "zrotation", ...: checked names
-            axis = c[0].upper()
-            if c[1] in "pP":
-                pc["XYZ".index(axis)] = col
-            else:
-                rc.append(col)
-                order += axis
-            col += 1
-        rot_cols.append(rc)
-        orders.append(order)
-        pos_cols.append(pc)
+    rot_cols, orders, pos_cols = _channel_columns(h)
     by_depth: list[list[int]] = [[] for _ in range(max(depth, default=-1) + 1)]
     for j in range(J):
         by_depth[depth[j]].append(j)
@@ -190,15 +177,14 @@ def _block(levels: list[_Level], angle_cols: np.ndarray, offsets: np.ndarray, v:
                 pair += tmp
 
 
-def _plan_joints(h: Hierarchy) -> tuple[list, list]:
-    """-> (rotation groups [(order, joints, (joints, axes) columns)], per joint its position
-    columns (one per axis, None where the OFFSET stays) or None)."""
-    groups: dict[str, tuple[list[int], list[list[int]]]] = {}
-    pos_cols: list[list | None] = []
+def _channel_columns(h: Hierarchy) -> tuple[list[list[int]], list[str], list[list]]:
+    """Per joint: its rotation channels' columns, their axes in order ("ZXY"), and its position
+    channels' column per axis (None where the OFFSET stays)."""
+    rot_cols, orders, pos_cols = [], [], []
     col = 0
-    for j, joint in enumerate(h.joints):
+    for joint in h.joints:
         rc, order, pc = [], "", [None, None, None]
-        for c in joint.channels:
+        for c in joint.channels:                 # "Xposition", "zrotation", ...: checked names
             axis = c[0].upper()
             if c[1] in "pP":
                 pc["XYZ".index(axis)] = col
@@ -206,12 +192,24 @@ def _plan_joints(h: Hierarchy) -> tuple[list, list]:
                 rc.append(col)
                 order += axis
             col += 1
+        rot_cols.append(rc)
+        orders.append(order)
+        pos_cols.append(pc)
+    return rot_cols, orders, pos_cols
+
+
+def _plan_joints(h: Hierarchy) -> tuple[list, list]:
+    """-> (rotation groups [(order, joints, (joints, axes) columns)], per joint its position
+    columns (one per axis, None where the OFFSET stays) or None)."""
+    groups: dict[str, tuple[list[int], list[list[int]]]] = {}
+    rot_cols, orders, pos_cols = _channel_columns(h)
+    for j, (rc, order) in enumerate(zip(rot_cols, orders)):
         if order:
             js, cols = groups.setdefault(order, ([], []))
             js.append(j)
             cols.append(rc)
-        pos_cols.append(pc if pc != [None, None, None] else None)
-    return [(order, js, np.array(cols, dtype=np.intp)) for order, (js, cols) in groups.items()], pos_cols
+    return ([(order, js, np.array(cols, dtype=np.intp)) for order, (js, cols) in groups.items()],
+            [pc if pc != [None, None, None] else None for pc in pos_cols])
 
 
 def _joint_by_joint(h: Hierarchy, plan: tuple, offsets: np.ndarray, values: np.ndarray) -> np.ndarray:

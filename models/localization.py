@@ -316,7 +316,7 @@ def evaluate_localization(bundle, dataset, split: str = "test", beam: int = 1, b
     model `bundle` and score it (module docstring). With `window_s` (and `hop_s`, default
     `results.HOP_S`), the predicted actions are the `segments` `m2t caption` gives with those
     windows (`_evaluate_dense`; sequences up to `dense_after_s`, default `results.DENSE_AFTER_S`,
-    get one caption as there) instead of the action words of one caption of the whole sequence."""
+    get one caption as there; without `window_s`, `dense_after_s` has no effect) instead of the action words of one caption of the whole sequence."""
     from .decoding import decode_samples
     root, _ = D.resolve_dataset(str(dataset))
     ids = [i for i in D.read_split(root, split) if (root / "segments" / f"{i}.json").is_file()]

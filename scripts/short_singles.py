@@ -35,8 +35,8 @@ def main(argv=None):
     bundle = load_bundle(args.model)
     root, _ = D.resolve_dataset(args.dataset)
     samples, _ = D.load_samples(root, D.read_split(root, args.split))
-    names = get_skeleton(bundle.cfg.skeleton).joint_names
-    fps = 20.0
+    skel = get_skeleton(bundle.cfg.skeleton)
+    names, fps = skel.joint_names, skel.fps              # the dataset's frame rate (HumanML3D 20, KIT 12.5)
     sel = [s for s in samples if args.lo < s.joints.shape[0] / fps <= args.hi]
     print(f"{len(sel)} of {len(samples)} {args.split} clips last ({args.lo:g}, {args.hi:g}] s")
     for after in (args.hi, args.lo if args.dense_after is None else args.dense_after):

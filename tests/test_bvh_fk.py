@@ -54,6 +54,9 @@ def test_levels_match_per_joint_fk_with_mixed_orders_roots_and_position_channels
     assert np.abs(got - want).max() < 1e-9
     short = positions_from_channels(h, values[:37]).transpose(2, 0, 1)    # joint by joint
     assert np.abs(short - want[:37]).max() < 1e-9
+    for n in (1, bvh_fk.SHORT - 1, bvh_fk.SHORT):                       # one frame; both sides of SHORT
+        got = positions_from_channels(h, values[:n]).transpose(2, 0, 1)
+        assert got.shape == (n, J, 3) and np.abs(got - want[:n]).max() < 1e-9
 
 
 def test_plan_is_cached_per_skeleton_not_per_offsets_and_the_cache_is_bounded():

@@ -39,7 +39,7 @@ H_JMAP = "JSON/CSV mapping canonical joint -> source joint(s) (or C3D markers)."
 H_DENSE = ("Recordings longer than this (s) get a timeline of actions (`segments`), each captioned on its own "
            "frames; a very large value gives one caption per file.")
 H_WINDOW = ("Dense captioning: length (s) of the longest windows that label the recording's frames "
-            "(windows of 0.75x this length are added: models.dense.SCALES).")
+            "(windows of 0.375x, 0.5x and 0.75x this length are added: models.dense.SCALES).")
 H_HOP = "Dense captioning: seconds between the starts of consecutive windows of one length (at most that length)."
 H_BODY = "SMPL npz: folder with SMPL/SMPL-H/SMPL-X model files for exact joints."
 

@@ -140,7 +140,7 @@ def evaluate(
     bertscore_model: Optional[Path] = typer.Option(None, help="Local model folder for BERTScore (never downloaded)."),
     localization: bool = typer.Option(False, "--localization", help="Also score when/which part on the split's composed sequences, beside baselines."),
     plots: Optional[Path] = typer.Option(None, help="Also draw the paper's interpretability figures for the split into this folder (PNG)."),
-    window: Optional[float] = typer.Option(None, help="--localization: score the timeline of actions `m2t caption` gives (`segments`), with labelling windows of this many seconds and 0.75x that (2 = caption's default) [default: the action words of one caption per sequence]."),
+    window: Optional[float] = typer.Option(None, help="--localization: score the timeline of actions `m2t caption` gives (`segments`), with labelling windows of this many seconds and 0.375x, 0.5x and 0.75x that (2 = caption's default) [default: the action words of one caption per sequence]."),
     hop: Optional[float] = typer.Option(None, help="--localization with --window: seconds between window starts [default: 0.5, as caption]."),
     bertscore_layers: Optional[int] = typer.Option(None, help="Layer of --bertscore-model to use [default: its config's num_hidden_layers]."),
 ):

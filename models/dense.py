@@ -1,7 +1,7 @@
 """Dense captions for recordings of any length: label short windows, cut, caption each action.
 
 1. **Labelling windows.** The canonical clip is cut into windows of `window_s` seconds every
-   `hop_s` seconds, and again into windows of `SCALES` × `window_s` (1.5 s and 2 s by default;
+   `hop_s` seconds, and again into windows of `SCALES` × `window_s` (0.75, 1, 1.5 and 2 s by default;
    the last window of each length ends at the clip's end; a clip no longer than a window is one
    window). Each window is made canonical again as training clips are (root at the origin on
    the floor plane and facing +Z at its first frames, `compose.place_at_origin`) and decoded (in
@@ -65,7 +65,7 @@ FLOOR_TOLERANCE_M = 0.1   # re-floored when that median is higher than this abov
 @dataclass
 class TimelineAction:
     """One action of the timeline."""
-    word: str                        # action word (verb) as said by its caption
+    word: str                        # action word (verb): its windows' most said word for its label (step 3)
     text: str                        # the caption of the action's own frames ("a person waves the right hand")
     onset_s: float
     offset_s: float

@@ -88,8 +88,8 @@ def test_encoder_runs_once_per_clip_when_calibrated(walks, backend, monkeypatch)
 @pytest.mark.parametrize("beam", [1, 2])
 def test_in_domain_scores_equal_a_separate_encoder_pass(walks, backend, beam):
     bundle = load_model(backend=backend)
-    short = walks[1:4]
-    new = [fc.result for fc in caption_files(short, bundle, beam=beam, batch_size=16)]
+    short = walks[1:4]                                               # one caption each (dense_after_s 4)
+    new = [fc.result for fc in caption_files(short, bundle, beam=beam, batch_size=16, dense_after_s=4.0)]
     ms = [C._as_motion(p, bundle, {}) for p in short]
     items = [(C._features(m, bundle), C._part_mask(m, bundle, [])) for m in ms]
     decs, parts = _old_way(bundle, items, beam)

@@ -32,6 +32,7 @@ inside its span for `part_acc`.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,10 +56,21 @@ DIRECTIONS = {"backward": "backward", "backwards": "backward", "sideways": "side
 
 # ------------------------------------------------------------------------------ words and names
 def action_word_indices(words: list[str], pos: list[str] | None = None) -> list[int]:
-    """Indices of the action words of a caption (module docstring)."""
+    """Indices of the action words of a caption (module docstring). Without `pos` the caption is
+    tagged, and the answer kept per caption (a timeline's windows say the same captions often)."""
     if not words:
         return []
-    pos = pos or tag(words)
+    if not pos:
+        return list(_action_words_of(tuple(words)))
+    return _action_words(words, pos)
+
+
+@functools.lru_cache(maxsize=4096)
+def _action_words_of(words: tuple) -> tuple:
+    return tuple(_action_words(list(words), tag(list(words))))
+
+
+def _action_words(words: list[str], pos: list[str]) -> list[int]:
     beta, _ = caption_targets(words, pos)
     out = []
     for i, (w, p, b) in enumerate(zip(words, pos, beta)):

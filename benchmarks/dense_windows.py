@@ -15,7 +15,7 @@ action words of one caption of the whole take.
 caption, `models.results.DENSE_AFTER_S`.)
 (--scales / --min-actions: only --window/--hop, once per window lengths `models.dense.SCALES` (";"
 between settings) and Viterbi change cost `models.dense.MIN_ACTION_S`. Without them every row
-uses the defaults, two window lengths: the one-length rows of docs/outputs.md were measured at
+uses the defaults (`SCALES`, four window lengths): the one-length rows of docs/outputs.md were measured at
 commit d291dc0, before `SCALES` existed.)
 
 With --five-min (a folder of composed takes of about 5 minutes: `--min-actions 80 --max-actions 80`),
@@ -110,14 +110,16 @@ def main(argv=None):
         from m2t.models.dense import dense_timeline
         root, _ = D.resolve_dataset(args.five_min)
         samples, _ = D.load_samples(root, D.read_split(root, "test"))
+        from m2t.converters.skeletons import get_skeleton
+        fps = get_skeleton(bundle.cfg.skeleton).fps
         for s in samples:
             t0 = time.perf_counter()
-            timeline, windows = dense_timeline(s.joints / bundle.input_scale, 20.0, bundle, args.window, args.hop)
+            timeline, windows = dense_timeline(s.joints / bundle.input_scale, fps, bundle, args.window, args.hop)
             dt = time.perf_counter() - t0
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            timing.append({"id": s.id, "duration_s": s.joints.shape[0] / 20.0, "windows": len(windows),
+            timing.append({"id": s.id, "duration_s": s.joints.shape[0] / fps, "windows": len(windows),
                            "actions": len(timeline), "seconds": dt, "peak_rss_mb": rss})
-            print(f"{s.id}: {s.joints.shape[0] / 20.0:.1f} s take, {len(windows)} windows, {len(timeline)} actions, "
+            print(f"{s.id}: {s.joints.shape[0] / fps:.1f} s take, {len(windows)} windows, {len(timeline)} actions, "
                   f"{dt:.2f} s, peak RSS {rss:.0f} MB", flush=True)
     if args.out:
         with open(args.out, "w") as f:

@@ -22,10 +22,13 @@
    `text`; the most probable action word of that caption with the action's label (the most
    probable one when none has it) gives its side (when the word's clause names no side, the side
    named between the "then"s around it: "walks forward and turns left" -> left, `sentence_side`)
-   and its label. The action's `word` is the word the windows over it said most often with that
-   label (`voted_word`; that caption's word when tied), its `parts` the mean of the ranked part
-   scores (Γ-weighted α) of that caption word and of those windows' words (`mean_parts`), its
-   confidence that caption word's probability × the action's mean vote share. Neighbours that
+   and its label. The action's `word` is the word (by stem, then form) the windows over it said
+   most often with that word's own clause label (side and direction of its own clause, not the
+   sentence's: `voted_word`; that caption's word when tied), its `parts` the mean of the ranked
+   part scores (Γ-weighted α) of that caption word and of those windows' words (`mean_parts`), its
+   confidence that caption word's probability × the action's mean vote share. A caption that names
+   no action takes the votes' label, the windows' word and parts, confidence = the vote share, and
+   no in-domain score. Neighbours that
    come out with the same label, or with the same caption, are joined.
 Actions tile the take in time order and do not overlap (one action at a time). Memory is one
 batch of windows: a take of any length costs `batch_size` windows at a time. Defaults (`WINDOW_S`,
@@ -65,7 +68,7 @@ FLOOR_TOLERANCE_M = 0.1   # re-floored when that median is higher than this abov
 @dataclass
 class TimelineAction:
     """One action of the timeline."""
-    word: str                        # action word (verb): its windows' most said word for its label (step 3)
+    word: str                        # action word (verb): its windows' most said word (step 3)
     text: str                        # the caption of the action's own frames ("a person waves the right hand")
     onset_s: float
     offset_s: float

@@ -43,7 +43,7 @@ from m2t.converters.skeletons import PART_NAMES, get_skeleton
 from . import data as D
 from .compose import read_segments
 from .results import DENSE_AFTER_S, HOP_S, feature_time, window_span
-from .supervision import caption_targets, stem, tag, word_group
+from .supervision import caption_targets, stem, tag, tagger_mode, word_group
 
 THRESHOLDS = (0.3, 0.5, 0.7)
 METHODS = ("model", "whole", "centre", "equal", "energy")
@@ -61,13 +61,13 @@ def action_word_indices(words: list[str], pos: list[str] | None = None) -> list[
     if not words:
         return []
     if not pos:
-        return list(_action_words_of(tuple(words)))
+        return list(_action_words_of(tuple(words), tagger_mode()))
     return _action_words(words, pos)
 
 
 @functools.lru_cache(maxsize=4096)
-def _action_words_of(words: tuple) -> tuple:
-    return tuple(_action_words(list(words), tag(list(words))))
+def _action_words_of(words: tuple, mode: str) -> tuple:
+    return tuple(_action_words(list(words), tag(list(words), backend=mode)))
 
 
 def _action_words(words: list[str], pos: list[str]) -> list[int]:

@@ -384,7 +384,8 @@ def _spacy(mode: str):
     return None
 
 
-def _mode() -> str:
+def tagger_mode() -> str:
+    """The tagger $M2T_TAGGER asks for: auto (default), spacy or builtin (ValueError otherwise)."""
     mode = os.environ.get("M2T_TAGGER", "auto").lower()
     if mode not in ("auto", "spacy", "builtin"):
         raise ValueError(f"M2T_TAGGER must be auto, spacy or builtin, not {mode!r}")
@@ -394,13 +395,13 @@ def _mode() -> str:
 def tagger_name(backend: str | None = None) -> str:
     """'spacy:en_core_web_sm' (or _md) when spaCy and a local model load, else 'builtin'.
     `backend` (or $M2T_TAGGER): 'auto' (default), 'spacy' (error if unavailable), 'builtin'."""
-    found = _spacy(backend or _mode())
+    found = _spacy(backend or tagger_mode())
     return f"spacy:{found[0]}" if found else "builtin"
 
 
 def tag(tokens: list[str], backend: str | None = None, lexicon: Lexicon | None = None) -> list[str]:
     """UPOS tag per token (pre-split tokens are kept as they are). Backend as in `tagger_name`."""
-    found = _spacy(backend or _mode())
+    found = _spacy(backend or tagger_mode())
     if found is None:
         return _builtin_tag(list(tokens), lexicon or load_lexicon())
     from spacy.tokens import Doc

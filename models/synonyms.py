@@ -26,7 +26,7 @@ from .errors import ModelDirError
 ALT_SHARE = 0.5        # said instead of each other in at least half the captions of the rarer stem
 MIN_CAPTIONS = 10      # a stem said in fewer training captions than this is never merged
 MAX_ENTRIES = 5000     # a config.json "synonyms" table larger than this is refused
-_STEM = re.compile(r"[a-z]{1,63}")
+_STEM = re.compile(r"[a-z0-9']{1,63}")   # what a caption token's stem can be (models.vocab.tokenize)
 
 
 def fit(clips) -> dict[str, str]:
@@ -53,13 +53,14 @@ def _classes(clips) -> dict[str, str]:
     """Per clip, the action stems of each caption -> the classes (module docstring)."""
     n, instead, together = Counter(), Counter(), Counter()
     for sets in clips:
+        sets = [frozenset(x for x in s if _STEM.fullmatch(x)) for s in sets]   # only stems `check` accepts
         for s in sets:
             n.update(s)
             together.update(itertools.combinations(sorted(s), 2))
         for i, s1 in enumerate(sets):                   # (a, b): this caption says a instead of b (counted once)
             instead.update({(a, b) for j, s2 in enumerate(sets) if j != i for a in s1 - s2 for b in s2 - s1})
     pairs = []
-    for (a, b), k in instead.items():
+    for a, b in instead:
         rare = a if (n[a], a) < (n[b], b) else b
         share = instead[rare, b if rare == a else a] / n[rare]
         if a < b and min(n[a], n[b]) >= MIN_CAPTIONS and together[a, b] == 0 and share >= ALT_SHARE:
@@ -87,7 +88,7 @@ def check(table, where) -> dict[str, str]:
             and all(isinstance(k, str) and isinstance(v, str) and _STEM.fullmatch(k) and _STEM.fullmatch(v)
                     for k, v in table.items())):
         raise ModelDirError(f"{where}: 'synonyms' must be an object of at most {MAX_ENTRIES} stem -> class "
-                            f"entries, each 1-63 lower-case letters")
+                            f"entries, each 1-63 lower-case letters, digits or apostrophes")
     return table
 
 

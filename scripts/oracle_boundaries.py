@@ -1,6 +1,7 @@
 """How much of the dense timeline's misses is cutting and how much is naming? Each composed
 sequence's true actions are captioned on their own frames, exactly as `m2t caption` captions
-the actions it finds (`models.dense.caption_actions`: same padding, same word choice), and
+the actions it finds (`models.dense.caption_actions`: same padding; no labelling windows, so each
+action is named by its own caption's word, without the windows' votes), and
 scored like `m2t evaluate --localization --window`.
 
     python scripts/oracle_boundaries.py --model models/weights/default --dataset DSC [--split val]

@@ -33,7 +33,7 @@ def test_levels_match_per_joint_fk_with_mixed_orders_roots_and_position_channels
     ]
     joints = [Joint(n, p, rng.normal(size=3) * 10, ch, end_site=not ch) for n, p, ch in spec]
     h = Hierarchy(joints, sum(len(ch) for _, _, ch in spec))
-    T = 2048 + 37                                          # two blocks (and, below, a short file)
+    T = bvh_fk.FK_BLOCK + 37                               # two blocks (and, below, a short file)
     values = rng.uniform(-200, 200, size=(T, h.n_channels))
     got = positions_from_channels(h, values).transpose(2, 0, 1)
 

@@ -15,7 +15,7 @@ from m2t.converters.canonical import UP_AXES
 from m2t.converters.options import check_load_options
 from m2t.converters.units import UNITS
 from m2t.models.caption_batch import plan_captions, render, run_captions, segment_format
-from m2t.models.results import DENSE_AFTER_S, HOP_S, WINDOW_S, check_options, check_windowing
+from m2t.models.results import DENSE_AFTER_S, HOP_S, SCALES, WINDOW_S, check_options, check_windowing
 
 from .errors import EXIT_BATCH_FAILED, EXIT_USER_ERROR, fail, user_errors
 
@@ -39,7 +39,8 @@ H_JMAP = "JSON/CSV mapping canonical joint -> source joint(s) (or C3D markers)."
 H_DENSE = ("Recordings longer than this (s) get a timeline of actions (`segments`), each captioned on its own "
            "frames; a very large value gives one caption per file.")
 H_WINDOW = ("Dense captioning: length (s) of the longest windows that label the recording's frames "
-            "(windows of 0.375x, 0.5x and 0.75x this length are added: models.dense.SCALES).")
+            "(windows of " + ", ".join(f"{k:g}x" for k in SCALES if k != 1) + " this length are added: "
+            "models.results.SCALES).")
 H_HOP = "Dense captioning: seconds between the starts of consecutive windows of one length (at most that length)."
 H_BODY = "SMPL npz: folder with SMPL/SMPL-H/SMPL-X model files for exact joints."
 

@@ -52,11 +52,10 @@ from .compose import place_at_origin
 from .confidence import annotate, for_model
 from .localization import SIDE_WORDS, PredictedAction, side_of, trace_actions
 from .modeldir import decode_length
-from .results import DENSE_AFTER_S, HOP_S, WINDOW_S, check_windowing, feature_time  # noqa: F401 (re-exported)
+from .results import DENSE_AFTER_S, HOP_S, SCALES, WINDOW_S, check_windowing, feature_time  # noqa: F401 (re-exported)
 from .supervision import stem
 
 STEP_S = 0.05          # frame-label grid (s)
-SCALES = (0.375, 0.5, 0.75, 1.0)   # labelling windows of these multiples of window_s (docs/outputs.md: chosen on val)
 MIN_ACTION_S = 0.35    # label changes cost MIN_ACTION_S / 2 seconds of full vote share
 NONE_SCORE = 0.1       # score of "no action" on a frame (frames no window speaks for)
 PAD_S = 0.0            # context (s) of its neighbours an action is captioned with, each side (val: 0 beat 0.25, 0.5)

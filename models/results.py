@@ -29,6 +29,7 @@ SEGMENTS_SCHEMA_ID = "m2t.segments/2"
 ONSET_RULES = ("fwhm", "gamma95")
 DEVICES = ("auto", "cpu", "cuda")
 WINDOW_S, HOP_S = 2.0, 0.5                 # labelling windows of dense captioning (models/dense.py)
+SCALES = (0.375, 0.5, 0.75, 1.0)           # labelling windows of these multiples of WINDOW_S (docs/outputs.md: chosen on val)
 DENSE_AFTER_S = 2.0                        # recordings longer than this (= WINDOW_S) are captioned densely (docs/outputs.md)
 FWHM_C = math.sqrt(2.0 * math.log(2.0))     # 1.1774: Γ = 0.5 at m ± c·σ
 GAMMA95 = 0.95

@@ -1,7 +1,8 @@
 """Fit the synonym classes of action words (models/synonyms.py) on a dataset's training captions
 (single-action clips only) and store them in a model directory's config.json, for models trained before `m2t train` stored
 them itself (the shipped default model). Prints the classes; the weights and ONNX graphs are
-untouched.
+untouched. It reads every caption of the split; `m2t train` fits on the clips its
+--min-frames/--max-frames keep, so a retrain can find a slightly different table.
 
     python scripts/fit_synonyms.py models/weights/default DS [--split train] [--dry-run]
 """

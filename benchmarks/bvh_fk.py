@@ -25,13 +25,10 @@ from convert import ROOT, collect_files, load_other_reader   # noqa: I001 (bench
 from m2t.converters import bvh as m2t_bvh
 
 
-def best_of(fn, n: int) -> float:
-    best = float("inf")
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+def timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
 
 
 def main(argv=None):
@@ -63,8 +60,8 @@ def main(argv=None):
                 diff = float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-12))
                 t_m = t_o = float("inf")
                 for _ in range(n):                                   # interleaved
-                    t_m = min(t_m, best_of(lambda: m2t_bvh.channels_to_positions(h, values), 1))
-                    t_o = min(t_o, best_of(lambda: other.channels_to_positions(ho, vo), 1))
+                    t_m = min(t_m, timed(lambda: m2t_bvh.channels_to_positions(h, values)))
+                    t_o = min(t_o, timed(lambda: other.channels_to_positions(ho, vo)))
                 tm, to = tm + t_m, to + t_o
                 print(f"  {g:14s} {p.name:40s} {len(values):6d} frames  m2t {1e3 * t_m:8.3f} ms  "
                       f"--also {1e3 * t_o:8.3f} ms  {t_o / t_m:5.2f}x  max rel diff {diff:.1e}")

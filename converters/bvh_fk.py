@@ -54,12 +54,6 @@ class _Level:
         self.groups = groups          # [(q0, q1, order, first angle row)]
 
 
-def plan_levels(h: Hierarchy) -> tuple[list[_Level], np.ndarray]:
-    """-> (levels, angle columns), from the cache when a hierarchy with the same parents and
-    channels was planned before (see _plan_levels)."""
-    return _plan(h)[:2]
-
-
 def _plan(h: Hierarchy) -> tuple:
     """-> (levels, angle columns, joint-by-joint plan), cached per parents and channels."""
     key = tuple((joint.parent, tuple(joint.channels)) for joint in h.joints)

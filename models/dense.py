@@ -240,8 +240,8 @@ def caption_actions(joints: np.ndarray, fps: float, bundle, spans: list, windows
                                          lambda i, a=a: a / fps + float(feature_time(i, fps, ds)), probs)
                 if x.word not in SIDE_WORDS]
         annotate(cal, acts, dec, dec.parts)
-        voters = sum(1 for w in windows if w.start_s < off and w.end_s > on
-                     and any(label_of(x, classes) == label for x in w.actions))
+        over = [w for w in windows if w.start_s < off and w.end_s > on]         # the windows over the action
+        voters = sum(1 for w in over if any(label_of(x, classes) == label for x in w.actions))
         named = bool(acts)
         if not named:                                           # its own caption names no action: the votes' label
             rest, _, direction = label.partition("#")
@@ -258,8 +258,7 @@ def caption_actions(joints: np.ndarray, fps: float, bundle, spans: list, windows
                            else best.in_domain < cal.threshold, best.direction)
         t.label = label_of(t, classes) if named else label
         own = label_of(best, classes) if named else label      # the windows agree with the word's own clause
-        same = [x for w in windows if w.start_s < off and w.end_s > on for x in w.actions
-                if x.word not in SIDE_WORDS and label_of(x, classes) == own]
+        same = [x for w in over for x in w.actions if x.word not in SIDE_WORDS and label_of(x, classes) == own]
         t.word = voted_word([x.word for x in same], best.word if named else None) or best.word
         t.parts = mean_parts(([best.parts] if named else []) + [x.parts for x in same if x.parts]) or best.parts
         out.append(t)
@@ -287,7 +286,7 @@ def mean_parts(rankings: list) -> list:
     for r in rankings:
         d = dict(r)
         acc += [d.get(p, 0.0) for p in PART_NAMES]
-    acc /= max(1, len(rankings))
+    acc /= len(rankings)
     return [(PART_NAMES[i], float(acc[i])) for i in np.argsort(-acc, kind="stable")]
 
 

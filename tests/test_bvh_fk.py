@@ -79,5 +79,5 @@ def test_plan_is_cached_per_skeleton_not_per_offsets_and_the_cache_is_bounded():
         got = positions_from_channels(h, values).transpose(2, 0, 1)
         assert np.abs(got - want).max() < 1e-9
     for n in range(2, 2 + bvh_fk.PLAN_CACHE + 5):
-        bvh_fk.plan_levels(chain(n, rng.normal(size=(n + 1, 3))))
+        bvh_fk._plan(chain(n, rng.normal(size=(n + 1, 3))))
     assert len(bvh_fk._plans) <= bvh_fk.PLAN_CACHE

@@ -34,7 +34,7 @@ def main(argv=None):
             ("folders.py", ["--repeat", "2" if q else "5"])]
     log = Path(args.log)
     log.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+    env = {"OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_NUM_THREADS": "1", **os.environ}   # as the CLI
     t0 = time.perf_counter()
     for script, extra in runs:
         p = subprocess.run([sys.executable, str(HERE / script), *extra], capture_output=True, text=True,

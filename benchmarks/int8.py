@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # before onnxruntime starts threads
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")   # as the CLI: no spinning numpy threads
 
 import argparse  # noqa: E402
 import shutil  # noqa: E402

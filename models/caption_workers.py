@@ -88,18 +88,14 @@ def _loaded(paths, prep: _Prep, load_options: dict, jobs: int, progress) -> Iter
 _WORKER: dict = {}                      # a worker process's own model (models loaded by _init_worker)
 
 
-def _init_worker(model_dir: str, device: str, split_threads: int | None = None) -> None:
+def _init_worker(model_dir: str, device: str) -> None:
     """Load the model once per worker process, with 1 intra-op thread: the parallelism is the
     workers themselves (2 workers x 2 ONNX Runtime threads would oversubscribe 2 cores). Batches
-    are still cut into the chunks one process would decode on `split_threads` threads (default:
-    what a model loaded here with threads=None gets), run one after another, so the results are
-    those of one process. A model that cannot be loaded is raised
-    by every task (one line in the parent, not a broken pool)."""
+    are cut into the same chunks as in one process (their number depends on the batch alone), so
+    the results are those of one process. A model that cannot be loaded is raised by every task
+    (one line in the parent, not a broken pool)."""
     try:
-        from .ort_decoding import default_threads
-        bundle = load_onnx_bundle(model_dir, device, threads=1)
-        bundle.runner.run_alone(split_threads or default_threads())
-        _WORKER["bundle"] = bundle
+        _WORKER["bundle"] = load_onnx_bundle(model_dir, device, threads=1)
     except Exception as e:  # noqa: BLE001 - sent back with the first task
         _WORKER["error"] = e
 
@@ -158,14 +154,14 @@ def iter_captions_in_workers(paths: Iterable, model_dir, jobs: int, beam: int = 
 
 
 def _captioned_in_workers(paths, model_dir: str, jobs: int, progress, load_options: dict, opts: dict,
-                          dense_after_s: float, split_threads: int | None = None) -> Iterator[FileCaption]:
+                          dense_after_s: float) -> Iterator[FileCaption]:
     """FileCaptions in input order, each batch of `opts['batch_size']` files captioned in a worker;
     a batch whose worker died (OOM killer, native crash) comes back as one error per file; a
     model the workers cannot load is raised (ModelDirError, one line)."""
     size = opts["batch_size"]
     chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
     done = 0
-    with _pool(jobs, len(chunks), _init_worker, (model_dir, "cpu", split_threads)) as pool:
+    with _pool(jobs, len(chunks), _init_worker, (model_dir, "cpu")) as pool:
         futures = [pool.submit(_caption_chunk, (c, load_options, opts, dense_after_s)) for c in chunks]
         for chunk, fut in zip(chunks, futures):
             try:

@@ -300,8 +300,7 @@ def iter_captions(paths: Iterable, bundle: "Bundle | OnnxBundle", beam: int = 1,
     from .caption_workers import _captioned_in_workers, _loaded, _prep_of, _worker_decodes  # here: it imports us
     if _worker_decodes(bundle, jobs, len(paths)):
         _check_device(bundle, device)
-        yield from _captioned_in_workers(paths, str(bundle.path), jobs, progress, load_options, opts, dense_after_s,
-                                         bundle.runner.threads)
+        yield from _captioned_in_workers(paths, str(bundle.path), jobs, progress, load_options, opts, dense_after_s)
         return
     batch: list = []
     for path, got, error in _loaded(paths, _prep_of(bundle, dense_after_s), load_options, jobs, progress):

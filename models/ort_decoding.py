@@ -9,10 +9,12 @@ batch (compacting once a quarter of its rows are done), as models.decoding.greed
 search is models.decoding.beam_search's batched, synchronous, length-normalised search, step
 for step.
 
-Batches above CHUNK clips are split into equal chunks of at most CHUNK clips; with more than one
-thread the chunks run concurrently, one chunk per thread on single-threaded sessions (data
-parallelism: no per-operator thread synchronisation; docs/performance.md). Every clip is decoded
-independently, so the split changes nothing but float rounding.
+Batches above CHUNK clips are split into equal chunks of at most CHUNK clips, whatever the
+thread count (so one process, a `--jobs` worker and any thread setting decode the same chunks and
+give the same bytes); with more than one thread the chunks run concurrently, one chunk per thread
+on single-threaded sessions (data parallelism: no per-operator thread synchronisation;
+docs/performance.md). Every clip is decoded independently, so the split changes nothing but float
+rounding.
 """
 from __future__ import annotations
 
@@ -89,7 +91,6 @@ class OrtCaptioner:
         self.threads = so.intra_op_num_threads or _cpu_count()      # 0 = ONNX Runtime's default
         self._dir, self._providers, self._level, self._single, self._pool = d, providers, level, None, None
         self._lock = threading.Lock()
-        self.sequential = False                 # run_alone: split chunks for `threads`, run them one by one
         self.providers = self.decoder.get_providers()
         if device == "cuda" and self.providers[0] != "CUDAExecutionProvider":
             raise DeviceError("--device cuda: ONNX Runtime could not start its CUDA provider here")
@@ -114,16 +115,6 @@ class OrtCaptioner:
                 one._single = one
                 self._single = one
             return self._single
-
-    def run_alone(self, threads: int) -> "OrtCaptioner":
-        """Make this runner (loaded with 1 thread) split batches into chunks as a `threads`-thread
-        runner does, and decode the chunks one after another on its own single-threaded sessions:
-        a worker process among several (`m2t caption --jobs`) then gives the results of one
-        process on `threads` threads while using one core. Returns self."""
-        if self.threads != 1:
-            raise ValueError("run_alone needs a runner loaded with threads=1")
-        self.threads, self._single, self.sequential = max(1, int(threads)), self, True
-        return self
 
     def map(self, fn, items: list) -> list:
         """[fn(single-threaded runner, item) for item in items], `self.threads` at a time."""
@@ -182,24 +173,18 @@ def _to_batch(a: np.ndarray, rows, B: int, fill) -> np.ndarray:
 
 
 CHUNK = 64     # most clips decoded together (docs/performance.md: chunks and threads)
-MIN_CHUNK = 8  # fewest clips a worker thread gets (a step call costs ~5 clips' work on its own)
 
 
 def _chunked(runner: OrtCaptioner, fn, x, mask, part_mask, chunk: int | None, workers: bool):
-    """fn(runner, x, mask, part_mask) over equal chunks of at most `chunk` clips (their number a
-    multiple of the worker threads when `workers`), each cut to its longest clip; the chunks run
-    on up to `runner.threads` single-threaded workers (each getting MIN_CHUNK clips or more) when
-    `workers`, else one after another. None when the batch is decoded in one piece."""
+    """fn(runner, x, mask, part_mask) over equal chunks of at most `chunk` clips, each cut to its
+    longest clip (how many depends on the batch alone, never on threads); the chunks run on up to
+    `runner.threads` single-threaded workers when `workers`, else one after another. None when the
+    batch is decoded in one piece."""
     B = x.shape[0]
-    n = -(-B // chunk) if chunk else 1
-    threads = min(runner.threads, B // MIN_CHUNK) if workers else 1
-    if threads > 1 and (runner.sequential or runner.single_threaded() is not runner):
-        n = -(-max(n, threads) // threads) * threads
-    else:
-        threads = 1
-    n = min(n, B)
+    n = min(-(-B // chunk) if chunk else 1, B)
     if n <= 1:
         return None
+    threads = min(runner.threads, n) if workers and runner.single_threaded() is not runner else 1
     bounds = np.linspace(0, B, n + 1).round().astype(int)
     pieces = []
     for i, j in zip(bounds[:-1], bounds[1:]):
@@ -211,14 +196,22 @@ def _chunked(runner: OrtCaptioner, fn, x, mask, part_mask, chunk: int | None, wo
     return [d for out in outs for d in out]
 
 
+def _one_piece(runner: OrtCaptioner, workers: bool) -> OrtCaptioner:
+    """The runner for a batch `_chunked` left whole (at most CHUNK clips): with `workers` it runs
+    on the single-threaded sessions, because ONNX Runtime's intra-op threads cost more than they
+    give on so few clips (8 windows of 2 s: 6.6 ms on 2 threads, 5.0 ms on 1; docs/performance.md
+    "Folders in parallel")."""
+    return runner.single_threaded() if workers else runner
+
+
 def greedy(runner: OrtCaptioner, x: np.ndarray, mask: np.ndarray, max_len: int = 30,
            part_mask: np.ndarray | None = None, *, compact: bool = True, chunk: int | None = CHUNK,
            workers: bool = True, with_parts: bool = False) -> list[Decoded]:
     """models.decoding.greedy on ONNX Runtime: x (B, T, J, 3), mask (B, T) -> B captions.
-    Batches above `chunk` clips, and with several threads those of 2 x MIN_CHUNK clips or more,
-    are decoded in equal chunks, each cut to its longest clip, concurrently on up to
-    `runner.threads` single-threaded workers (workers=False: one chunk after another on the runner's sessions); chunk=None and
-    workers=False: the whole batch at once. compact=False keeps ended captions in the batch
+    Batches above `chunk` clips are decoded in equal chunks, each cut to its longest clip,
+    concurrently on up to `runner.threads` single-threaded workers (workers=False: one chunk after
+    another on the runner's sessions); chunk=None and workers=False: the whole batch at once, on
+    the runner's own (intra-op) threads. compact=False keeps ended captions in the batch
     until all have ended (for benchmarks). with_parts: each caption also gets its clip's encoder
     output (`Decoded.parts`)."""
     out = _chunked(runner, lambda r, a, m, pm: greedy(r, a, m, max_len, pm, compact=compact, chunk=None,
@@ -226,6 +219,7 @@ def greedy(runner: OrtCaptioner, x: np.ndarray, mask: np.ndarray, max_len: int =
                    x, mask, part_mask, chunk, workers)
     if out is not None:
         return out
+    runner = _one_piece(runner, workers)
     B = x.shape[0]
     mem = runner.encode(x, mask, part_mask)
     parts = mem["parts"]
@@ -273,7 +267,7 @@ def beam_search(runner: OrtCaptioner, x: np.ndarray, mask: np.ndarray, beam: int
         return greedy(runner, x, mask, max_len, part_mask, chunk=chunk, workers=workers, with_parts=with_parts)
     out = _chunked(runner, lambda r, a, m, pm: _beam(r, a, m, beam, max_len, pm, with_parts), x, mask, part_mask,
                    chunk and max(1, chunk // beam), workers)
-    return out if out is not None else _beam(runner, x, mask, beam, max_len, part_mask, with_parts)
+    return out if out is not None else _beam(_one_piece(runner, workers), x, mask, beam, max_len, part_mask, with_parts)
 
 
 def _beam(runner: OrtCaptioner, x, mask, K: int, max_len: int, part_mask=None, with_parts: bool = False

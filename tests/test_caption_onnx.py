@@ -81,6 +81,20 @@ def test_caption_on_the_onnx_path_never_imports_torch(tmp_path):
     assert p.stdout.strip().endswith("TORCH_LOADED True 0")          # the check can fail
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc (Linux)")
+def test_cli_keeps_numpy_to_one_blas_thread_unless_told():
+    """OpenBLAS's spinning threads took CPU from ONNX Runtime and --jobs workers: the CLI starts
+    numpy with one BLAS thread; a user's own OPENBLAS_NUM_THREADS wins."""
+    script = ("import os\nimport m2t.cli\nimport numpy as np\na = np.ones((400, 400))\na @ a\n"
+              "print(os.environ['OPENBLAS_NUM_THREADS'], len(os.listdir('/proc/self/task')))\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    p = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert p.stdout.split() == ["1", "1"], p.stderr[-500:]
+    p = subprocess.run([sys.executable, "-c", script], cwd=REPO, env={**env, "OPENBLAS_NUM_THREADS": "2"},
+                       capture_output=True, text=True, timeout=60)
+    assert p.stdout.split()[0] == "2", p.stderr[-500:]
+
+
 def test_jobs_give_byte_identical_outputs_and_list_bad_files(onnx_model, tmp_path):
     """--jobs 2 on the ONNX backend: workers read, convert and decode whole batches (each loads the
     model once); every output is byte for byte the one process's, a long recording is captioned
@@ -122,9 +136,10 @@ def test_jobs_with_a_model_the_workers_cannot_load_is_one_line(onnx_model, walks
 
 def test_workers_use_one_onnx_thread_and_the_chunks_of_one_process(onnx_model, tmp_path, monkeypatch):
     """Each worker's ONNX Runtime sessions get 1 intra-op thread (2 workers x 2 threads would
-    oversubscribe 2 cores), yet cut batches into the chunks a 2-thread process decodes (run one
-    after another), so a worker's captions are byte for byte those of one 2-thread process."""
+    oversubscribe 2 cores), and batches are cut into the same chunks at any thread count, so a
+    worker's captions are byte for byte those of one 2- or 3-thread process."""
     from m2t.models import caption_workers, captioning
+    from m2t.models import ort_decoding as O
     from m2t.models.onnx_model import load_onnx_bundle
     from m2t.models.writers import caption_json
     assert caption_workers._worker_decodes(captioning.load_model(onnx_model, "cpu"), 2, 6)
@@ -134,17 +149,18 @@ def test_workers_use_one_onnx_thread_and_the_chunks_of_one_process(onnx_model, t
     worker = caption_workers._WORKER["bundle"]
     assert worker.runner.encoder.get_session_options().intra_op_num_threads == 1
     assert worker.runner.decoder.get_session_options().intra_op_num_threads == 1
-    assert worker.runner.threads == 2 and worker.runner.sequential
+    assert worker.runner.threads == 1
     files = []
-    for i in range(20):                                        # a batch of 16 is cut in 2 chunks at 2 threads
+    for i in range(20):                                        # the last two: more windows than a chunk
         files.append(tmp_path / f"w{i:02d}.bvh")
-        write_walk_bvh(files[-1], seconds=1.0 + 0.15 * i, order=("ZXY", "XYZ", "YXZ")[i % 3])
-    two = load_onnx_bundle(onnx_model, "cpu", threads=2)
+        write_walk_bvh(files[-1], seconds=1.0 + 0.15 * i if i < 18 else 20.0, order=("ZXY", "XYZ", "YXZ")[i % 3])
+    chunks = []
+    monkeypatch.setattr(O, "_chunked", lambda r, fn, x, *a, _c=O._chunked: chunks.append(len(x)) or _c(r, fn, x, *a))
+    bundles = [load_onnx_bundle(onnx_model, "cpu", threads=t) for t in (2, 3)] + [worker]
     docs = [[caption_json(fc.result, True) for fc in captioning.caption_files(files, b, batch_size=16)]
-            for b in (two, worker)]
-    assert docs[0] == docs[1]
-    caption_workers._init_worker(str(onnx_model), "cpu", 3)        # a caller's bundle on 3 threads: its chunks
-    assert caption_workers._WORKER["bundle"].runner.threads == 3
+            for b in bundles]
+    assert max(chunks) > O.CHUNK                               # some batches were cut into chunks
+    assert docs[0] == docs[1] == docs[2]
 
 
 def test_backend_errors_are_one_line(tiny_model, walks):

@@ -109,6 +109,24 @@ def test_chunks_on_worker_threads_match_torch(tmp_path):
     assert runner.single_threaded() is not runner and runner.single_threaded().threads == 1
 
 
+def test_small_batches_skip_intra_op_threads(tmp_path, monkeypatch):
+    """A batch left whole (at most CHUNK clips) runs on the single-threaded sessions of a
+    several-thread runner, greedy and beam, with the same captions as torch; with workers=False
+    the runner's own sessions are used as asked."""
+    m = _model()
+    export_model(m, tmp_path, weights_sha256="-")
+    runner = O.OrtCaptioner(tmp_path, device="cpu", threads=2)
+    calls = []
+    for sess in (runner.encoder, runner.decoder):
+        monkeypatch.setattr(sess, "run", lambda *a, _run=sess.run, **k: calls.append(1) or _run(*a, **k))
+    x, mask = _inputs(22, B=15, T=50, seed=5)
+    for beam in (1, 2):
+        _assert_same(decode(m, x, mask, beam, 12), O.beam_search(runner, x.numpy(), mask.numpy(), beam, 12))
+    assert not calls
+    O.greedy(runner, x.numpy(), mask.numpy(), 12, chunk=None, workers=False)
+    assert calls
+
+
 def _bundle_dir(tmp_path, m):
     save_bundle(tmp_path, Bundle(m, Vocab([f"w{i}" for i in range(36)]),
                                  Normalizer(np.zeros(3, np.float32), np.ones(3, np.float32)), 2, 1.0))

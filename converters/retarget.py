@@ -165,10 +165,10 @@ def _refs(mapping: dict) -> set[str]:
     return {n for v in mapping.values() for n in _as_weights(v, "preset")}
 
 
-def _resolve(mapping: dict, m: Motion, where: str) -> tuple[dict, list[str]]:
-    """Map names case-insensitively onto the file's joints -> (resolved mapping, missing names)."""
+def _resolve(mapping: dict, names, where: str) -> tuple[dict, list[str]]:
+    """Map names case-insensitively onto the file's joint `names` -> (resolved mapping, missing names)."""
     lookup = {}
-    for n in m.joint_names:
+    for n in names:
         lookup.setdefault(n.lower(), n)
         lookup.setdefault(_norm(n), n)
     out, missing = {}, []
@@ -185,11 +185,18 @@ def _resolve(mapping: dict, m: Motion, where: str) -> tuple[dict, list[str]]:
 
 
 def _find_preset(m: Motion) -> tuple[dict | None, str | None]:
+    """The preset with the most joints whose names are all in the file (a folder of one rig asks
+    this once: the answer depends on the joint names alone)."""
+    return _preset_for(tuple(m.joint_names))
+
+
+@lru_cache(maxsize=256)
+def _preset_for(names: tuple[str, ...]) -> tuple[dict | None, str | None]:
     best = None
     for p in _presets():
-        if "t2m" not in p or ("requires" in p and not any(re.match(p["requires"], n) for n in m.joint_names)):
+        if "t2m" not in p or ("requires" in p and not any(re.match(p["requires"], n) for n in names)):
             continue
-        _, missing = _resolve(p["t2m"], m, p["name"])
+        _, missing = _resolve(p["t2m"], names, p["name"])
         if not missing and (best is None or len(_refs(p["t2m"])) > len(_refs(best["t2m"]))):
             best = p
     return best, (best or {}).get("name")
@@ -241,16 +248,16 @@ def mapping_detail(m: Motion, skeleton: str = "t2m", joint_map=None) -> dict:
     how: dict = {}
     problems: list[str] = []
     if skeleton in (preset or {}):
-        base, _ = _resolve(preset[skeleton], m, rig)
+        base, _ = _resolve(preset[skeleton], m.joint_names, rig)
         how = {k: (f"preset {rig}", 1.0) for k in base}
     else:
         if preset:
-            base = _resolve(preset["t2m"], m, rig)[0]
+            base = _resolve(preset["t2m"], m.joint_names, rig)[0]
             how = {k: (f"preset {rig}", 1.0) for k in base}
         else:
             base, how, problems, rig = _auto_map(m)
         if skeleton == "kit":  # compose kit <- t2m <- source
-            t2m_map = {**base, **_resolve(user_tables.get("t2m", {}), m, where)[0]}
+            t2m_map = {**base, **_resolve(user_tables.get("t2m", {}), m.joint_names, where)[0]}
             base = {}
             for k, row in KIT_FROM_T2M.items():
                 if all(t in t2m_map for t in row):
@@ -260,7 +267,7 @@ def mapping_detail(m: Motion, skeleton: str = "t2m", joint_map=None) -> dict:
                             acc[s] = acc.get(s, 0.0) + w * ws
                     base[k] = acc
             how = {k: (f"from t2m ({rig})", 1.0) for k in base}
-    override, missing = _resolve(user_tables.get(skeleton, {}), m, where)
+    override, missing = _resolve(user_tables.get(skeleton, {}), m.joint_names, where)
     if missing:
         raise SkeletonMatchError(f"{where}: joint(s) not in {m.source}: {', '.join(sorted(set(missing)))}")
     unknown = [k for k in override if k not in skel.joint_names]

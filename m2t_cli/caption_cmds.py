@@ -71,7 +71,7 @@ def caption(
     dense_after: float = typer.Option(DENSE_AFTER_S, help=H_DENSE),
     window: float = typer.Option(WINDOW_S, help=H_WINDOW),
     hop: float = typer.Option(HOP_S, help=H_HOP),
-    jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes that read, convert and caption batches of files (ONNX Runtime on CPU: each loads the model, 1 thread each; torch backend or GPU: they read and convert, one model decodes)."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Processes that read, convert and caption batches of files (ONNX Runtime on CPU: this one and N-1 workers, each with the model on 1 thread, take batches in order as they free up; torch backend or GPU: N workers read and convert, one model decodes)."),
     shard: Optional[str] = typer.Option(None, help="i/N: caption only the i-th (0-based) of N round-robin shards of the sorted inputs (one per cluster job)."),
     units: Optional[str] = typer.Option(None, help=H_UNITS),
     up: Optional[str] = typer.Option(None, help=H_UP),

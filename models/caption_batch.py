@@ -136,7 +136,7 @@ def run_captions(plan: CaptionPlan, model=None, beam: int = 1, device: str = "au
     paths = [j.source for j in todo]
     if jobs > 1 and len(todo) > 1 and caption_workers.workers_load_model(captioning.resolve_model_dir(model),
                                                                           backend, device):
-        stream = caption_workers.iter_captions_in_workers(           # the parent never loads the model
+        stream = caption_workers.iter_captions_in_workers(           # no model loaded here first
             paths, captioning.resolve_model_dir(model), jobs, beam=beam, onset_rule=onset_rule,
             batch_size=batch_size, progress=progress, window_s=window_s, hop_s=hop_s, dense_after_s=dense_after_s,
             **load_options)

@@ -1,10 +1,11 @@
 """Captioning with ``jobs`` > 1 (``--jobs``): reading, converting and decoding files in worker
 processes. Workers start clean from a forkserver that imports this module (and with it
 models/captioning.py) and ONNX Runtime once, so no model threads are inherited. On the ONNX
-Runtime CPU backend each worker loads the model once with one intra-op thread and captions whole
-batches, cut into the chunks one process would decode, so the results are byte for byte those of
-one process (:func:`iter_captions_in_workers`); on the torch backend or a GPU the workers only read
-and convert, and the parent decodes (:func:`m2t.models.captioning.iter_captions`).
+Runtime CPU backend `jobs` - 1 workers and the parent (on a helper thread) each load the model
+once with one intra-op thread and caption whole batches of files, handed out in order to whichever
+is free; batches are cut into the chunks one process would decode, so the results are byte for
+byte those of one process (:func:`iter_captions_in_workers`); on the torch backend or a GPU the
+workers only read and convert, and the parent decodes (:func:`m2t.models.captioning.iter_captions`).
 """
 from __future__ import annotations
 
@@ -103,10 +104,14 @@ def _init_worker(model_dir: str, device: str) -> None:
 def _caption_chunk(task) -> list[FileCaption]:
     """One batch of files, read, converted and captioned in a worker process (jobs > 1 on the
     ONNX Runtime CPU backend): the same batch and the same code as one process."""
-    paths, load_options, opts, dense_after_s = task
     if "error" in _WORKER:
         raise _WORKER["error"]
-    bundle = _WORKER["bundle"]
+    return _caption_files(_WORKER["bundle"], task)
+
+
+def _caption_files(bundle, task) -> list[FileCaption]:
+    """What a task does with a loaded bundle, in a worker or in the parent."""
+    paths, load_options, opts, dense_after_s = task
     prep = _prep_of(bundle, dense_after_s)
     batch = []
     for p in paths:
@@ -142,8 +147,8 @@ def workers_load_model(model_dir, backend: str = "auto", device: str = "auto") -
 def iter_captions_in_workers(paths: Iterable, model_dir, jobs: int, beam: int = 1, onset_rule: str = "fwhm",
                              batch_size: int = 16, progress=None, window_s: float = WINDOW_S, hop_s: float = HOP_S,
                              dense_after_s: float = DENSE_AFTER_S, **load_options) -> Iterator[FileCaption]:
-    """:func:`iter_captions` with `jobs` workers that each load `model_dir` on ONNX Runtime (CPU,
-    1 thread) and caption whole batches, without loading the model in this process (check
+    """:func:`iter_captions` in `jobs` processes (this one and jobs - 1 workers) that each load
+    `model_dir` on ONNX Runtime (CPU, 1 thread) and caption whole batches (check
     :func:`workers_load_model` first); the same results, in input order."""
     check_options(beam, onset_rule, None, batch_size)
     check_windowing(window_s, hop_s, dense_after_s)
@@ -155,25 +160,64 @@ def iter_captions_in_workers(paths: Iterable, model_dir, jobs: int, beam: int = 
 
 def _captioned_in_workers(paths, model_dir: str, jobs: int, progress, load_options: dict, opts: dict,
                           dense_after_s: float) -> Iterator[FileCaption]:
-    """FileCaptions in input order, each batch of `opts['batch_size']` files captioned in a worker;
-    a batch whose worker died (OOM killer, native crash) comes back as one error per file; a
-    model the workers cannot load is raised (ModelDirError, one line)."""
+    """FileCaptions in input order, each batch of `opts['batch_size']` files captioned by one of
+    `jobs` processes: jobs - 1 workers and this one, which loads the model too (1 thread) and
+    captions on a helper thread. Batches are handed out in input order to whichever is free (no
+    batch waits in a pool's queue while another process idles), at most 2 x jobs ahead of the
+    batch being yielded, so memory stays bounded; this process works while the workers start,
+    and one batch (or jobs=1) needs no pool at all. A batch whose worker died (OOM killer, native
+    crash) comes back as one error per file, and this process captions the batches not yet
+    handed out; a model that cannot be loaded is raised (ModelDirError, one line)."""
+    from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, ThreadPoolExecutor, wait
     size = opts["batch_size"]
-    chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
+    tasks = [(paths[i:i + size], load_options, opts, dense_after_s) for i in range(0, len(paths), size)]
+    own = load_onnx_bundle(model_dir, "cpu", threads=1)
     done = 0
-    with _pool(jobs, len(chunks), _init_worker, (model_dir, "cpu")) as pool:
-        futures = [pool.submit(_caption_chunk, (c, load_options, opts, dense_after_s)) for c in chunks]
-        for chunk, fut in zip(chunks, futures):
-            try:
-                out = fut.result()
-            except M2TError:
-                for f in futures:
-                    f.cancel()
-                raise
-            except Exception as e:  # noqa: BLE001 - the worker died or could not send its result
-                out = [FileCaption(p, error=file_error(p, e)) for p in chunk]
-            for fc in out:
-                if progress:
-                    progress(done, len(paths), fc.source)
-                done += 1
-                yield fc
+
+    def emit(out):
+        nonlocal done
+        for fc in out:
+            if progress:
+                progress(done, len(paths), fc.source)
+            done += 1
+            yield fc
+
+    if len(tasks) == 1 or jobs == 1:
+        for task in tasks:
+            yield from emit(_caption_files(own, task))
+        return
+    with _pool(jobs - 1, len(tasks), _init_worker, (model_dir, "cpu")) as pool, ThreadPoolExecutor(1) as here:
+        running: dict = {}                                # future -> the executor that runs it
+        futures: dict = {}                                # batch index -> future
+        nxt, broken = 0, False
+        try:
+            for i, task in enumerate(tasks):
+                while True:
+                    for f in [f for f in running if f.done()]:
+                        del running[f]
+                    while nxt < len(tasks) and nxt < i + 2 * jobs:
+                        if here not in running.values():
+                            fut, ex = here.submit(_caption_files, own, tasks[nxt]), here
+                        elif not broken and sum(ex is pool for ex in running.values()) < jobs - 1:
+                            try:
+                                fut, ex = pool.submit(_caption_chunk, tasks[nxt]), pool
+                            except BrokenExecutor:            # a worker died: this process goes on alone
+                                broken = True
+                                continue
+                        else:
+                            break
+                        running[fut], futures[nxt] = ex, fut
+                        nxt += 1
+                    if futures[i].done():
+                        break
+                    wait(list(running), return_when=FIRST_COMPLETED)
+                try:
+                    out = futures.pop(i).result()
+                except M2TError:
+                    raise
+                except Exception as e:  # noqa: BLE001 - the worker died or could not send its result
+                    out = [FileCaption(p, error=file_error(p, e)) for p in task[0]]
+                yield from emit(out)
+        finally:
+            for f in futures.values():
+                f.cancel()

@@ -171,6 +171,32 @@ def test_backend_errors_are_one_line(tiny_model, walks):
     assert r.exit_code == 2 and "--backend 'tensorrt' is not one of" in r.output
 
 
+def test_jobs_share_batches_with_this_process(onnx_model, walks, monkeypatch):
+    """jobs=2: this process captions batches itself (on its helper thread) beside one worker, all
+    in input order; one batch starts no pool; a batch whose worker dies becomes one error per file."""
+    from m2t.models import caption_workers as W
+    files = sorted(walks.glob("*.bvh")) * 3                      # 9 files, batches of 2: 5 batches
+    ref = [fc.result.text for fc in W.iter_captions_in_workers(files, onnx_model, 1, batch_size=2)]
+    here = []
+    real = W._caption_files
+    monkeypatch.setattr(W, "_caption_files", lambda b, t: here.append(len(t[0])) or real(b, t))
+    got = list(W.iter_captions_in_workers(files, onnx_model, 2, batch_size=2))
+    assert [fc.source for fc in got] == files and [fc.result.text for fc in got] == ref
+    assert 0 < len(here) < 5 and sum(here) < len(files)             # the worker captioned the rest
+    monkeypatch.setattr(W, "_pool", lambda *a, **k: pytest.fail("one batch needs no pool"))
+    assert [fc.result.text for fc in W.iter_captions_in_workers(files[:2], onnx_model, 2, batch_size=2)] == ref[:2]
+    monkeypatch.undo()
+    monkeypatch.setattr(W, "_caption_chunk", _die)                  # every worker batch: the process dies
+    got = list(W.iter_captions_in_workers(files, onnx_model, 2, batch_size=2))
+    assert [fc.source for fc in got] == files
+    bad = [fc for fc in got if not fc.ok]
+    assert bad and all(str(fc.source) in fc.error for fc in bad) and any(fc.ok for fc in got)
+
+
+def _die(task):
+    os._exit(3)
+
+
 def test_folder_with_jobs_and_shards(onnx_model, walks, tmp_path):
     outs = {}
     for name, extra in (("one", []), ("two", ["--jobs", "2"])):

@@ -57,8 +57,7 @@ def greedy(model: Captioner, x: torch.Tensor, mask: torch.Tensor, max_len: int =
             state = tuple((h.index_select(1, keep), c.index_select(1, keep)) for h, c in state)
             prev, done = prev[keep], done[keep]
     out = _package(torch.stack(toks, 1), torch.stack(logps, 1), traces, mask)
-    return attach_parts(out, parts.cpu().numpy()) if with_parts else out
-
+    return attach_parts(out, parts.float().cpu().numpy()) if with_parts else out
 
 
 def _to_batch(t: torch.Tensor, rows: torch.Tensor | None, B: int, fill) -> torch.Tensor:
@@ -71,8 +70,9 @@ def _to_batch(t: torch.Tensor, rows: torch.Tensor | None, B: int, fill) -> torch
 
 
 def _package(tokens, logps, traces, mask) -> list[Decoded]:
-    cat = {k: torch.cat([getattr(a, k) for a in traces], 1).cpu().numpy() for k in _TRACE}
-    return package_batch(tokens.cpu().numpy(), logps.cpu().numpy(), cat, mask.sum(1).cpu().numpy())
+    """float32 numpy out whatever the compute dtype (a bfloat16 autocast run has no numpy dtype)."""
+    cat = {k: torch.cat([getattr(a, k) for a in traces], 1).float().cpu().numpy() for k in _TRACE}
+    return package_batch(tokens.cpu().numpy(), logps.float().cpu().numpy(), cat, mask.sum(1).cpu().numpy())
 
 
 @torch.no_grad()

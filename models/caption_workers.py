@@ -9,6 +9,8 @@ workers only read and convert, and the parent decodes (:func:`m2t.models.caption
 """
 from __future__ import annotations
 
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -162,15 +164,20 @@ def _captioned_in_workers(paths, model_dir: str, jobs: int, progress, load_optio
                           dense_after_s: float) -> Iterator[FileCaption]:
     """FileCaptions in input order, each batch of `opts['batch_size']` files captioned by one of
     `jobs` processes: jobs - 1 workers and this one, which loads the model too (1 thread) and
-    captions on a helper thread. Batches are handed out in input order to whichever is free (no
-    batch waits in a pool's queue while another process idles), at most 2 x jobs ahead of the
-    batch being yielded, so memory stays bounded; this process works while the workers start,
-    and one batch (or jobs=1) needs no pool at all. A batch whose worker died (OOM killer, native
-    crash) comes back as one error per file, and this process captions the batches not yet
-    handed out; a model that cannot be loaded is raised (ModelDirError, one line)."""
-    from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, ThreadPoolExecutor, wait
+    captions on a daemon helper thread (Ctrl-C never waits for it). Batches are handed out in
+    input order to whichever is free (no batch waits in a pool's queue while another process
+    idles), at most 2 x jobs ahead of the batch being yielded, so memory stays bounded; this
+    process works while the workers start, and one batch (or jobs=1) needs no pool at all. A
+    batch whose worker died (OOM killer, native crash) comes back as one error per file (with 3 or
+    more jobs, so do the batches the other workers were running: the pool breaks as a whole),
+    and this process captions the batches not yet handed out. An error in this process's own
+    batch stops the run as with one process; a model that cannot be loaded is raised
+    (ModelDirError, one line)."""
+    from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, InvalidStateError, wait
     size = opts["batch_size"]
     tasks = [(paths[i:i + size], load_options, opts, dense_after_s) for i in range(0, len(paths), size)]
+    if not tasks:
+        return
     own = load_onnx_bundle(model_dir, "cpu", threads=1)
     done = 0
 
@@ -186,9 +193,9 @@ def _captioned_in_workers(paths, model_dir: str, jobs: int, progress, load_optio
         for task in tasks:
             yield from emit(_caption_files(own, task))
         return
-    with _pool(jobs - 1, len(tasks), _init_worker, (model_dir, "cpu")) as pool, ThreadPoolExecutor(1) as here:
-        running: dict = {}                                # future -> the executor that runs it
-        futures: dict = {}                                # batch index -> future
+    with _pool(jobs - 1, len(tasks), _init_worker, (model_dir, "cpu")) as pool:
+        running: dict = {}                                # unfinished future -> True if this process runs it
+        futures: dict = {}                                # batch index -> (future, this process runs it)
         nxt, broken = 0, False
         try:
             for i, task in enumerate(tasks):
@@ -196,28 +203,54 @@ def _captioned_in_workers(paths, model_dir: str, jobs: int, progress, load_optio
                     for f in [f for f in running if f.done()]:
                         del running[f]
                     while nxt < len(tasks) and nxt < i + 2 * jobs:
-                        if here not in running.values():
-                            fut, ex = here.submit(_caption_files, own, tasks[nxt]), here
-                        elif not broken and sum(ex is pool for ex in running.values()) < jobs - 1:
+                        if True not in running.values():
+                            fut, here = _in_thread(_caption_files, own, tasks[nxt]), True
+                        elif not broken and len(running) - 1 < jobs - 1:
                             try:
-                                fut, ex = pool.submit(_caption_chunk, tasks[nxt]), pool
+                                fut, here = pool.submit(_caption_chunk, tasks[nxt]), False
                             except BrokenExecutor:            # a worker died: this process goes on alone
                                 broken = True
                                 continue
                         else:
                             break
-                        running[fut], futures[nxt] = ex, fut
+                        running[fut], futures[nxt] = here, (fut, here)
                         nxt += 1
-                    if futures[i].done():
+                    if futures[i][0].done():
                         break
-                    wait(list(running), return_when=FIRST_COMPLETED)
+                    wait(list(running), timeout=1.0, return_when=FIRST_COMPLETED)
+                    if getattr(pool, "_broken", False):        # a submit racing the pool's breakdown can
+                        for f, here in running.items():       # leave a future nobody will ever finish
+                            if not here:
+                                try:
+                                    f.set_exception(BrokenExecutor("a worker process died"))
+                                except InvalidStateError:
+                                    pass
+                fut, here = futures.pop(i)
                 try:
-                    out = futures.pop(i).result()
+                    out = fut.result()
                 except M2TError:
                     raise
                 except Exception as e:  # noqa: BLE001 - the worker died or could not send its result
+                    if here:
+                        raise
                     out = [FileCaption(p, error=file_error(p, e)) for p in task[0]]
                 yield from emit(out)
         finally:
-            for f in futures.values():
+            for f, _ in futures.values():
                 f.cancel()
+
+
+def _in_thread(fn, *args) -> Future:
+    """fn(*args) on a daemon thread -> its Future (unlike a ThreadPoolExecutor's threads, a daemon
+    thread is not joined at exit, so Ctrl-C stops the command at once; it only computes, the
+    caller writes the outputs)."""
+    fut: Future = Future()
+
+    def run():
+        if fut.set_running_or_notify_cancel():
+            try:
+                fut.set_result(fn(*args))
+            except BaseException as e:  # noqa: BLE001 - handed to whoever waits on the future
+                fut.set_exception(e)
+    threading.Thread(target=run, name="m2t-caption", daemon=True).start()
+    return fut

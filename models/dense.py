@@ -31,8 +31,8 @@
    no in-domain score. Neighbours that
    come out with the same label, or with the same caption, are joined.
 Actions tile the take in time order and do not overlap (one action at a time). Memory is one
-batch of windows: a take of any length decodes max(`batch_size`, WINDOW_BATCH) windows at a time,
-then its actions `batch_size` at a time (an action can be long: a batch is padded to its
+batch of windows: a take of any length decodes max(`batch_size`, WINDOW_BATCH) windows of the
+default length at a time (fewer when windows are longer), then its actions `batch_size` at a time (an action can be long: a batch is padded to its
 longest). Defaults (`WINDOW_S`,
 `HOP_S`, and which recordings are dense: `DENSE_AFTER_S`) and how they were chosen:
 docs/outputs.md, "Long recordings".
@@ -64,8 +64,9 @@ PAD_S = 0.0            # context (s) of its neighbours an action is captioned wi
 JOIN_GAP_S = 0.3       # neighbours with one label or caption closer than this become one action
 FLOOR_WINDOW_S = 2.0   # a take's floor: the median over windows of this length of their lowest joint height
 FLOOR_TOLERANCE_M = 0.1   # re-floored when that median is higher than this above y = 0
-WINDOW_BATCH = 128     # fewest windows decoded together (windows are <= 2 s, so memory stays small; 16 at a
-                       # time spent a quarter of each decoder step on per-call costs and left the 2nd thread idle)
+WINDOW_BATCH = 128     # windows of the default length (WINDOW_S) decoded together: 16 at a time spent a
+                       # quarter of each decoder step on per-call costs and left the 2nd thread idle; longer
+                       # --window values get proportionally fewer, so a batch's frames (memory) stay bounded
 
 
 @dataclass
@@ -386,7 +387,7 @@ def dense_timeline(joints: np.ndarray, fps: float, bundle, window_s: float = WIN
     duration = len(joints) / fps
     cal = for_model(bundle)
     windows = []
-    step = max(batch_size, WINDOW_BATCH)
+    step = max(batch_size, round(WINDOW_BATCH * min(1.0, WINDOW_S / window_s)))
     for b0 in range(0, len(plan), step):
         chunk = plan[b0:b0 + step]
         decs = decode_fn([_features(joints[s:e], bundle, skel) for s, e in chunk])

@@ -89,7 +89,7 @@ class OrtCaptioner:
         self.encoder = ort.InferenceSession(str(d / ONNX_ENCODER), so, providers=providers)
         self.decoder = ort.InferenceSession(str(d / ONNX_DECODER), so, providers=providers)
         self.threads = so.intra_op_num_threads or _cpu_count()      # 0 = ONNX Runtime's default
-        self._dir, self._providers, self._level, self._single, self._pool = d, providers, level, None, None
+        self._dir, self._level, self._single, self._pool = d, level, None, None
         self._lock = threading.Lock()
         self.providers = self.decoder.get_providers()
         if device == "cuda" and self.providers[0] != "CUDAExecutionProvider":
@@ -109,8 +109,8 @@ class OrtCaptioner:
                 one = OrtCaptioner.__new__(OrtCaptioner)
                 one.__dict__.update(self.__dict__)
                 so = session_options(1, self._level)
-                one.encoder = ort.InferenceSession(str(self._dir / ONNX_ENCODER), so, providers=self._providers)
-                one.decoder = ort.InferenceSession(str(self._dir / ONNX_DECODER), so, providers=self._providers)
+                one.encoder = ort.InferenceSession(str(self._dir / ONNX_ENCODER), so, providers=self.providers)
+                one.decoder = ort.InferenceSession(str(self._dir / ONNX_DECODER), so, providers=self.providers)
                 one.threads, one._single, one._pool, one._lock = 1, None, None, threading.Lock()
                 one._single = one
                 self._single = one

@@ -81,18 +81,24 @@ def test_caption_on_the_onnx_path_never_imports_torch(tmp_path):
     assert p.stdout.strip().endswith("TORCH_LOADED True 0")          # the check can fail
 
 
-@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc (Linux)")
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task") or len(os.sched_getaffinity(0)) < 2,
+                    reason="counts threads in /proc (Linux) of a process that may use 2+ CPUs")
 def test_cli_keeps_numpy_to_one_blas_thread_unless_told():
     """OpenBLAS's spinning threads took CPU from ONNX Runtime and --jobs workers: the CLI starts
-    numpy with one BLAS thread; a user's own OPENBLAS_NUM_THREADS wins."""
-    script = ("import os\nimport m2t.cli\nimport numpy as np\na = np.ones((400, 400))\na @ a\n"
-              "print(os.environ['OPENBLAS_NUM_THREADS'], len(os.listdir('/proc/self/task')))\n")
+    numpy with one BLAS thread; a user's own OPENBLAS_NUM_THREADS wins; without the CLI numpy
+    starts more (the control: the count can tell the two apart here)."""
+    script = ("import os, sys\nif sys.argv[1] == 'cli':\n    import m2t.cli\nimport numpy as np\n"
+              "a = np.ones((400, 400))\na @ a\n"
+              "print(os.environ.get('OPENBLAS_NUM_THREADS'), len(os.listdir('/proc/self/task')))\n")
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
-    p = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
-    assert p.stdout.split() == ["1", "1"], p.stderr[-500:]
-    p = subprocess.run([sys.executable, "-c", script], cwd=REPO, env={**env, "OPENBLAS_NUM_THREADS": "2"},
-                       capture_output=True, text=True, timeout=60)
-    assert p.stdout.split()[0] == "2", p.stderr[-500:]
+
+    def run(which, **extra):
+        p = subprocess.run([sys.executable, "-c", script, which], cwd=REPO, env={**env, **extra},
+                           capture_output=True, text=True, timeout=60)
+        return p.stdout.split() or [p.stderr[-300:]]
+    assert run("cli") == ["1", "1"]
+    assert run("cli", OPENBLAS_NUM_THREADS="2")[0] == "2"
+    assert int(run("plain")[1]) > 1
 
 
 def test_jobs_give_byte_identical_outputs_and_list_bad_files(onnx_model, tmp_path):
@@ -173,24 +179,51 @@ def test_backend_errors_are_one_line(tiny_model, walks):
 
 def test_jobs_share_batches_with_this_process(onnx_model, walks, monkeypatch):
     """jobs=2: this process captions batches itself (on its helper thread) beside one worker, all
-    in input order; one batch starts no pool; a batch whose worker dies becomes one error per file."""
+    in input order, never more than 2 x jobs batches ahead of the one being yielded; one batch (or
+    none) starts no pool; a batch whose worker dies becomes one error per file; an error in this
+    process's own batch stops the run, as with one process."""
+    import faulthandler
     from m2t.models import caption_workers as W
-    files = sorted(walks.glob("*.bvh")) * 3                      # 9 files, batches of 2: 5 batches
-    ref = [fc.result.text for fc in W.iter_captions_in_workers(files, onnx_model, 1, batch_size=2)]
-    here = []
-    real = W._caption_files
-    monkeypatch.setattr(W, "_caption_files", lambda b, t: here.append(len(t[0])) or real(b, t))
-    got = list(W.iter_captions_in_workers(files, onnx_model, 2, batch_size=2))
-    assert [fc.source for fc in got] == files and [fc.result.text for fc in got] == ref
-    assert 0 < len(here) < 5 and sum(here) < len(files)             # the worker captioned the rest
-    monkeypatch.setattr(W, "_pool", lambda *a, **k: pytest.fail("one batch needs no pool"))
-    assert [fc.result.text for fc in W.iter_captions_in_workers(files[:2], onnx_model, 2, batch_size=2)] == ref[:2]
-    monkeypatch.undo()
-    monkeypatch.setattr(W, "_caption_chunk", _die)                  # every worker batch: the process dies
-    got = list(W.iter_captions_in_workers(files, onnx_model, 2, batch_size=2))
-    assert [fc.source for fc in got] == files
-    bad = [fc for fc in got if not fc.ok]
-    assert bad and all(str(fc.source) in fc.error for fc in bad) and any(fc.ok for fc in got)
+    faulthandler.dump_traceback_later(300, exit=True)              # a deadlock fails the suite, never hangs it
+    try:
+        files = sorted(walks.glob("*.bvh")) * 4                    # 12 files, batches of 1
+        ref = [fc.result.text for fc in W.iter_captions_in_workers(files, onnx_model, 1, batch_size=1)]
+        here, handed = [], []
+        real, real_pool = W._caption_files, W._pool
+        monkeypatch.setattr(W, "_caption_files", lambda b, t: here.append(1) or handed.append(1) or real(b, t))
+
+        def pool(*a, **k):
+            p = real_pool(*a, **k)
+            submit = p.submit
+            p.submit = lambda *sa, **sk: handed.append(1) or submit(*sa, **sk)
+            return p
+        monkeypatch.setattr(W, "_pool", pool)
+        got, ahead = [], []
+        for fc in W.iter_captions_in_workers(files, onnx_model, 2, batch_size=1):
+            got.append(fc)
+            ahead.append(len(handed) - len(got))
+        assert [fc.source for fc in got] == files and [fc.result.text for fc in got] == ref
+        assert 0 < len(here) < len(files)                          # the worker captioned the rest
+        assert max(ahead) <= 2 * 2 and ahead[0] < len(files) - 1   # handed out as they are needed
+        monkeypatch.setattr(W, "_pool", lambda *a, **k: pytest.fail("one batch needs no pool"))
+        assert [fc.result.text for fc in W.iter_captions_in_workers(files[:2], onnx_model, 2, batch_size=2)] == ref[:2]
+        assert list(W.iter_captions_in_workers([], onnx_model, 2)) == []
+        monkeypatch.undo()
+        monkeypatch.setattr(W, "_caption_chunk", _die)              # every worker batch: the process dies
+        got = list(W.iter_captions_in_workers(files, onnx_model, 2, batch_size=2))
+        assert [fc.source for fc in got] == files
+        bad = [fc for fc in got if not fc.ok]
+        assert bad and all(str(fc.source) in fc.error for fc in bad) and any(fc.ok for fc in got)
+        monkeypatch.undo()
+        monkeypatch.setattr(W, "_caption_files", _fail)
+        with pytest.raises(RuntimeError, match="a bug here"):
+            list(W.iter_captions_in_workers(files, onnx_model, 2, batch_size=2))
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
+def _fail(bundle, task):
+    raise RuntimeError("a bug here")
 
 
 def _die(task):

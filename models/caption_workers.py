@@ -179,6 +179,7 @@ def _captioned_in_workers(paths, model_dir: str, jobs: int, progress, load_optio
     if not tasks:
         return
     own = load_onnx_bundle(model_dir, "cpu", threads=1)
+    own.runner.cancel = threading.Event()       # stops this process's batch within a decoder step
     done = 0
 
     def emit(out):
@@ -238,6 +239,13 @@ def _captioned_in_workers(paths, model_dir: str, jobs: int, progress, load_optio
         finally:
             for f, _ in futures.values():
                 f.cancel()
+            own.runner.cancel.set()               # Ctrl-C or an error: never leave the helper thread inside
+            for f, here in futures.values():      # ONNX Runtime while Python exits (that aborts the process)
+                if here:
+                    try:
+                        f.exception(timeout=30)
+                    except Exception:             # noqa: BLE001 - only waiting for it to stop
+                        pass
 
 
 def _in_thread(fn, *args) -> Future:

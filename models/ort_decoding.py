@@ -32,6 +32,10 @@ from .modeldir import ONNX_DECODER, ONNX_ENCODER
 from .results import DEVICES
 from .vocab import EOS_ID, SOS_ID
 
+class Cancelled(Exception):
+    """Raised by a runner's next graph call once its `cancel` event is set."""
+
+
 _STEP_OUT = ("logp", "h_bot", "c_bot", "h_top", "c_top", "alpha", "gamma", "window", "centre", "width", "beta")
 
 
@@ -91,6 +95,7 @@ class OrtCaptioner:
         self.threads = so.intra_op_num_threads or _cpu_count()      # 0 = ONNX Runtime's default
         self._dir, self._level, self._single, self._pool = d, level, None, None
         self._lock = threading.Lock()
+        self.cancel: threading.Event | None = None  # once set, the next graph call raises Cancelled
         self.providers = self.decoder.get_providers()
         if device == "cuda" and self.providers[0] != "CUDAExecutionProvider":
             raise DeviceError("--device cuda: ONNX Runtime could not start its CUDA provider here")
@@ -129,6 +134,7 @@ class OrtCaptioner:
 
     def encode(self, x: np.ndarray, mask: np.ndarray, part_mask: np.ndarray | None = None) -> dict:
         """part_mask (B, P), 1 = observed body part (None: all observed), as Captioner.encode."""
+        self._check_cancel()
         mask = np.ascontiguousarray(mask, bool)
         pm = (np.ones((x.shape[0], self.n_parts), np.float32) if part_mask is None
               else np.ascontiguousarray(part_mask, np.float32))
@@ -141,9 +147,15 @@ class OrtCaptioner:
 
     def step(self, mem: dict, y_prev: np.ndarray, state):
         """-> log p (B, V), new state [h_bot, c_bot, h_top, c_top], trace {name: (B, ...)}."""
+        self._check_cancel()
         out = self.decoder.run(None, {**mem, "y_prev": y_prev.astype(np.int64, copy=False),
                                       "h_bot": state[0], "c_bot": state[1], "h_top": state[2], "c_top": state[3]})
         return out[0], out[1:5], dict(zip(_STEP_OUT[5:], out[5:]))
+
+
+    def _check_cancel(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled("captioning was stopped")
 
 
 def default_threads() -> int:

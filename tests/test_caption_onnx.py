@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -220,6 +221,41 @@ def test_jobs_share_batches_with_this_process(onnx_model, walks, monkeypatch):
             list(W.iter_captions_in_workers(files, onnx_model, 2, batch_size=2))
     finally:
         faulthandler.cancel_dump_traceback_later()
+
+
+def test_stopping_a_jobs_run_stops_this_process_captioning(onnx_model, walks, monkeypatch):
+    """Closing the stream (what Ctrl-C does to the CLI's loop) leaves no helper thread inside
+    ONNX Runtime (Python exiting under it aborted the process): a runner's `cancel` event stops it
+    at its next graph call, and the stream waits for that."""
+    import threading
+    import time
+    from m2t.models import caption_workers as W
+    from m2t.models import ort_decoding as O
+    from m2t.models.onnx_model import load_onnx_bundle
+    runner = load_onnx_bundle(onnx_model, "cpu", threads=1).runner
+    runner.cancel = threading.Event()
+    x, mask = np.zeros((2, 8, 22, 3), np.float32), np.ones((2, 8), bool)
+    O.greedy(runner, x, mask, 5)
+    runner.cancel.set()
+    with pytest.raises(O.Cancelled):
+        O.greedy(runner, x, mask, 5)
+    calls, real = [], W._caption_files
+
+    def endless_after_the_first(bundle, task):                   # a long batch: runs until cancelled
+        calls.append(1)
+        if len(calls) == 1:
+            return real(bundle, task)
+        while True:
+            bundle.runner.encode(x, mask)
+    monkeypatch.setattr(W, "_caption_files", endless_after_the_first)
+    stream = W.iter_captions_in_workers(sorted(walks.glob("*.bvh")) * 6, onnx_model, 2, batch_size=1)
+    assert next(stream).ok and next(stream).ok                    # batch 0 here, batch 1 from the worker
+    for _ in range(200):                                          # until this process is in its 2nd batch
+        if len(calls) > 1:
+            break
+        time.sleep(0.01)
+    stream.close()
+    assert len(calls) > 1 and not [t for t in threading.enumerate() if t.name == "m2t-caption" and t.is_alive()]
 
 
 def _fail(bundle, task):

@@ -7,6 +7,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # numpy's OpenBLAS starts a thread per core that spins after every call; the CLI's numpy work is
 # small matrices (rotations, features), so those threads only took CPU from ONNX Runtime and from
-# `--jobs` workers (120 files, --jobs 2: 5.1 -> 2.9 s; docs/performance.md "Folders in parallel").
+# `--jobs` workers (120 files, --jobs 2: 5.1 -> 2.9 s; docs/performance.md "Folders in parallel and
+# on clusters").
 # Set before numpy is imported; a user's own setting wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

@@ -164,7 +164,9 @@ def _captioned_in_workers(paths, model_dir: str, jobs: int, progress, load_optio
                           dense_after_s: float) -> Iterator[FileCaption]:
     """FileCaptions in input order, each batch of `opts['batch_size']` files captioned by one of
     `jobs` processes: jobs - 1 workers and this one, which loads the model too (1 thread) and
-    captions on a daemon helper thread (Ctrl-C never waits for it). Batches are handed out in
+    captions on a helper thread while this thread hands out batches and the caller writes
+    outputs (when the stream stops, Ctrl-C included, the helper stops at its next decoder call
+    through the runner's `cancel` event, and is waited for). Batches are handed out in
     input order to whichever is free (no batch waits in a pool's queue while another process
     idles), at most 2 x jobs ahead of the batch being yielded, so memory stays bounded; this
     process works while the workers start, and one batch (or jobs=1) needs no pool at all. A
@@ -249,9 +251,9 @@ def _captioned_in_workers(paths, model_dir: str, jobs: int, progress, load_optio
 
 
 def _in_thread(fn, *args) -> Future:
-    """fn(*args) on a daemon thread -> its Future (unlike a ThreadPoolExecutor's threads, a daemon
-    thread is not joined at exit, so Ctrl-C stops the command at once; it only computes, the
-    caller writes the outputs)."""
+    """fn(*args) on a daemon thread -> its Future (a ThreadPoolExecutor's threads are joined at
+    exit, which held Ctrl-C up until a batch was done; the caller stops this one through the
+    runner's `cancel` event and waits for it)."""
     fut: Future = Future()
 
     def run():

@@ -32,8 +32,8 @@
    come out with the same label, or with the same caption, are joined.
 Actions tile the take in time order and do not overlap (one action at a time). Memory is one
 batch of windows: a take of any length decodes max(`batch_size`, WINDOW_BATCH) windows of the
-default length at a time (fewer when windows are longer), then its actions `batch_size` at a time (an action can be long: a batch is padded to its
-longest). Defaults (`WINDOW_S`,
+default length at a time (fewer when windows are longer), then its actions `batch_size` at a time
+(an action can be long: a batch is padded to its longest). Defaults (`WINDOW_S`,
 `HOP_S`, and which recordings are dense: `DENSE_AFTER_S`) and how they were chosen:
 docs/outputs.md, "Long recordings".
 """

@@ -212,7 +212,7 @@ def _one_piece(runner: OrtCaptioner, workers: bool) -> OrtCaptioner:
     """The runner for a batch `_chunked` left whole (at most CHUNK clips): with `workers` it runs
     on the single-threaded sessions, because ONNX Runtime's intra-op threads cost more than they
     give on so few clips (8 windows of 2 s: 6.6 ms on 2 threads, 5.0 ms on 1; docs/performance.md
-    "Folders in parallel")."""
+    "Folders in parallel and on clusters")."""
     return runner.single_threaded() if workers else runner
 
 

@@ -33,7 +33,8 @@ from .errors import ModelDirError
 from .features import motion_features, observed_parts, pad_features
 from .onnx_model import OnnxBundle, check_backend, choose_backend, load_onnx_bundle
 from .confidence import for_model
-from .dense import FLOOR_TOLERANCE_M, dense_timeline, floor_height, single_timeline, timeline_text, window_lengths
+from .dense import (FLOOR_TOLERANCE_M, drive, drive_many, floor_height, single_timeline, timeline_steps, timeline_text,
+                    window_lengths)
 from .modeldir import decode_length
 from .results import DENSE_AFTER_S, HOP_S, WINDOW_S, CaptionResult, FileCaption, Token, check_options, check_windowing, \
     feature_time, part_scores, word_span
@@ -220,7 +221,13 @@ def caption_long(positions: np.ndarray, fps: float, bundle, source: str, warns: 
 
     def decode_fn(feats):
         return _decode(bundle, [(f, part_mask) for f in feats], beam, max_len, device, with_parts)
+    return drive(_long_steps(positions, fps, bundle, source, warns, beam, onset_rule, window_s, hop_s, batch_size),
+                 decode_fn)
 
+
+def _long_steps(positions, fps, bundle, source, warns, beam, onset_rule, window_s, hop_s, batch_size):
+    """`caption_long` as decoding steps (`models.dense.drive`), so that the takes of a batch of files
+    can share decoder calls (`_caption_batch`)."""
     lift = floor_height(positions, fps)
     if lift > FLOOR_TOLERANCE_M:
         positions = positions - np.array([0.0, lift, 0.0], dtype=positions.dtype)
@@ -228,11 +235,12 @@ def caption_long(positions: np.ndarray, fps: float, bundle, source: str, warns: 
                          f"a joint through the floor sets that point): heights were lowered by {lift:.2f} m "
                          f"before captioning"]
 
-    timeline, windows = dense_timeline(positions, fps, bundle, window_s, hop_s, beam, batch_size, decode_fn=decode_fn)
+    timeline, windows = yield from timeline_steps(positions, fps, bundle, window_s, hop_s, batch_size)
     hi = bundle.meta.get("train", {}).get("max_frames")
     if len(timeline) <= 1 and (not hi or len(positions) <= hi):
         feats = motion_features(positions * bundle.input_scale, bundle.norm, bundle.downsample)
-        return build_result(decode_fn([feats])[0], bundle, source, len(positions), fps, onset_rule, beam, warns)
+        (dec,) = yield batch_size, [feats]
+        return build_result(dec, bundle, source, len(positions), fps, onset_rule, beam, warns)
     warns = [w for w in warns if "trained on clips of at most" not in w]
     lengths = window_lengths(window_s)
     warns.append(f"clip is {len(positions) / fps:.1f} s long: {len(windows)} windows of "
@@ -314,8 +322,9 @@ def iter_captions(paths: Iterable, bundle: "Bundle | OnnxBundle", beam: int = 1,
 def _caption_batch(bundle, batch: list, beam: int, onset_rule: str, batch_size: int, window_s: float,
                    hop_s: float, device) -> list[FileCaption]:
     """[(FileCaption, what caption_workers._load_one returned)] -> the FileCaptions with their
-    results: the clips in one padded decode call, long recordings densely one at a time (never
-    raises for a file)."""
+    results: the clips in one padded decode call; the long recordings densely, their windows and
+    actions sharing decoder calls (`dense.drive_many`: a few files' windows fill one call where
+    each file alone made small ones). Never raises for a file."""
     ok = [(fc, got) for fc, got in batch if got is not None and got[5] is None]
     if ok:
         items = [got[3:5] for _, got in ok]
@@ -323,14 +332,20 @@ def _caption_batch(bundle, batch: list, beam: int, onset_rule: str, batch_size: 
         for (fc, (n, fps, warns, _, _, _, off)), dec in zip(ok, decoded):
             fc.result = build_result(dec, bundle, str(fc.source), n, fps, onset_rule, beam, warns)
             fc.result.time_offset_s = off
-    for fc, got in batch:                                 # long recordings: windows, one at a time
-        if got is not None and got[5] is not None:
-            try:
-                fc.result = caption_long(got[5], got[1], bundle, str(fc.source), got[2], got[4], beam, onset_rule,
-                                         window_s, hop_s, batch_size, device)
-                fc.result.time_offset_s = got[6]
-            except Exception as e:                        # noqa: BLE001 - a bad file never stops the batch
-                fc.error = file_error(fc.source, e)
+    long = [(fc, got) for fc, got in batch if got is not None and got[5] is not None]
+    if long:
+        max_len, with_parts = _max_len(bundle), _calibrated(bundle)
+
+        def decode_fn(items):                             # [(index into long, features)]
+            return _decode(bundle, [(f, long[k][1][4]) for k, f in items], beam, max_len, device, with_parts)
+        steps = {k: _long_steps(got[5], got[1], bundle, str(fc.source), got[2], beam, onset_rule, window_s, hop_s,
+                                batch_size) for k, (fc, got) in enumerate(long)}
+        for k, r in drive_many(steps, decode_fn).items():
+            fc, got = long[k]
+            if isinstance(r, Exception):                  # a bad file never stops the batch
+                fc.error = file_error(fc.source, r)
+            else:
+                fc.result, r.time_offset_s = r, got[6]
     return [fc for fc, _ in batch]
 
 

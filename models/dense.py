@@ -231,12 +231,17 @@ def caption_actions(joints: np.ndarray, fps: float, bundle, spans: list, windows
     with a calibration `cal`, the in-domain score of each action comes from the encoder output
     its decoding handed back (`Decoded.parts`; none: no score). `classes`: the labels' synonym
     classes (models/synonyms.py)."""
+    return drive(_action_steps(joints, fps, bundle, spans, windows, cal, skel, classes, len(spans)), decode_fn)
+
+
+def _action_steps(joints, fps, bundle, spans, windows, cal, skel, classes, per_call: int):
+    """`caption_actions` as decoding steps (see `drive`)."""
     skel = skel or get_skeleton(bundle.cfg.skeleton)
     ds, n = bundle.downsample, len(joints)
     cuts = [(max(0, int(round((on - PAD_S) * fps))), min(n, int(round((off + PAD_S) * fps)))) for on, off, _, _ in spans]
     cuts = [(a, max(b, min(n, a + 2 * ds))) for a, b in cuts]
     feats = [_features(joints[a:b], bundle, skel) for a, b in cuts]
-    decs = decode_fn(feats) if feats else []
+    decs = (yield per_call, feats) if feats else []
     out: list[TimelineAction] = []
     for (on, off, label, share), (a, _), dec in zip(spans, cuts, decs):
         words = bundle.vocab.decode(dec.ids)
@@ -380,6 +385,14 @@ def dense_timeline(joints: np.ndarray, fps: float, bundle, window_s: float = WIN
     torch model of `bundle`."""
     if decode_fn is None:
         decode_fn = _torch_decode_fn(bundle, beam)
+    return drive(timeline_steps(joints, fps, bundle, window_s, hop_s, batch_size, progress), decode_fn)
+
+
+def timeline_steps(joints: np.ndarray, fps: float, bundle, window_s: float = WINDOW_S, hop_s: float = HOP_S,
+                   batch_size: int = 16, progress=None):
+    """`dense_timeline` as decoding steps: a generator that yields (per_call, [clip features])
+    requests, is sent their [Decoded], and returns (timeline, windows) (see `drive`; the steps of
+    several takes can share decoder calls: `drive_many`)."""
     skel = get_skeleton(bundle.cfg.skeleton)
     check_window_frames(window_s, fps, bundle.downsample)
     plan = plan_scales(len(joints), fps, window_s, hop_s)
@@ -390,7 +403,7 @@ def dense_timeline(joints: np.ndarray, fps: float, bundle, window_s: float = WIN
     step = max(batch_size, round(WINDOW_BATCH * min(1.0, WINDOW_S / window_s)))
     for b0 in range(0, len(plan), step):
         chunk = plan[b0:b0 + step]
-        decs = decode_fn([_features(joints[s:e], bundle, skel) for s, e in chunk])
+        decs = yield step, [_features(joints[s:e], bundle, skel) for s, e in chunk]
         for (s, e), dec in zip(chunk, decs):
             words = bundle.vocab.decode(dec.ids)
             probs = np.exp(dec.logprobs) if dec.logprobs is not None else None
@@ -404,8 +417,59 @@ def dense_timeline(joints: np.ndarray, fps: float, bundle, window_s: float = WIN
     timeline = []
     step = max(1, batch_size)
     for b0 in range(0, len(spans), step):
-        timeline += caption_actions(joints, fps, bundle, spans[b0:b0 + step], windows, decode_fn, cal, skel, classes)
+        timeline += yield from _action_steps(joints, fps, bundle, spans[b0:b0 + step], windows, cal, skel, classes, step)
     return join_neighbours(timeline), windows
+
+
+def drive(steps, decode_fn):
+    """Run decoding steps (a generator yielding (per_call, [features]) and sent [Decoded] back)
+    with `decode_fn([features]) -> [Decoded]`, one call per request; -> what the generator returns."""
+    try:
+        per_call, feats = next(steps)
+        while True:
+            per_call, feats = steps.send(decode_fn(feats))
+    except StopIteration as stop:
+        return stop.value
+
+
+def drive_many(steps: dict, decode_fn) -> dict:
+    """Run the decoding steps of several takes together: each round, the requests of every take
+    (one each) that allow the same `per_call` share decoder calls of up to `per_call` clips
+    (`decode_fn([(key, features)]) -> [Decoded]`, the key telling whose clip it is). -> {key:
+    what its generator returned, or the exception it raised (the others go on)}."""
+    out, pending = {}, {}
+
+    def advance(key, sent=None, first=False):
+        try:
+            pending[key] = next(steps[key]) if first else steps[key].send(sent)
+        except StopIteration as stop:
+            out[key] = stop.value
+        except Exception as e:                            # noqa: BLE001 - one take's failure is its own
+            out[key] = e
+    for key in steps:
+        advance(key, first=True)
+    while pending:
+        limit = min(per_call for per_call, _ in pending.values())
+        keys = [k for k, (per_call, _) in pending.items() if per_call == limit]
+        flat = [(k, f) for k in keys for f in pending[k][1]]
+        decs: list = []
+        for a in range(0, len(flat), max(1, limit)):
+            part = flat[a:a + max(1, limit)]
+            try:
+                decs += decode_fn(part)
+            except Exception as e:                        # noqa: BLE001 - fails the takes in this call only
+                for k in {k for k, _ in part}:
+                    out[k] = e
+                decs += [None] * len(part)
+        at = 0
+        for k in keys:
+            n = len(pending.pop(k)[1])
+            if k not in out:
+                advance(k, decs[at:at + n])
+            else:
+                steps[k].close()
+            at += n
+    return out
 
 
 def _torch_decode_fn(bundle, beam: int):

@@ -219,3 +219,43 @@ def test_a_take_lifted_by_one_glitched_frame_is_lowered_before_captioning(tiny_m
                          bundle)                          # what the fixed take is captioned as
     assert any("lowered by 0.30 m" in w for w in fixed.warnings) and not any("lowered" in w for w in low.warnings)
     assert fixed.segments == low.segments
+
+
+def test_takes_of_a_batch_share_decoder_calls_with_the_results_of_each_alone(tiny_model):
+    """drive_many pools the decode requests of several takes (a failing take fails alone) and gives
+    each take what `drive` gives it alone, in fewer, larger decoder calls."""
+    from m2t.models.checkpoint import load_bundle
+    from m2t.models.dense import _torch_decode_fn, drive, drive_many, timeline_steps
+    from m2t.models.synthetic import make_motion
+    rng = np.random.default_rng(1)
+    bundle = load_bundle(tiny_model)
+    takes = [np.concatenate([make_motion(k, 60, rng) for k in kinds])
+             for kinds in (("walk", "wave_left"), ("kick_left",), ("walk", "kick_left", "wave_left"))]
+    one = _torch_decode_fn(bundle, 1)
+    calls = {"alone": [], "pooled": []}
+
+    def alone(feats):
+        calls["alone"].append(len(feats))
+        return one(feats)
+
+    def pooled(items):
+        calls["pooled"].append(len(items))
+        return one([f for _, f in items])
+    ref = [drive(timeline_steps(j, 20.0, bundle, 2.0, 1.0, 4), alone) for j in takes]
+    steps = {i: timeline_steps(j, 20.0, bundle, 2.0, 1.0, 4) for i, j in enumerate(takes)}
+
+    def failing():                                         # a take whose steps fail after one request
+        req = next(timeline_steps(takes[0], 20.0, bundle, 2.0, 1.0, 4))
+        bad.append(len(req[1]))
+        yield req
+        raise ValueError("a bad take")
+    bad: list = []
+    steps["bad"] = failing()
+    got = drive_many(steps, pooled)
+    assert str(got.pop("bad")) == "a bad take"
+    for i, (timeline, windows) in enumerate(ref):
+        t2, w2 = got[i]
+        assert [w.text for w in w2] == [w.text for w in windows]
+        assert [(t.word, t.onset_s, t.offset_s, t.text) for t in t2] == [(t.word, t.onset_s, t.offset_s, t.text)
+                                                                          for t in timeline]
+    assert sum(calls["pooled"]) == sum(calls["alone"]) + bad[0] and len(calls["pooled"]) < len(calls["alone"])

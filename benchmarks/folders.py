@@ -62,7 +62,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     print(f"command: cd {shlex.quote(os.getcwd())} && {shlex.join([sys.executable, *sys.argv])}")
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}, "
-          f"load average {os.getloadavg()[0]:.2f}")
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, load average {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory(prefix="m2t-folders-") as tmp:
         tmp = Path(tmp)
         src = Path(args.data) / "bandai-namco" / "dataset-1" / "data"

@@ -180,8 +180,7 @@ def _captioned_in_workers(paths, model_dir: str, jobs: int, progress, load_optio
     tasks = [(paths[i:i + size], load_options, opts, dense_after_s) for i in range(0, len(paths), size)]
     if not tasks:
         return
-    own = load_onnx_bundle(model_dir, "cpu", threads=1)
-    own.runner.cancel = threading.Event()       # stops this process's batch within a decoder step
+    own = load_onnx_bundle(model_dir, "cpu", threads=1)   # `own.runner.cancel` stops its batch at a graph call
     done = 0
 
     def emit(out):
@@ -244,10 +243,7 @@ def _captioned_in_workers(paths, model_dir: str, jobs: int, progress, load_optio
             own.runner.cancel.set()               # Ctrl-C or an error: never leave the helper thread inside
             for f, here in futures.values():      # ONNX Runtime while Python exits (that aborts the process)
                 if here:
-                    try:
-                        f.exception(timeout=30)
-                    except Exception:             # noqa: BLE001 - only waiting for it to stop
-                        pass
+                    f.thread.join(timeout=30)
 
 
 def _in_thread(fn, *args) -> Future:
@@ -262,5 +258,6 @@ def _in_thread(fn, *args) -> Future:
                 fut.set_result(fn(*args))
             except BaseException as e:  # noqa: BLE001 - handed to whoever waits on the future
                 fut.set_exception(e)
-    threading.Thread(target=run, name="m2t-caption", daemon=True).start()
+    fut.thread = threading.Thread(target=run, name="m2t-caption", daemon=True)
+    fut.thread.start()
     return fut

@@ -31,9 +31,11 @@
    no in-domain score. Neighbours that
    come out with the same label, or with the same caption, are joined.
 Actions tile the take in time order and do not overlap (one action at a time). Memory is one
-batch of windows: a take of any length decodes max(`batch_size`, WINDOW_BATCH) windows of the
-default length at a time (fewer when windows are longer), then its actions `batch_size` at a time
-(an action can be long: a batch is padded to its longest). Defaults (`WINDOW_S`,
+request of windows per take: a take of any length decodes max(`batch_size`, WINDOW_BATCH) windows
+of the default length at a time (fewer when windows are longer), then its actions `batch_size` at
+a time (an action can be long: a batch is padded to its longest); `drive_many` holds one such
+request for each long recording of a batch of files. Pooled calls give the same words and times
+as a take decoded alone; scores can differ in the last float bits (calls of other shapes). Defaults (`WINDOW_S`,
 `HOP_S`, and which recordings are dense: `DENSE_AFTER_S`) and how they were chosen:
 docs/outputs.md, "Long recordings".
 """
@@ -427,7 +429,7 @@ def drive(steps, decode_fn):
     try:
         per_call, feats = next(steps)
         while True:
-            per_call, feats = steps.send(decode_fn(feats))
+            per_call, feats = steps.send(decode_fn(feats) if feats else [])
     except StopIteration as stop:
         return stop.value
 
@@ -441,7 +443,8 @@ def drive_many(steps: dict, decode_fn) -> dict:
 
     def advance(key, sent=None, first=False):
         try:
-            pending[key] = next(steps[key]) if first else steps[key].send(sent)
+            per_call, feats = next(steps[key]) if first else steps[key].send(sent)
+            pending[key] = (max(1, int(per_call or 1)), feats)
         except StopIteration as stop:
             out[key] = stop.value
         except Exception as e:                            # noqa: BLE001 - one take's failure is its own
@@ -453,14 +456,8 @@ def drive_many(steps: dict, decode_fn) -> dict:
         keys = [k for k, (per_call, _) in pending.items() if per_call == limit]
         flat = [(k, f) for k in keys for f in pending[k][1]]
         decs: list = []
-        for a in range(0, len(flat), max(1, limit)):
-            part = flat[a:a + max(1, limit)]
-            try:
-                decs += decode_fn(part)
-            except Exception as e:                        # noqa: BLE001 - fails the takes in this call only
-                for k in {k for k, _ in part}:
-                    out[k] = e
-                decs += [None] * len(part)
+        for a in range(0, len(flat), limit):
+            decs += _decode_part(flat[a:a + limit], decode_fn, out)
         at = 0
         for k in keys:
             n = len(pending.pop(k)[1])
@@ -470,6 +467,33 @@ def drive_many(steps: dict, decode_fn) -> dict:
                 steps[k].close()
             at += n
     return out
+
+
+def _decode_part(part: list, decode_fn, failed: dict) -> list:
+    """One pooled call of [(key, features)]; when it fails, each take's clips are decoded again
+    alone, so only a take whose own clips fail is marked failed (`failed[key] = exception`, None
+    results for it). Takes already failed are skipped."""
+    def call(items):
+        res = decode_fn(items)
+        if len(res) != len(items):
+            raise RuntimeError(f"the decoder returned {len(res)} captions for {len(items)} clips")
+        return res
+    live = [it for it in part if it[0] not in failed]
+    keys = list(dict.fromkeys(k for k, _ in live))
+    got: dict = {}
+    try:
+        got = dict(zip(map(id, live), call(live))) if live else {}
+    except Exception as e:                                # noqa: BLE001 - retried take by take below
+        if len(keys) == 1:
+            failed[keys[0]] = e
+        else:
+            for k in keys:
+                mine = [it for it in live if it[0] == k]
+                try:
+                    got.update(zip(map(id, mine), call(mine)))
+                except Exception as e2:                   # noqa: BLE001 - this take fails alone
+                    failed[k] = e2
+    return [got.get(id(it)) for it in part]
 
 
 def _torch_decode_fn(bundle, beam: int):

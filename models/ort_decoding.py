@@ -32,6 +32,7 @@ from .modeldir import ONNX_DECODER, ONNX_ENCODER
 from .results import DEVICES
 from .vocab import EOS_ID, SOS_ID
 
+
 class Cancelled(Exception):
     """Raised by a runner's next graph call once its `cancel` event is set."""
 
@@ -95,7 +96,8 @@ class OrtCaptioner:
         self.threads = so.intra_op_num_threads or _cpu_count()      # 0 = ONNX Runtime's default
         self._dir, self._level, self._single, self._pool = d, level, None, None
         self._lock = threading.Lock()
-        self.cancel: threading.Event | None = None  # once set, the next graph call raises Cancelled
+        self.cancel = threading.Event()         # once set, the next graph call raises Cancelled (shared
+                                                # with the single-threaded copy, which copies attributes)
         self.providers = self.decoder.get_providers()
         if device == "cuda" and self.providers[0] != "CUDAExecutionProvider":
             raise DeviceError("--device cuda: ONNX Runtime could not start its CUDA provider here")
@@ -152,9 +154,8 @@ class OrtCaptioner:
                                       "h_bot": state[0], "c_bot": state[1], "h_top": state[2], "c_top": state[3]})
         return out[0], out[1:5], dict(zip(_STEP_OUT[5:], out[5:]))
 
-
     def _check_cancel(self) -> None:
-        if self.cancel is not None and self.cancel.is_set():
+        if self.cancel.is_set():
             raise Cancelled("captioning was stopped")
 
 

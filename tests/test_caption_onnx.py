@@ -233,7 +233,6 @@ def test_stopping_a_jobs_run_stops_this_process_captioning(onnx_model, walks, mo
     from m2t.models import ort_decoding as O
     from m2t.models.onnx_model import load_onnx_bundle
     runner = load_onnx_bundle(onnx_model, "cpu", threads=1).runner
-    runner.cancel = threading.Event()
     x, mask = np.zeros((2, 8, 22, 3), np.float32), np.ones((2, 8), bool)
     O.greedy(runner, x, mask, 5)
     runner.cancel.set()
@@ -248,13 +247,18 @@ def test_stopping_a_jobs_run_stops_this_process_captioning(onnx_model, walks, mo
         while True:
             bundle.runner.encode(x, mask)
     monkeypatch.setattr(W, "_caption_files", endless_after_the_first)
-    stream = W.iter_captions_in_workers(sorted(walks.glob("*.bvh")) * 6, onnx_model, 2, batch_size=1)
-    assert next(stream).ok and next(stream).ok                    # batch 0 here, batch 1 from the worker
-    for _ in range(200):                                          # until this process is in its 2nd batch
-        if len(calls) > 1:
-            break
-        time.sleep(0.01)
-    stream.close()
+    import faulthandler
+    faulthandler.dump_traceback_later(300, exit=True)              # a deadlock fails the suite, never hangs it
+    try:
+        stream = W.iter_captions_in_workers(sorted(walks.glob("*.bvh")) * 6, onnx_model, 2, batch_size=1)
+        assert next(stream).ok and next(stream).ok                # batch 0 here, batch 1 from the worker
+        for _ in range(200):                                      # until this process is in its 2nd batch
+            if len(calls) > 1:
+                break
+            time.sleep(0.01)
+        stream.close()
+    finally:
+        faulthandler.cancel_dump_traceback_later()
     assert len(calls) > 1 and not [t for t in threading.enumerate() if t.name == "m2t-caption" and t.is_alive()]
 
 

@@ -259,3 +259,12 @@ def test_takes_of_a_batch_share_decoder_calls_with_the_results_of_each_alone(tin
         assert [(t.word, t.onset_s, t.offset_s, t.text) for t in t2] == [(t.word, t.onset_s, t.offset_s, t.text)
                                                                           for t in timeline]
     assert sum(calls["pooled"]) == sum(calls["alone"]) + bad[0] and len(calls["pooled"]) < len(calls["alone"])
+
+    def poisoned(items):                                   # take 1's clips make any call they are in fail
+        if any(k == 1 for k, _ in items):
+            raise RuntimeError("take 1 breaks the decoder")
+        return one([f for _, f in items])
+    steps = {i: timeline_steps(j, 20.0, bundle, 2.0, 1.0, 4) for i, j in enumerate(takes)}
+    got = drive_many(steps, poisoned)                      # the shared call fails; the others are retried alone
+    assert str(got[1]) == "take 1 breaks the decoder"
+    assert [[w.text for w in got[i][1]] for i in (0, 2)] == [[w.text for w in ref[i][1]] for i in (0, 2)]

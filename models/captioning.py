@@ -33,8 +33,8 @@ from .errors import ModelDirError
 from .features import motion_features, observed_parts, pad_features
 from .onnx_model import OnnxBundle, check_backend, choose_backend, load_onnx_bundle
 from .confidence import for_model
-from .dense import (FLOOR_TOLERANCE_M, drive, drive_many, floor_height, single_timeline, timeline_steps, timeline_text,
-                    window_lengths)
+from .decode_steps import drive, drive_many
+from .dense import FLOOR_TOLERANCE_M, floor_height, single_timeline, timeline_steps, timeline_text, window_lengths
 from .modeldir import decode_length
 from .results import DENSE_AFTER_S, HOP_S, WINDOW_S, CaptionResult, FileCaption, Token, check_options, check_windowing, \
     feature_time, part_scores, word_span
@@ -226,7 +226,7 @@ def caption_long(positions: np.ndarray, fps: float, bundle, source: str, warns: 
 
 
 def _long_steps(positions, fps, bundle, source, warns, beam, onset_rule, window_s, hop_s, batch_size):
-    """`caption_long` as decoding steps (`models.dense.drive`), so that the takes of a batch of files
+    """`caption_long` as decoding steps (`models.decode_steps`), so that the takes of a batch of files
     can share decoder calls (`_caption_batch`)."""
     lift = floor_height(positions, fps)
     if lift > FLOOR_TOLERANCE_M:
@@ -323,7 +323,7 @@ def _caption_batch(bundle, batch: list, beam: int, onset_rule: str, batch_size: 
                    hop_s: float, device) -> list[FileCaption]:
     """[(FileCaption, what caption_workers._load_one returned)] -> the FileCaptions with their
     results: the clips in one padded decode call; the long recordings densely, their windows and
-    actions sharing decoder calls (`dense.drive_many`: a few files' windows fill one call where
+    actions sharing decoder calls (`decode_steps.drive_many`: a few files' windows fill one call where
     each file alone made small ones). Never raises for a file."""
     ok = [(fc, got) for fc, got in batch if got is not None and got[5] is None]
     if ok:

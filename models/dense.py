@@ -33,9 +33,8 @@
 Actions tile the take in time order and do not overlap (one action at a time). Memory is one
 request of windows per take: a take of any length decodes max(`batch_size`, WINDOW_BATCH) windows
 of the default length at a time (fewer when windows are longer), then its actions `batch_size` at
-a time (an action can be long: a batch is padded to its longest); `drive_many` holds one such
-request for each long recording of a batch of files. Pooled calls give the same words and times
-as a take decoded alone; scores can differ in the last float bits (calls of other shapes). Defaults (`WINDOW_S`,
+a time (an action can be long: a batch is padded to its longest); `decode_steps.drive_many` holds
+one such request for each long recording of a batch of files. Defaults (`WINDOW_S`,
 `HOP_S`, and which recordings are dense: `DENSE_AFTER_S`) and how they were chosen:
 docs/outputs.md, "Long recordings".
 """
@@ -54,6 +53,7 @@ from m2t.converters.skeletons import PART_NAMES, get_skeleton
 from . import synonyms
 from .compose import place_at_origin
 from .confidence import annotate, for_model
+from .decode_steps import drive
 from .localization import SIDE_WORDS, PredictedAction, side_of, trace_actions
 from .modeldir import decode_length
 from .results import DENSE_AFTER_S, HOP_S, SCALES, WINDOW_S, check_windowing, feature_time  # noqa: F401 (re-exported)
@@ -394,7 +394,7 @@ def timeline_steps(joints: np.ndarray, fps: float, bundle, window_s: float = WIN
                    batch_size: int = 16, progress=None):
     """`dense_timeline` as decoding steps: a generator that yields (per_call, [clip features])
     requests, is sent their [Decoded], and returns (timeline, windows) (see `drive`; the steps of
-    several takes can share decoder calls: `drive_many`)."""
+    several takes can share decoder calls: models/decode_steps.py)."""
     skel = get_skeleton(bundle.cfg.skeleton)
     check_window_frames(window_s, fps, bundle.downsample)
     plan = plan_scales(len(joints), fps, window_s, hop_s)
@@ -421,79 +421,6 @@ def timeline_steps(joints: np.ndarray, fps: float, bundle, window_s: float = WIN
     for b0 in range(0, len(spans), step):
         timeline += yield from _action_steps(joints, fps, bundle, spans[b0:b0 + step], windows, cal, skel, classes, step)
     return join_neighbours(timeline), windows
-
-
-def drive(steps, decode_fn):
-    """Run decoding steps (a generator yielding (per_call, [features]) and sent [Decoded] back)
-    with `decode_fn([features]) -> [Decoded]`, one call per request; -> what the generator returns."""
-    try:
-        per_call, feats = next(steps)
-        while True:
-            per_call, feats = steps.send(decode_fn(feats) if feats else [])
-    except StopIteration as stop:
-        return stop.value
-
-
-def drive_many(steps: dict, decode_fn) -> dict:
-    """Run the decoding steps of several takes together: each round, the requests of every take
-    (one each) that allow the same `per_call` share decoder calls of up to `per_call` clips
-    (`decode_fn([(key, features)]) -> [Decoded]`, the key telling whose clip it is). -> {key:
-    what its generator returned, or the exception it raised (the others go on)}."""
-    out, pending = {}, {}
-
-    def advance(key, sent=None, first=False):
-        try:
-            per_call, feats = next(steps[key]) if first else steps[key].send(sent)
-            pending[key] = (max(1, int(per_call or 1)), feats)
-        except StopIteration as stop:
-            out[key] = stop.value
-        except Exception as e:                            # noqa: BLE001 - one take's failure is its own
-            out[key] = e
-    for key in steps:
-        advance(key, first=True)
-    while pending:
-        limit = min(per_call for per_call, _ in pending.values())
-        keys = [k for k, (per_call, _) in pending.items() if per_call == limit]
-        flat = [(k, f) for k in keys for f in pending[k][1]]
-        decs: list = []
-        for a in range(0, len(flat), limit):
-            decs += _decode_part(flat[a:a + limit], decode_fn, out)
-        at = 0
-        for k in keys:
-            n = len(pending.pop(k)[1])
-            if k not in out:
-                advance(k, decs[at:at + n])
-            else:
-                steps[k].close()
-            at += n
-    return out
-
-
-def _decode_part(part: list, decode_fn, failed: dict) -> list:
-    """One pooled call of [(key, features)]; when it fails, each take's clips are decoded again
-    alone, so only a take whose own clips fail is marked failed (`failed[key] = exception`, None
-    results for it). Takes already failed are skipped."""
-    def call(items):
-        res = decode_fn(items)
-        if len(res) != len(items):
-            raise RuntimeError(f"the decoder returned {len(res)} captions for {len(items)} clips")
-        return res
-    live = [it for it in part if it[0] not in failed]
-    keys = list(dict.fromkeys(k for k, _ in live))
-    got: dict = {}
-    try:
-        got = dict(zip(map(id, live), call(live))) if live else {}
-    except Exception as e:                                # noqa: BLE001 - retried take by take below
-        if len(keys) == 1:
-            failed[keys[0]] = e
-        else:
-            for k in keys:
-                mine = [it for it in live if it[0] == k]
-                try:
-                    got.update(zip(map(id, mine), call(mine)))
-                except Exception as e2:                   # noqa: BLE001 - this take fails alone
-                    failed[k] = e2
-    return [got.get(id(it)) for it in part]
 
 
 def _torch_decode_fn(bundle, beam: int):

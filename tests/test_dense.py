@@ -225,7 +225,8 @@ def test_takes_of_a_batch_share_decoder_calls_with_the_results_of_each_alone(tin
     """drive_many pools the decode requests of several takes (a failing take fails alone) and gives
     each take what `drive` gives it alone, in fewer, larger decoder calls."""
     from m2t.models.checkpoint import load_bundle
-    from m2t.models.dense import _torch_decode_fn, drive, drive_many, timeline_steps
+    from m2t.models.decode_steps import drive, drive_many
+    from m2t.models.dense import _torch_decode_fn, timeline_steps
     from m2t.models.synthetic import make_motion
     rng = np.random.default_rng(1)
     bundle = load_bundle(tiny_model)

@@ -16,7 +16,6 @@ gives it β target 1 *in the context of the caption*; the model's own β̂ is re
 """
 from __future__ import annotations
 
-from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
 
@@ -33,7 +32,6 @@ from .decoded import Decoded
 from .errors import ModelDirError
 from .features import motion_features, observed_parts, pad_features
 from .onnx_model import OnnxBundle, check_backend, choose_backend, load_onnx_bundle
-from .prefetch import prefetched
 from .confidence import for_model
 from .decode_steps import drive, drive_many
 from .dense import FLOOR_TOLERANCE_M, floor_height, single_timeline, timeline_steps, timeline_text, window_lengths
@@ -313,15 +311,11 @@ def iter_captions(paths: Iterable, bundle: "Bundle | OnnxBundle", beam: int = 1,
         yield from _captioned_in_workers(paths, str(bundle.path), jobs, progress, load_options, opts, dense_after_s)
         return
     batch: list = []
-    loaded = _loaded(paths, _prep_of(bundle, dense_after_s), load_options, jobs, progress)
-    if jobs == 1 and len(paths) > batch_size:    # the next batch is read while this one decodes
-        loaded = prefetched(loaded, batch_size)
-    with closing(loaded):                        # an error or Ctrl-C here stops the reading at once
-        for path, got, error in loaded:
-            batch.append((FileCaption(path, error=error), got))
-            if len(batch) == batch_size:
-                yield from _caption_batch(bundle, batch, device=device, **opts)
-                batch = []
+    for path, got, error in _loaded(paths, _prep_of(bundle, dense_after_s), load_options, jobs, progress):
+        batch.append((FileCaption(path, error=error), got))
+        if len(batch) == batch_size:
+            yield from _caption_batch(bundle, batch, device=device, **opts)
+            batch = []
     yield from _caption_batch(bundle, batch, device=device, **opts)
 
 

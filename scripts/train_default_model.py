@@ -15,7 +15,8 @@ epoch's model is kept in OUT/epochs/NNN; OUT itself holds the best validation ep
 `--init-from models/weights/default` fine-tunes the shipped model instead of starting from
 scratch (same vocabulary and statistics; far fewer epochs needed).
 `--recipe single` is the previous single-clip recipe (max 400 frames, 24 tokens, no λ_temp).
-The ablation of docs/results.md is this script with `--lambda-spat/--lambda-adapt/--lambda-temp`.
+The ablation of docs/results.md is this script with `--lambda-spat/--lambda-adapt/--lambda-temp`;
+the attention-width comparison of docs/performance.md is `--recipe single --proj 128|32`.
 """
 import argparse
 import time
@@ -49,6 +50,7 @@ def main(argv=None):
     ap.add_argument("--init-from", default=None, help="fine-tune this model directory (its vocabulary and statistics)")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--part-dropout", type=float, default=0.1, help="share of samples with arms or legs masked")
+    ap.add_argument("--proj", type=int, default=None, help="attention (projection) width D [kit preset: 128]")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -59,7 +61,8 @@ def main(argv=None):
                        lambda_spat=args.lambda_spat, lambda_adapt=args.lambda_adapt, min_freq=2, min_frames=20,
                        seed=1234, keep_epochs=True, val_every=args.val_every,
                        part_dropout=args.part_dropout, **recipe)
-    mcfg = model_preset("kit", skeleton="t2m", dropout=0.3)
+    widths = {} if args.proj is None else {"proj": args.proj}
+    mcfg = model_preset("kit", skeleton="t2m", dropout=0.3, **widths)
     t0 = time.time()
     res = train(args.dataset, args.out, mcfg, tcfg, device=args.device, resume=args.resume,
                 log=lambda m: print(m, flush=True), max_steps=args.max_steps, init_from=args.init_from)

@@ -74,14 +74,23 @@ def make_bones_uniform(positions: np.ndarray, skel: Skeleton) -> np.ndarray:
     return out
 
 
+def facing_angles(frames: np.ndarray, skel: Skeleton) -> np.ndarray:
+    """Rotation about +Y (radians) that turns the body at each pose of `frames` (..., J, 3) to
+    face +Z -> (...) float64; NaN where the facing is undefined (hips and shoulders on one
+    vertical line)."""
+    r_hip, l_hip, r_sh, l_sh = skel.face
+    across = (frames[..., r_hip, :] - frames[..., l_hip, :]) + (frames[..., r_sh, :] - frames[..., l_sh, :])
+    forward = np.cross([0.0, 1.0, 0.0], across)
+    angle = np.arctan2(forward[..., 0], forward[..., 2])   # angle of forward from +Z towards +X
+    return np.where(np.hypot(forward[..., 0], forward[..., 2]) < 1e-9, np.nan, angle)
+
+
 def facing_angle(frame: np.ndarray, skel: Skeleton) -> float:
     """Rotation about +Y (radians) that turns the body at `frame` (J, 3) to face +Z."""
-    r_hip, l_hip, r_sh, l_sh = skel.face
-    across = (frame[r_hip] - frame[l_hip]) + (frame[r_sh] - frame[l_sh])
-    forward = np.cross([0.0, 1.0, 0.0], across)
-    if np.hypot(forward[0], forward[2]) < 1e-9:
+    angle = float(facing_angles(frame, skel))
+    if np.isnan(angle):
         raise MotionFileError("cannot tell which way the body faces at frame 0 (hips and shoulders coincide)")
-    return float(np.arctan2(forward[0], forward[2]))   # angle of forward from +Z towards +X
+    return angle
 
 
 def canonicalize(m: Motion, fps: float | None = None, up: str | None = None,

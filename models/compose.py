@@ -42,8 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from m2t.converters.canonical import facing_angle
-from m2t.converters.errors import MotionFileError
+from m2t.converters.canonical import facing_angle, facing_angles
 from m2t.converters.fileio import write_text_atomic
 from m2t.converters.skeletons import PART_NAMES, get_skeleton
 
@@ -73,24 +72,32 @@ def facing_yaw(joints: np.ndarray, skel, frames: slice = slice(None)) -> float:
     return facing_angle(joints[frames].mean(0), skel)
 
 
-def turn_and_place(joints: np.ndarray, yaw: float, root_xz: np.ndarray, root_idx: int = 0) -> np.ndarray:
+def turn_and_place(joints: np.ndarray, yaw, root_xz, root_idx: int = 0) -> np.ndarray:
     """Rotate about the vertical axis through the first frame's root by `yaw` (radians, +Z
-    towards +X), then move that root onto `root_xz` (x, z); heights unchanged."""
-    p = joints.astype(np.float64).copy()
-    pivot = p[0, root_idx, [0, 2]]
+    towards +X), then move that root onto `root_xz` (x, z); heights unchanged. A stack of clips
+    (W, T, J, 3) takes one yaw (W,) and one root_xz (W, 2) per clip (or one for all)."""
+    p = joints.astype(np.float64)                               # a copy
+    per = p.shape[:-3] + (1, 1)                                 # per clip, broadcast over (T, J)
+    pivot = p[..., 0, root_idx, :]
+    yaw, root_xz = np.asarray(yaw, np.float64), np.asarray(root_xz, np.float64)
     c, s = np.cos(yaw), np.sin(yaw)
-    x, z = p[..., 0] - pivot[0], p[..., 2] - pivot[1]
-    p[..., 0], p[..., 2] = c * x + s * z + root_xz[0], -s * x + c * z + root_xz[1]
+    if yaw.ndim:
+        c, s = c.reshape(per), s.reshape(per)
+    x, z = p[..., 0] - pivot[..., 0, None, None], p[..., 2] - pivot[..., 2, None, None]
+    rx, rz = root_xz[..., 0], root_xz[..., 1]
+    if root_xz.ndim > 1:
+        rx, rz = rx.reshape(per), rz.reshape(per)
+    p[..., 0], p[..., 2] = c * x + s * z + rx, -s * x + c * z + rz
     return p
 
 
 def place_at_origin(joints: np.ndarray, skel) -> np.ndarray:
     """A clip as training clips are: root on the origin, facing +Z over its first 3 frames (only
-    moved when the facing is undefined, e.g. hips and shoulders on one vertical line)."""
-    try:
-        yaw = -facing_yaw(joints, skel, slice(0, 3))
-    except MotionFileError:
-        yaw = 0.0
+    moved when the facing is undefined, e.g. hips and shoulders on one vertical line). A stack
+    of equal-length clips (W, T, J, 3) is placed clip by clip, in one pass (dense captioning's
+    windows), with the same numbers as one at a time."""
+    yaw = -facing_angles(joints[..., :3, :, :].mean(-3), skel)
+    yaw = np.where(np.isnan(yaw), 0.0, yaw)
     return turn_and_place(joints, yaw, np.zeros(2)).astype(np.float32)
 
 

@@ -36,10 +36,11 @@ class Normalizer:
 
 
 def motion_features(joints: np.ndarray, norm: Normalizer, downsample: int = 2) -> np.ndarray:
-    """joints (T, J, 3) in dataset units -> (T', J, 3) float32 model input, T' = frames kept."""
+    """joints (T, J, 3) in dataset units -> (T', J, 3) float32 model input, T' = frames kept
+    (a stack (W, T, J, 3) of clips -> (W, T', J, 3))."""
     x = (joints.astype(np.float32) - norm.mean) / norm.std
-    x[:, 1:] -= x[:, :1]
-    return np.ascontiguousarray(x[downsample // 2::downsample])
+    x[..., 1:, :] -= x[..., :1, :]
+    return np.ascontiguousarray(x[..., downsample // 2::downsample, :, :])
 
 
 def observed_parts(joint_observed, parts) -> np.ndarray:

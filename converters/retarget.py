@@ -314,14 +314,17 @@ def place_degenerate(W: np.ndarray, skel, positions: np.ndarray) -> tuple[np.nda
     W = W.copy()
     placed = {}
     pos = positions.astype(np.float64)
+    Q = np.matmul(W, pos)                   # (T, J, 3): every canonical joint where W puts it, at once
+
+    def short(a: int, b: int) -> bool:
+        return bool(np.median(np.linalg.norm(Q[:, a] - Q[:, b], axis=-1)) < MIN_BONE_M)
     for j, p in enumerate(skel.parents):
         if p < 0 or not W[j].any() or not W[p].any():      # unmapped (partial marker sets)
             continue
-        P = np.einsum("s,tsc->tc", W[p], pos)
-        if np.median(np.linalg.norm(np.einsum("s,tsc->tc", W[j], pos) - P, axis=-1)) >= MIN_BONE_M:
+        if not short(j, p):
             continue
         path, c = [j], _chain_child(skel, j)
-        while c is not None and W[c].any() and np.median(np.linalg.norm(np.einsum("s,tsc->tc", W[c], pos) - P, axis=-1)) < MIN_BONE_M:
+        while c is not None and W[c].any() and short(c, p):
             path.append(c)
             c = _chain_child(skel, c)
         if c is None or not W[c].any():
@@ -332,6 +335,7 @@ def place_degenerate(W: np.ndarray, skel, positions: np.ndarray) -> tuple[np.nda
             acc += rest_len[k]
             f = acc / total
             W[k] = (1 - f) * W[p] + f * W[c]
+            Q[:, k] = W[k] @ pos
             placed[skel.joint_names[k]] = (f"placed {f:.2f} of the way from {skel.joint_names[p]} to "
                                            f"{skel.joint_names[c]} (source joint coincides with its parent)")
     return W, placed

@@ -42,7 +42,7 @@ from m2t.converters.skeletons import PART_NAMES, get_skeleton
 
 from . import data as D
 from .compose import read_segments
-from .results import DENSE_AFTER_S, HOP_S, feature_time, window_span
+from .results import DENSE_AFTER_S, HOP_S, clipped_span, feature_time
 from .supervision import caption_targets, stem, tag, tagger_mode, word_group
 
 THRESHOLDS = (0.3, 0.5, 0.7)
@@ -213,19 +213,18 @@ class PredictedAction:
 
 def trace_actions(words: list[str], window: np.ndarray, alpha: np.ndarray, centre: np.ndarray,
                   width: np.ndarray, frame_time, probs=None) -> list[PredictedAction]:
-    """The action words of one decoded caption with their window span (`results.window_span`
-    clipped to the clip), centre, attended part and clause side; `frame_time(k)` converts
+    """The action words of one decoded caption with their window span clipped to the clip
+    (`results.clipped_span`), centre, attended part and clause side; `frame_time(k)` converts
     feature frames to seconds; window/alpha/centre/width are per decoding step (= word)."""
     idx = action_word_indices(words)
     n = window.shape[1]
     out = []
     for i, nxt in zip(idx, idx[1:] + [len(words)]):
-        lo, hi = window_span(float(centre[i]), float(width[i]))
+        lo, hi = clipped_span(float(centre[i]), float(width[i]), n)
         w = window[i].astype(np.float64)
         score = (w[:, None] * alpha[i]).sum(0) / max(float(w.sum()), 1e-12)
         order = np.argsort(-score, kind="stable")
-        out.append(PredictedAction(words[i], frame_time(float(np.clip(lo, 0, n - 1))),
-                                   frame_time(float(np.clip(hi, 0, n - 1))), frame_time(float(centre[i])),
+        out.append(PredictedAction(words[i], frame_time(lo), frame_time(hi), frame_time(float(centre[i])),
                                    PART_NAMES[int(order[0])], side_of(words[i:nxt]), i,
                                    None if probs is None else float(probs[i]),
                                    [(PART_NAMES[j], float(score[j])) for j in order],

@@ -71,7 +71,7 @@ class Renderer:
                  attention: bool = True, observed=None):
         scene.camera_pose(camera, np.zeros(3), 0.0)                   # validates the camera name
         self.w, self.h = parse_size(size)
-        self.pos, self.fps, self.result = np.asarray(positions, float), float(fps), result
+        self.pos, self.fps, self.result = np.asarray(positions, float), float(fps), scene.timeline_view(result)
         self.sk, self.camera, self.attention = get_skeleton(skeleton), camera, attention
         self.parts, self.sides = scene.joint_parts(skeleton), scene.joint_sides(skeleton)
         self.observed = np.ones(len(self.parts), bool) if observed is None else np.asarray(observed, bool)
@@ -80,6 +80,7 @@ class Renderer:
         self.fs = max(10, round(self.h * SS / 27))                    # base font size
         self.f_cap, self.f_bold = _font(self.fs), _font(self.fs, True)
         self.f_small = _font(round(self.fs * 0.72))
+        result = self.result
         self.lanes = result.motion_words
         self.lane_h = round(self.fs * 0.95)
         self.cap_lines = self._wrap(W - 2 * self.fs)
@@ -254,7 +255,7 @@ def render_frames(motion, result, size=DEFAULT_SIZE, fps: float | None = None, c
     times = scene.clip_times(motion.n_frames / motion.fps, fps)
     r = Renderer(motion.positions, motion.fps, motion.skeleton, result, size, camera, attention,
                  scene.observed_joints(motion))
-    tl = scene.timeline(result, times)
+    tl = scene.timeline(r.result, times)
     for i, t in enumerate(times):
         yield r.frame(float(t), tl, i)
 

@@ -6,6 +6,10 @@
   window Γ(t). Its **strength** is Γ(t) (0 when no word is active); its **attention** is α(t) over
   the six body parts. Γ and α are linearly interpolated between feature frames
   (``result.frame_times``) and held constant before the first and after the last one.
+- **A take captioned as a timeline** (no caption of the whole take: ``result.segments``, no
+  motion-word tokens) is shown as its timeline (:func:`timeline_view`): the caption is the
+  actions' clauses in time order, each action's word is a motion word whose window is 1 over its
+  span and whose attention is its body-part shares.
 - **Camera target**: the root's floor position smoothed over time (Gaussian, σ = 0.5 s) at a fixed
   height, so the camera follows the body without its sway; the **heading** (the direction the
   body faces, from the hips and shoulders) is smoothed with σ = 1 s, for the ``follow`` camera.
@@ -85,6 +89,53 @@ def timeline(result, times) -> Timeline:
         a = result.alpha[i]
         alpha[sel] = np.stack([np.interp(times[sel], ft, a[:, p]) for p in range(a.shape[1])], -1)
     return Timeline(times, active, strength, alpha)
+
+
+def timeline_view(result):
+    """The result as the animation and the viewer show it: unchanged when its caption has motion
+    words (or it has no timeline); for a take captioned as a timeline of actions, a CaptionResult
+    whose caption is the actions' clauses joined by ", then " (later ones without their subject,
+    as ``dense.timeline_text``), each action's word a motion word with the action's span, a box
+    window Γ = 1 over it and its body-part shares as α (module docstring)."""
+    if result.motion_words or not result.segments:
+        return result
+    from dataclasses import replace
+
+    from .compose import subject_end
+    from .results import FWHM_C, Token
+    from .supervision import stem
+    ds, fps = result.downsample, result.fps
+    ft = (ds // 2 + np.arange(max(1, len(range(ds // 2, max(result.frames, 1), ds)))) * ds) / fps
+    words, marks = [], []
+    for i, seg in enumerate(sorted(result.segments, key=lambda g: (g["onset_s"], g["offset_s"]))):
+        clause = seg["text"].split()
+        clause = clause[subject_end(clause, [""] * len(clause)) if i else 0:]
+        k = next((j for j, w in enumerate(clause) if w == seg["word"]), None)
+        if k is None:
+            k = next((j for j, w in enumerate(clause) if stem(w) == stem(seg["word"])), None)
+        if k is None:                                  # the windows' word, not in its own clause
+            clause, k = [seg["word"]] + clause, 0
+        if words:
+            words[-1] += ","
+            words.append("then")
+        marks.append((len(words) + k, seg))
+        words += clause
+    S, n = len(words), len(ft)
+    window, alpha = np.zeros((S, n), np.float32), np.zeros((S, n, len(PART_NAMES)), np.float32)
+    tokens = [Token(j, w, 0.0, 1.0, False) for j, w in enumerate(words)]
+    for j, seg in marks:
+        on, off = float(seg["onset_s"]), float(seg["offset_s"])
+        box = (ft >= on - 1e-9) & (ft <= off + 1e-9)
+        if not box.any():
+            box[int(np.argmin(np.abs(ft - (on + off) / 2)))] = True
+        parts = [(p["name"], float(p["score"])) for p in seg["parts"]]
+        shares = dict(parts)
+        window[j], alpha[j] = box, [shares.get(p, 0.0) for p in PART_NAMES]
+        centre, width = (on + off) / 2, (off - on) / (2 * FWHM_C)
+        tokens[j] = Token(j, words[j], 1.0, float(seg["confidence"]), True, centre_s=centre, width_s=width,
+                          centre_frame=float(np.interp(centre, ft, np.arange(n))), width_frames=width * fps / ds,
+                          onset_s=on, offset_s=off, parts=parts)
+    return replace(result, tokens=tokens, window=window, alpha=alpha, frame_times=ft.astype(np.float32))
 
 
 def _smooth(x: np.ndarray, sigma: float) -> np.ndarray:

@@ -38,6 +38,7 @@ def _round(a, nd: int):
 def viewer_document(motion, result) -> dict:
     """The JSON document the page embeds (module docstring)."""
     sk = get_skeleton(motion.skeleton)
+    result = scene.timeline_view(result)                  # a timeline take: its actions as motion words
     times = np.arange(motion.n_frames) / motion.fps
     targets, heads = scene.camera_path(motion.positions, motion.fps, motion.skeleton)
     tl = scene.timeline(result, times)

@@ -113,7 +113,9 @@ def heatmap_size(n_motion_words: int) -> tuple[int, int]:
 def write_heatmap(result, path) -> Path:
     """PNG, as the paper's Fig. 7: one panel per motion word, body parts (rows) × time in seconds
     (columns) of Γ_k·α_ki, viridis (scaled 0..panel max), title = word, β̂ and onset-offset; dashed
-    lines at onset and offset; the caption on top. Size: heatmap_size(n) = 1000 × (50 + 200·n) px."""
+    lines at onset and offset; the caption on top. Size: heatmap_size(n) = 1000 × (50 + 200·n) px.
+    A take captioned as a timeline of actions (no caption of the whole take, `result.segments`)
+    gets one panel of its timeline instead (`_timeline_panel`)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -142,12 +144,57 @@ def write_heatmap(result, path) -> Path:
             ax.axvline(x, color="white", linestyle="--", linewidth=0.8)
         ax.set_title(rf"{t.word}   $\hat\beta$ = {t.beta:.2f}   {t.onset_s:.2f}-{t.offset_s:.2f} s", fontsize=10)
         fig.colorbar(im, ax=ax, pad=0.01, fraction=0.03, label=r"$\Gamma\cdot\alpha$")
-    if not words:
+    if not words and result.segments:
+        _timeline_panel(fig, axes[0], result)
+    elif not words:
         axes[0].set_axis_off()
         axes[0].text(0.5, 0.5, "no motion words in this caption", ha="center", va="center", fontsize=12)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=HEATMAP_DPI)
     return Path(path)
+
+
+TIMELINE_STEP_S = 0.05
+
+
+def timeline_matrix(segments: list, duration_s: float, step_s: float = TIMELINE_STEP_S):
+    """(6, ceil(duration / step)) body parts (PART_NAMES order) × time cells: each segment's part
+    scores over the cells its [onset, offset] touches (the larger where two overlap), 0 elsewhere."""
+    import numpy as np
+
+    from m2t.converters.skeletons import PART_NAMES
+    n = max(1, int(np.ceil(duration_s / step_s)))
+    m = np.zeros((len(PART_NAMES), n))
+    row = {p: i for i, p in enumerate(PART_NAMES)}
+    for seg in segments:
+        a = min(max(int(np.floor(seg["onset_s"] / step_s)), 0), n - 1)
+        b = min(max(int(np.ceil(seg["offset_s"] / step_s)), a + 1), n)
+        for p in seg["parts"]:
+            m[row[p["name"]], a:b] = np.maximum(m[row[p["name"]], a:b], p["score"])
+    return m
+
+
+def _timeline_panel(fig, ax, result) -> None:
+    """The timeline of a take (its `segments`): body parts (rows) × time (columns), each action's
+    span filled with its body-part shares (the attention of its word, averaged over the windows
+    that named it), dashed lines at onsets and offsets, the action words above their spans."""
+    from m2t.converters.skeletons import PART_NAMES
+    m = timeline_matrix(result.segments, result.duration_s)
+    n = m.shape[1]
+    im = ax.imshow(m, aspect="auto", cmap="viridis", interpolation="nearest", vmin=0.0,
+                   vmax=max(float(m.max()), 1e-6), extent=(0.0, n * TIMELINE_STEP_S, len(PART_NAMES) - 0.5, -0.5))
+    ax.set_xlim(0.0, result.duration_s)
+    ax.set_yticks(range(len(PART_NAMES)), [p.replace("_", " ") for p in PART_NAMES], fontsize=8)
+    ax.tick_params(axis="x", labelsize=8)
+    ax.set_xlabel("time (s)", fontsize=8)
+    for seg in result.segments:
+        for x in (seg["onset_s"], seg["offset_s"]):
+            ax.axvline(x, color="white", linestyle="--", linewidth=0.8)
+        ax.text((seg["onset_s"] + seg["offset_s"]) / 2, -0.55, seg["word"], ha="center", va="bottom",
+                fontsize=8, clip_on=False)
+    ax.set_title(f"timeline: {len(result.segments)} actions, each with the body-part shares of its word\n",
+                 fontsize=10)
+    fig.colorbar(im, ax=ax, pad=0.01, fraction=0.03, label="share of attention")
 
 
 # ----------------------------------------------------------------------------- segments

@@ -41,3 +41,28 @@ def test_evaluate_plots_writes_labelled_pngs(tiny_model, tmp_path):
     assert "beta_density.png" in pngs and any(p.startswith("parts_") for p in pngs)
     assert any(p.startswith("windows_cmp_test_") for p in pngs) and any(p.startswith("attention_") for p in pngs)
     assert all((tmp_path / "p" / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+
+
+def test_a_timeline_take_gets_a_heatmap_of_its_actions(tmp_path, monkeypatch):
+    """A take captioned as a timeline (no caption of the whole take, so no motion-word tokens)
+    gets one panel of its actions' body-part shares over time, not an empty "no motion words" one."""
+    import numpy as np
+    from matplotlib.image import imread
+
+    from m2t.models import writers
+    from m2t.models.results import CaptionResult
+    segs = [{"word": "walks", "onset_s": 0.0, "offset_s": 1.0, "parts": [{"name": "root", "score": 0.6},
+                                                                         {"name": "left_leg", "score": 0.4}]},
+            {"word": "waves", "onset_s": 1.5, "offset_s": 3.0, "parts": [{"name": "right_arm", "score": 0.9},
+                                                                         {"name": "torso", "score": 0.1}]}]
+    m = writers.timeline_matrix(segs, 3.0, 0.5)
+    assert m.shape == (6, 6)
+    assert m[0, :2].tolist() == [0.6, 0.6] and m[4, :2].tolist() == [0.4, 0.4] and m[:, 2].sum() == 0
+    assert m[3, 3:].tolist() == [0.9] * 3 and m[1, 3:].tolist() == [0.1] * 3 and m[0, 3:].sum() == 0
+    r = CaptionResult(source="take.bvh", text="a person walks, then waves the right hand", tokens=[], score=0.0,
+                      duration_s=3.0, fps=20.0, frames=60, downsample=2, onset_rule="fwhm", beam=1,
+                      skeleton="t2m", segments=segs)
+    drawn, real = [], writers._timeline_panel
+    monkeypatch.setattr(writers, "_timeline_panel", lambda fig, ax, res: drawn.append(res) or real(fig, ax, res))
+    out = writers.write_heatmap(r, tmp_path / "take.png")
+    assert drawn == [r] and imread(out).shape[:2] == (250, 1000) == writers.heatmap_size(0)[::-1]

@@ -216,6 +216,33 @@ def test_kit_skeleton_and_captions_without_motion_words(walk, tmp_path):
     assert len(list(render.render_frames(m, r, size=(200, 200), fps=5))) == 10
 
 
+def test_a_timeline_take_is_shown_as_its_actions(walk):
+    """A take captioned as a timeline (segments, no caption of the whole take): the animation and
+    the viewer show the actions' clauses as the caption, each action's word active over its span
+    with its body-part shares (scene.timeline_view), not "no motion words"."""
+    from m2t.models.viewer import viewer_document
+    m = load_motion(walk)
+    r = fake_result(m)
+    r.tokens, r.text = [], "a person walks forward, then raises the right hand"
+    r.window, r.alpha = r.window[:0], r.alpha[:0]
+    r.segments = [{"word": "walks", "text": "a person walks forward", "onset_s": 0.0, "offset_s": 0.9,
+                   "confidence": 0.8, "parts": [{"name": "root", "score": 0.7}, {"name": "left_leg", "score": 0.3}]},
+                  {"word": "lifts", "text": "a person raises the right hand", "onset_s": 1.0, "offset_s": 1.9,
+                   "confidence": 0.6, "parts": [{"name": "right_arm", "score": 0.9}, {"name": "torso", "score": 0.1}]}]
+    v = scene.timeline_view(r)
+    assert v.words == ["a", "person", "walks", "forward,", "then", "lifts", "raises", "the", "right", "hand"]
+    assert [(t.word, t.onset_s, t.offset_s) for t in v.motion_words] == [("walks", 0.0, 0.9), ("lifts", 1.0, 1.9)]
+    tl = scene.timeline(v, [0.5, 1.5])
+    assert tl.active.tolist() == [2, 5] and tl.strength.tolist() == [1.0, 1.0]
+    assert tl.alpha[0].tolist() == pytest.approx([0.7, 0, 0, 0, 0.3, 0]) and tl.alpha[1][3] == pytest.approx(0.9)
+    assert scene.timeline_view(fake_result(m)).tokens == fake_result(m).tokens     # a caption: unchanged
+    renderer = render.Renderer(m.positions, m.fps, "t2m", r, (240, 240))
+    assert renderer.result.motion_words and len(list(render.render_frames(m, r, size=(200, 200), fps=5))) == 10
+    doc = viewer_document(m, r)
+    assert [t["word"] for t in doc["caption"]["tokens"] if t["is_motion_word"]] == ["walks", "lifts"]
+    assert max(doc["timeline"]["active"]) == 5
+
+
 # ----------------------------------------------------------------------------- real files
 def _amass_npz(path):
     T = 120

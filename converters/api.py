@@ -13,7 +13,7 @@ import numpy as np
 
 from . import limits
 from .batch import Manifest, check_jobs, run_tasks, select_shard
-from .errors import ConfigError, UnsupportedFormatError, file_error
+from .errors import ConfigError, MotionFileError, UnsupportedFormatError, file_error
 from .fileio import atomic_path, format_suffix, strip_gz
 from .motion import Motion
 from .skeletons import get_skeleton
@@ -41,6 +41,10 @@ def read_motion(path, **options) -> Motion:
     """
     from .timing import check_rate, with_source_fps
     suffix = format_suffix(path)
+    if not Path(path).exists():
+        raise MotionFileError(f"{path}: no such file")
+    if Path(path).is_dir():
+        raise MotionFileError(f"{path}: is a folder; this command takes one file")
     if suffix not in READERS:
         known = ", ".join(sorted(READERS) + [".gz"])
         raise UnsupportedFormatError(f"{path}: unknown file type {suffix or '(no extension)'!r}; m2t reads {known}")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from m2t.converters.api import collect_inputs, output_stem
+from m2t.converters.api import check_out_dir, collect_inputs, output_stem
 from m2t.converters.batch import check_jobs, select_shard
 from m2t.converters.errors import ConfigError
 
@@ -82,6 +82,8 @@ def plan_captions(inputs, out=None, formats=("txt",), recursive: bool = False,
         raise ConfigError("several --format values need -o DIR")
     if out is None and formats == ["srt"] and len(files) > 1:
         raise ConfigError("--format srt for several files needs -o DIR")
+    if out is not None:
+        check_out_dir(out)                       # "is a file" / "cannot create" in one line, before any work
     jobs, seen = [], {}
     for path, rel in files:
         job = CaptionJob(Path(path))
@@ -110,10 +112,13 @@ def write_outputs(result: CaptionResult, targets, attention: bool = False) -> li
     """Write each (format, path) of `targets` atomically; returns the paths."""
     out = []
     for fmt, dest in targets:
-        if fmt == "json":
-            out.append(write_json(result, dest, attention))
-        else:
-            out.append({"txt": write_txt, "srt": write_srt, "heatmap": write_heatmap}[fmt](result, dest))
+        try:
+            if fmt == "json":
+                out.append(write_json(result, dest, attention))
+            else:
+                out.append({"txt": write_txt, "srt": write_srt, "heatmap": write_heatmap}[fmt](result, dest))
+        except OSError as e:                     # name the output, not a temporary file or the folder
+            raise OSError(e.errno, e.strerror or str(e), str(dest)) from e
     return out
 
 
@@ -151,7 +156,8 @@ def run_captions(plan: CaptionPlan, model=None, beam: int = 1, device: str = "au
         try:
             written = write_outputs(fc.result, targets[fc.source], attention)
         except OSError as e:
-            yield CaptionOutcome(fc.source, fc.result, error=f"{fc.source}: cannot write ({e.strerror or e})")
+            yield CaptionOutcome(fc.source, fc.result,
+                                 error=f"{fc.source}: cannot write {e.filename} ({e.strerror or e})")
             continue
         yield CaptionOutcome(fc.source, fc.result, written)
 

@@ -43,11 +43,23 @@ def _case(tmp_path, walk, kind):
     if kind == "gz":
         (tmp_path / "z.bvh.gz").write_bytes(b"not gzip at all")
         return ["convert", tmp_path / "z.bvh.gz"], "z.bvh.gz: cannot read"
+    if kind == "info_missing":
+        return ["info", tmp_path / "nope.bvh"], "nope.bvh: no such file"
+    if kind == "info_folder":
+        return ["info", tmp_path], f"{tmp_path}: is a folder; this command takes one file"
+    if kind == "caption_out_is_a_file":
+        (tmp_path / "o.txt").write_text("x")
+        return ["caption", walk, "-o", tmp_path / "o.txt"], "o.txt: output must be a folder, but it is a file"
+    if kind == "caption_cannot_write":
+        (tmp_path / "o" / "walk.json").mkdir(parents=True)       # the output's name is taken by a folder
+        return (["caption", walk, "-f", "json", "-o", tmp_path / "o", "--overwrite"],
+                f"walk.bvh: cannot write {tmp_path / 'o' / 'walk.json'} (Is a directory)")
     raise AssertionError(kind)
 
 
 @pytest.mark.parametrize("kind", ["missing", "extension", "truncated", "skeleton", "units", "up", "joint_map",
-                                  "unmapped", "info_garbage", "gz"])
+                                  "unmapped", "info_garbage", "gz", "info_missing", "info_folder",
+                                  "caption_out_is_a_file", "caption_cannot_write"])
 def test_user_errors_exit_2_one_line(tmp_path, walk, kind):
     args, fragment = _case(tmp_path, walk, kind)
     r = runner.invoke(app, [str(a) for a in args] + (["-o", str(tmp_path / "out")] if args[0] == "convert" else []))

@@ -6,6 +6,7 @@ unless given."""
 from __future__ import annotations
 
 import io
+import textwrap
 
 import numpy as np
 
@@ -22,7 +23,13 @@ def read(path, units: str | None = None, fps: float | None = None) -> Motion:
     try:
         a = np.load(io.BytesIO(data), allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:
-        raise MotionFileError(f"{path}: not a readable .npy array ({' '.join(str(e).split())[:120]})") from None
+        if not data.startswith(b"\x93NUMPY"):
+            why = "no .npy header"
+        elif "pickle" in str(e):
+            why = "it holds pickled Python objects, which m2t never loads"
+        else:
+            why = textwrap.shorten(" ".join(str(e).split()), 120, placeholder=" ...")
+        raise MotionFileError(f"{path}: not a readable .npy array ({why})") from None
     if not isinstance(a, np.ndarray) or a.dtype.kind not in "fiu":
         raise MotionFileError(f"{path}: expected a numeric array, got {getattr(a, 'dtype', type(a))}")
     kind = "joints"

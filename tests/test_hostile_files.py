@@ -300,3 +300,16 @@ def test_npz_member_that_is_not_an_array(tmp_path):
         zf.writestr("poses.npy", b"hello, not an array")
         zf.writestr("trans.npy", b"")
     assert "key 'poses': bad .npy header" in one_error(["convert", tmp_path / "raw.npz", "-o", tmp_path / "o"])
+
+
+def test_a_bad_npy_says_why_in_full(tmp_path):
+    """A .npy of Python objects, one that is not .npy at all and a cut one: one line each, the
+    reason whole (numpy's own message was cut mid-word)."""
+    np.save(tmp_path / "obj.npy", np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    (tmp_path / "text.npy").write_text("{}\n")
+    np.save(tmp_path / "cut.npy", np.zeros((10, 22, 3)))
+    (tmp_path / "cut.npy").write_bytes((tmp_path / "cut.npy").read_bytes()[:100])
+    assert one_error(["info", tmp_path / "obj.npy"]).endswith(
+        "obj.npy: not a readable .npy array (it holds pickled Python objects, which m2t never loads)")
+    assert one_error(["info", tmp_path / "text.npy"]).endswith("text.npy: not a readable .npy array (no .npy header)")
+    assert "cut.npy: not a readable .npy array (EOF" in one_error(["info", tmp_path / "cut.npy"])

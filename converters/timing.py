@@ -40,17 +40,19 @@ def trim(m: Motion, start: float | None = None, end: float | None = None) -> Mot
     t0, t_last = m.time_offset_s, m.time_offset_s + (m.n_frames - 1) / m.fps
     s = t0 if start is None else float(start)
     e = t_last if end is None else float(end)
+    given = " / ".join(f"--{k} {v:g}" for k, v in (("start", start), ("end", end)) if v is not None)
     if not np.isfinite(s) or not np.isfinite(e):
-        raise ConfigError(f"{m.source}: --start {start} / --end {end} must be finite numbers")
+        raise ConfigError(f"{m.source}: {given} must be finite numbers")
+    if s < 0 or e < 0:
+        raise ConfigError(f"{m.source}: {given}: times are seconds of the source file, never negative")
     if start is not None and end is not None and e <= s:
-        raise ConfigError(f"{m.source}: --start {start} / --end {end}: the end must come after the start")
+        raise ConfigError(f"{m.source}: {given}: the end must come after the start")
     if s > t_last or e < t0:
-        raise ConfigError(f"{m.source}: --start {start} / --end {end} is outside the motion "
-                          f"({t0:.3f}-{t_last:.3f} s)")
+        raise ConfigError(f"{m.source}: {given} is outside the motion ({t0:.3f}-{t_last:.3f} s)")
     a = max(0, int(np.ceil((s - t0) * m.fps - 1e-3)))          # 1e-3 frame: BVH frame times are rounded
     b = min(m.n_frames, int(np.floor((e - t0) * m.fps + 1e-3)) + 1)
     if b - a < 2:
-        raise ConfigError(f"{m.source}: --start {start} / --end {end} leaves fewer than 2 frames")
+        raise ConfigError(f"{m.source}: {given} leaves fewer than 2 frames")
     return _cut(m, a, b, {"trimmed_s": [round(t0 + a / m.fps, 4), round(t0 + (b - 1) / m.fps, 4)]})
 
 

@@ -35,8 +35,12 @@ def test_start_end_in_source_seconds(tmp_path):
     m = load_motion(tmp_path / "w.bvh", start=1.0, end=2.5)
     assert m.time_offset_s == pytest.approx(1.0) and m.meta["trimmed_s"] == [1.0, 2.5]
     assert m.n_frames == 31                                             # 1.5 s at 20 fps + 1
-    with pytest.raises(ConfigError, match="outside the motion"):
+    with pytest.raises(ConfigError, match=r"w.bvh: --start 9 is outside the motion \(0.000-3.967 s\)"):
         load_motion(tmp_path / "w.bvh", start=9.0)
+    with pytest.raises(ConfigError, match=r"w.bvh: --end -1: times are seconds of the source file, never negative"):
+        load_motion(tmp_path / "w.bvh", end=-1.0)
+    with pytest.raises(ConfigError, match="--start -2 / --end 1: times are seconds"):
+        load_motion(tmp_path / "w.bvh", start=-2.0, end=1.0)
     r = runner.invoke(app, ["convert", str(tmp_path / "w.bvh"), "-o", str(tmp_path / "o"), "--start", "3", "--end", "1"])
     assert r.exit_code == 2 and "end must come after the start" in r.output
 

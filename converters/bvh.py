@@ -143,13 +143,15 @@ def read(path, units: str | None = None) -> Motion:
     units: "m", "cm", "mm", "in", "ft" or None to detect from body height.
     """
     h, values, dt = parse(path)
-    pos = channels_to_positions(h, values, True).transpose(2, 0, 1)     # (T, J, 3) view of (J, 3, T)
-    unit_name, scale, how = resolve_units(pos, units, path)
+    with np.errstate(over="ignore", invalid="ignore"):   # a huge value: Motion names its frame and joint
+        pos = channels_to_positions(h, values, True).transpose(2, 0, 1)     # (T, J, 3) view of (J, 3, T)
+        unit_name, scale, how = resolve_units(pos, units, path)
     n_end = sum(j.end_site for j in h.joints)
     meta = {"units": unit_name, "units_from": how, "channels": h.n_channels, "end_sites": n_end,
             "roots": [j.name for j in h.joints if j.parent < 0]}
     # (pos * scale).astype(float32) in one pass, which is also the transposition to (T, J, 3)
-    pos32 = np.multiply(pos, scale, out=np.empty(pos.shape, np.float32), casting="same_kind")
+    with np.errstate(over="ignore", invalid="ignore"):
+        pos32 = np.multiply(pos, scale, out=np.empty(pos.shape, np.float32), casting="same_kind")
     return Motion(positions=pos32, fps=1.0 / dt, joint_names=h.names,
                   parents=h.parents, skeleton="bvh", source=str(path), up="+y", meta=meta)
 

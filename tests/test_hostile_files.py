@@ -313,3 +313,17 @@ def test_a_bad_npy_says_why_in_full(tmp_path):
         "obj.npy: not a readable .npy array (it holds pickled Python objects, which m2t never loads)")
     assert one_error(["info", tmp_path / "text.npy"]).endswith("text.npy: not a readable .npy array (no .npy header)")
     assert "cut.npy: not a readable .npy array (EOF" in one_error(["info", tmp_path / "cut.npy"])
+
+
+def test_a_huge_bvh_value_is_one_line_without_numpy_warnings(tmp_path):
+    """1e300 in a channel overflows in FK; the one line names the frame and joint, and no numpy
+    'overflow encountered' warning comes before it."""
+    write_walk_bvh(tmp_path / "w.bvh", seconds=1.0)
+    lines = (tmp_path / "w.bvh").read_text().splitlines()
+    k = next(i for i, ln in enumerate(lines) if ln.startswith("Frame Time")) + 5
+    vals = lines[k].split()
+    vals[1] = "1e300"
+    lines[k] = " ".join(vals)
+    (tmp_path / "huge.bvh").write_text("\n".join(lines) + "\n")
+    assert one_error(["convert", tmp_path / "huge.bvh", "-o", tmp_path / "o"]).endswith(
+        "huge.bvh, frame 4, joint 'Hips': position is not finite (NaN or inf)")

@@ -56,7 +56,9 @@ def render(
     inputs: List[Path] = typer.Argument(..., help="Motion files (.bvh .amc .c3d .npz, optionally .gz) or folders."),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder (mirrors input folders) "
                                        "[default: .]; for one input also a file name ending in .gif/.mp4."),
-    fmt: str = typer.Option("gif", "--format", "-f", help="gif (Pillow) or mp4 (H.264, ffmpeg from imageio-ffmpeg)."),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", show_default=False,
+                                      help="gif (Pillow) or mp4 (H.264, ffmpeg from imageio-ffmpeg) "
+                                           "[default: the suffix of -o FILE, else gif]."),
     size: str = typer.Option("480x480", help="WIDTHxHEIGHT in pixels (160..2000; mp4: even numbers)."),
     fps: Optional[float] = typer.Option(None, help="Frames per second [default: the clip's, 20 t2m / 12.5 kit]."),
     camera: str = typer.Option("follow", help="follow (3/4 front view turning with the body), front or side; "
@@ -83,7 +85,7 @@ def render(
 
       m2t render walk.bvh                          # ./walk.gif
 
-      m2t render walk.bvh -f mp4 --size 640x480 --camera side -o walk.mp4
+      m2t render walk.bvh --size 640x480 --camera side -o walk.mp4
 
       m2t render lab_mocap/ -r -o anim/ --no-attention
 
@@ -91,7 +93,9 @@ def render(
     """
     with user_errors():
         _checks(beam, device, onset_rule, units, up)
-        from m2t.models.render import check_render_options
+        from m2t.models.render import FORMATS, check_render_options
+        if fmt is None:                              # -o walk.mp4 says mp4
+            fmt = next((f for f in FORMATS if out is not None and out.suffix.lower() == f".{f}"), "gif")
         wh = check_render_options(fmt, size, fps, camera)
         jobs = plan_visuals(inputs, out, fmt, recursive)
 

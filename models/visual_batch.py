@@ -34,6 +34,10 @@ class VisualOutcome:
         return self.error is None
 
 
+FILE_SUFFIXES = {".gif", ".mp4", ".avi", ".mov", ".mkv", ".webm", ".png", ".jpg", ".jpeg", ".html", ".htm",
+                 ".json"}      # an -o ending so names a file, never a folder to create
+
+
 def plan_visuals(inputs, out=None, ext: str = "gif", recursive: bool = False,
                  verb: str = "render") -> list[tuple[Path, Path]]:
     """(source, dest) per input file, the output folder created; ConfigError with one line for no
@@ -49,6 +53,9 @@ def plan_visuals(inputs, out=None, ext: str = "gif", recursive: bool = False,
         check_out_dir(Path(out).parent)
         return [(Path(files[0][0]), Path(out))]
     out_dir = Path(".") if out is None else Path(out)
+    if out_dir.suffix.lower() in FILE_SUFFIXES and not out_dir.is_dir():
+        raise ConfigError(f"-o {out}: {verb} writes .{ext} files here; give a name ending in .{ext} "
+                          "or an output folder")
     if out_dir.exists() and not out_dir.is_dir():
         check_out_dir(out_dir)                           # the one-line "is a file" error, first
     stems = check_unique_stems(files, out_dir, verb)

@@ -287,6 +287,13 @@ def test_cli_render_output_paths(walk, tmp_path):
     assert not (tmp_path / "o").exists()
     r = invoke("render", a / "w.bvh", b / "w.bvh", "-o", tmp_path / "x.gif")
     assert r.exit_code == 2 and "several input files need an output folder" in r.stderr
+    r = invoke("render", walk, "-o", tmp_path / "x.avi")                     # a file name m2t cannot write
+    assert r.exit_code == 2 and r.stderr.strip() == (f"Error: -o {tmp_path / 'x.avi'}: render writes .gif files "
+                                                     "here; give a name ending in .gif or an output folder")
+    assert not (tmp_path / "x.avi").exists()
+    r = invoke("render", walk, "-o", tmp_path / "x.mp4", "--size", "160x160", "--fps", "4")   # the suffix says mp4
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "x.mp4").read_bytes()[4:8] == b"ftyp"
 
 
 def test_write_errors_name_the_file(walk, tmp_path):

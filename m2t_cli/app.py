@@ -35,7 +35,7 @@ err = Console(stderr=True)
 
 @app.command()
 def convert(
-    inputs: List[Path] = typer.Argument(..., help="Motion files (.bvh .amc .c3d .npz, optionally .gz) or folders."),
+    inputs: List[Path] = typer.Argument(..., help="Motion files (.bvh .amc .c3d .npz .npy, optionally .gz) or folders."),
     out: Path = typer.Option(Path("out"), "-o", "--out", help="Output folder; the input tree is mirrored."),
     skeleton: str = typer.Option("t2m", help="Canonical skeleton: t2m (SMPL 22 joints, 20 fps) or kit (21, 12.5 fps)."),
     fps: Optional[float] = typer.Option(None, help="Output frame rate [default: 20 for t2m, 12.5 for kit]."),

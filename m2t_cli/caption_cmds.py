@@ -52,7 +52,7 @@ def _progress(n_files: int) -> Progress:
 
 
 def caption(
-    inputs: List[Path] = typer.Argument(..., help="Motion files (.bvh .amc .c3d .npz, optionally .gz) or folders."),
+    inputs: List[Path] = typer.Argument(..., help="Motion files (.bvh .amc .c3d .npz .npy, optionally .gz) or folders."),
     formats: List[str] = typer.Option(["txt"], "--format", "-f",
                                       help="txt, json, srt or heatmap (PNG); repeat for several (needs -o)."),
     out: Optional[Path] = typer.Option(None, "-o", "--out",
@@ -154,7 +154,7 @@ def caption(
 
 
 def segment(
-    file: Path = typer.Argument(..., help="A motion file (.bvh .amc .c3d .npz, optionally .gz)."),
+    file: Path = typer.Argument(..., help="A motion file (.bvh .amc .c3d .npz .npy, optionally .gz)."),
     fmt: Optional[str] = typer.Option(None, "--format", "-f",
                                       help="table, csv or json [default: from -o's suffix, else table]."),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Write csv/json to this file instead of stdout."),
@@ -162,7 +162,6 @@ def segment(
     device: str = typer.Option("auto", help=H_DEVICE),
     backend: str = typer.Option("auto", help=H_BACKEND),
     model: Optional[Path] = typer.Option(None, "--model", help=H_MODEL),
-    onset_rule: str = typer.Option("fwhm", help=H_RULE),
     dense_after: float = typer.Option(DENSE_AFTER_S, help=H_DENSE),
     window: float = typer.Option(WINDOW_S, help=H_WINDOW),
     hop: float = typer.Option(HOP_S, help=H_HOP),
@@ -177,8 +176,10 @@ def segment(
     start: Optional[float] = typer.Option(None, help=H_START),
     end: Optional[float] = typer.Option(None, help=H_END),
 ):
-    """List the motion words of a file's caption with onset, offset (seconds), body parts ranked
-    by attention, β̂ and confidence.
+    """List the actions of a file's timeline, one row each: the action word and its clause, onset
+    and offset (seconds of the file: the window span of the word), side, body parts ranked by
+    attention and confidence (docs/outputs.md, "Formats of m2t segment"). Word timings by
+    another onset rule: `m2t caption FILE -f json --onset-rule gamma95`.
 
     Examples:
 
@@ -186,16 +187,16 @@ def segment(
 
       m2t segment walk.bvh -o walk_segments.csv
 
-      m2t segment trial.c3d --format json --onset-rule gamma95
+      m2t segment trial.c3d --format json
     """
     with user_errors():
-        check_options(beam, onset_rule, device)
+        check_options(beam, device=device)
         check_windowing(window, hop, dense_after)
         check_load_options(units=units, up=up)
         fmt = segment_format(fmt, out)
         from m2t.models.caption_batch import caption_segments
         from m2t.models.writers import segments_csv, segments_json, write_segments
-        r, doc = caption_segments(file, model, beam=beam, device=device, onset_rule=onset_rule, backend=backend,
+        r, doc = caption_segments(file, model, beam=beam, device=device, backend=backend,
                                   window_s=window, hop_s=hop, dense_after_s=dense_after, units=units, up=up,
                                   asf=asf, source_fps=source_fps, joint_map=joint_map, body_model_dir=body_model_dir,
                                   subject=subject, keep_proportions=keep_proportions, start=start, end=end)

@@ -53,7 +53,7 @@ def _checks(beam, device, onset_rule, units, up):
 
 
 def render(
-    inputs: List[Path] = typer.Argument(..., help="Motion files (.bvh .amc .c3d .npz, optionally .gz) or folders."),
+    inputs: List[Path] = typer.Argument(..., help="Motion files (.bvh .amc .c3d .npz .npy, optionally .gz) or folders."),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder (mirrors input folders) "
                                        "[default: .]; for one input also a file name ending in .gif/.mp4."),
     fmt: Optional[str] = typer.Option(None, "--format", "-f", show_default=False,
@@ -120,7 +120,7 @@ def render(
 
 
 def view(
-    inputs: List[Path] = typer.Argument(..., help="Motion files (.bvh .amc .c3d .npz, optionally .gz) or folders."),
+    inputs: List[Path] = typer.Argument(..., help="Motion files (.bvh .amc .c3d .npz .npy, optionally .gz) or folders."),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder (mirrors input folders) "
                                        "[default: .]; for one input also a file name ending in .html."),
     recursive: bool = typer.Option(False, "--recursive", "-r", help="Descend into sub-folders."),

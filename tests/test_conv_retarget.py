@@ -101,3 +101,25 @@ def test_kit_is_derived_from_t2m_mapping():
     np.testing.assert_allclose(k.positions[:, KIT.index("LW")], m.joint("left_wrist"), atol=1e-6)
     np.testing.assert_allclose(k.positions[:, KIT.index("RMrot")],
                                0.5 * (m.joint("right_ankle") + m.joint("right_foot")), atol=1e-6)
+
+
+def test_kit_files_go_back_onto_t2m(tmp_path):
+    """A KIT-skeleton file (m2t convert --skeleton kit, or HumanML3D's KIT .npy: 21 joints, no
+    collars) maps onto t2m by the kit_ml preset, collars halfway from the lower neck to the
+    shoulders, so `m2t caption` reads it (it was refused: no source joint for the collars)."""
+    from m2t.converters.api import load_motion, save_motion
+    from m2t.converters.retarget import mapping_detail
+    from m2t.converters.synthetic import write_walk_bvh
+    write_walk_bvh(tmp_path / "w.bvh", seconds=2.0)
+    kit = load_motion(tmp_path / "w.bvh", skeleton="kit")
+    save_motion(kit, tmp_path / "w_kit", npz=False)
+    back = load_motion(tmp_path / "w_kit.npy", skeleton="t2m", keep_proportions=True)
+    d = mapping_detail(load_motion(tmp_path / "w_kit.npy", skeleton="kit"), "t2m")
+    assert d["rig"] == "kit_ml" and d["unmapped"] == []
+    assert d["mapping"]["left_collar"] == {"BLN": 0.5, "LS": 0.5}
+    assert back.skeleton == "t2m" and back.n_joints == 22 and np.isfinite(back.positions).all()
+    k, t = back.joint_names.index, KIT.joint_names.index
+    # the mapped joints land where the KIT joints were (frame 0: t = 0 at 12.5 and at 20 fps)
+    ref = load_motion(tmp_path / "w_kit.npy", skeleton="kit", keep_proportions=True)
+    for a, b in (("left_wrist", "LW"), ("right_ankle", "RA"), ("head", "BUN")):
+        assert np.abs(back.positions[0, k(a)] - ref.positions[0, t(b)]).max() < 0.02, a

@@ -206,7 +206,7 @@ def check_unique_stems(files, out_dir, verb: str = "convert") -> dict:
         stem = output_stem(rel, out_dir)
         if stem in seen:
             raise ConfigError(f"{seen[stem]} and {path} would both write {stem}.*; {verb} them separately")
-        seen[stem] = stems[path] = stem
+        seen[stem], stems[path] = path, stem
     return stems
 
 

@@ -240,7 +240,8 @@ def _long_steps(positions, fps, bundle, source, warns, beam, onset_rule, window_
     if len(timeline) <= 1 and (not hi or len(positions) <= hi):
         feats = motion_features(positions * bundle.input_scale, bundle.norm, bundle.downsample)
         (dec,) = yield batch_size, [feats]
-        return build_result(dec, bundle, source, len(positions), fps, onset_rule, beam, warns)
+        r = build_result(dec, bundle, source, len(positions), fps, onset_rule, beam, warns)
+        return _voted_span(r, timeline)
     warns = [w for w in warns if "trained on clips of at most" not in w]
     lengths = window_lengths(window_s)
     warns.append(f"clip is {len(positions) / fps:.1f} s long: {len(windows)} windows of "
@@ -259,6 +260,16 @@ def _long_steps(positions, fps, bundle, source, warns, beam, onset_rule, window_
                          segments=[a.to_dict(i) for i, a in enumerate(timeline)],
                          windowing={"window_s": float(window_s), "hop_s": float(hop_s), "windows": len(windows),
                                     "lengths_s": [round(float(x), 3) for x in lengths]})
+
+
+def _voted_span(r: CaptionResult, timeline: list) -> CaptionResult:
+    """A take whose windows all found one action, captioned whole: when that caption names one
+    action too, the action's span is the windows' (where they voted for it), not the caption
+    word's window Γ, which on a steady walk of several seconds covers about half of it."""
+    if len(timeline) == 1 and len(r.segments) == 1:
+        act = timeline[0]
+        r.segments[0].update(onset_s=round(act.onset_s, 3), offset_s=round(act.offset_s, 3), windows=act.windows)
+    return r
 
 
 def _max_len(bundle: Bundle) -> int:

@@ -296,3 +296,21 @@ def test_windows_are_placed_as_a_stack_with_the_numbers_of_one_at_a_time(tmp_pat
     for (s, e), got in zip(plan, stacked):
         alone = dense._features(joints[s:e], bundle, skel)
         assert got.dtype == alone.dtype and got.shape == alone.shape and got.tobytes() == alone.tobytes(), (s, e)
+
+
+def test_one_action_captioned_whole_keeps_the_windows_span():
+    """A steady walk: every window says 'walks', so the take gets one caption of all of it; the
+    action's span is where the windows voted (the whole take), not the caption word's window Γ
+    (about half of a walk of several seconds)."""
+    from m2t.models.captioning import _voted_span
+    from m2t.models.results import CaptionResult
+    seg = {"index": 0, "word": "walks", "text": "walks forward", "onset_s": 0.05, "offset_s": 3.93, "windows": 1}
+    r = CaptionResult(source="w.bvh", text="a person walks forward", tokens=[], score=0.0, duration_s=6.5, fps=20.0,
+                      frames=130, downsample=2, onset_rule="fwhm", beam=1, skeleton="t2m", segments=[dict(seg)])
+    act = TimelineAction("walks", "a person walks forward", 0.0, 6.5, [("root", 1.0)], None, 0.9, 25)
+    assert _voted_span(r, [act]).segments[0] == {**seg, "onset_s": 0.0, "offset_s": 6.5, "windows": 25}
+    two = [dict(seg), {**seg, "index": 1, "word": "turns"}]
+    r.segments = [dict(s) for s in two]
+    assert _voted_span(r, [act]).segments == two                 # the caption names two actions: its own spans
+    r.segments = [dict(seg)]
+    assert _voted_span(r, []).segments == [seg]

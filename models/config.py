@@ -79,6 +79,7 @@ class TrainConfig:
     part_dropout: float = 0.0        # m2t: mask limbs of this share of samples (partial marker sets)
     train_split: str = "train"
     val_split: str = "val"
+    train_only: str | None = None    # regex over parameter names: only these train (e.g. "^spat_"), the rest frozen
 
     def to_dict(self) -> dict:
         return asdict(self)

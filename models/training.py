@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from m2t.converters.errors import ConfigError
 from m2t.converters.skeletons import get_skeleton
 
 from . import data as D, synonyms
@@ -231,7 +233,12 @@ def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, 
         prep.counts["init_from"] = str(init_from)
         if not prep.synonyms:                # no single-action clips to fit on: keep the classes it had
             prep.synonyms = dict(init.meta.get("synonyms") or {})
-    opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+    trained = [p for n, p in model.named_parameters() if tcfg.train_only is None or re.search(tcfg.train_only, n)]
+    if not trained:
+        raise ConfigError(f"--train-only {tcfg.train_only!r} matches no parameter of the model")
+    for n, p in model.named_parameters():
+        p.requires_grad_(tcfg.train_only is None or re.search(tcfg.train_only, n) is not None)
+    opt = torch.optim.AdamW(trained, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     ddp = torch.nn.parallel.DistributedDataParallel(model, **dist.ddp_kwargs()) if world > 1 else None
     net = ddp or model
     start_epoch, best, best_epoch, history = 0, -1.0, -1, []

@@ -51,6 +51,7 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--part-dropout", type=float, default=0.1, help="share of samples with arms or legs masked")
     ap.add_argument("--proj", type=int, default=None, help="attention (projection) width D [kit preset: 128]")
+    ap.add_argument("--train-only", default=None, help="regex over parameter names: train only these (e.g. '^spat_')")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -60,7 +61,7 @@ def main(argv=None):
     tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=1e-4,
                        lambda_spat=args.lambda_spat, lambda_adapt=args.lambda_adapt, min_freq=2, min_frames=20,
                        seed=1234, keep_epochs=True, val_every=args.val_every,
-                       part_dropout=args.part_dropout, **recipe)
+                       part_dropout=args.part_dropout, train_only=args.train_only, **recipe)
     widths = {} if args.proj is None else {"proj": args.proj}
     mcfg = model_preset("kit", skeleton="t2m", dropout=0.3, **widths)
     t0 = time.time()

@@ -112,3 +112,22 @@ def test_part_dropout_masks_limbs_but_never_a_supervised_one():
     assert bool((pm[:32, 2] == 1).all())                                # the waving arm is never dropped
     dropped = [tuple(int(i) for i in torch.nonzero(r == 0)[:, 0]) for r in pm[32:]]
     assert all(d in DROPOUT_PATTERNS for d in dropped)                  # p = 1: every free sample drops a pattern
+
+
+def test_train_only_moves_the_named_parameters_alone(tmp_path):
+    """--train-only '^spat_' (fine-tuning where the spatial attention looks, the rest frozen):
+    only the spatial attention's weights change; a pattern that matches nothing is one error."""
+    from m2t.converters.errors import ConfigError
+    root = write_dataset(tmp_path / "d", per_class=2, seed=5)
+    base = tmp_path / "base"
+    _train(root, base, 1)
+    tcfg = TrainConfig(epochs=1, batch_size=6, lr=2e-3, min_freq=1, min_frames=0, max_frames=1000, seed=7,
+                       train_only="^spat_")
+    train(str(root), tmp_path / "ft", model_preset("tiny"), tcfg, device="cpu", log=lambda *a: None, init_from=base)
+    a = load_bundle(base).model.state_dict()
+    b = load_bundle(tmp_path / "ft").model.state_dict()
+    moved = {k for k in a if not torch.equal(a[k], b[k])}
+    assert moved and all(k.startswith("spat_") for k in moved), moved
+    with pytest.raises(ConfigError, match="matches no parameter"):
+        train(str(root), tmp_path / "none", model_preset("tiny"), TrainConfig(epochs=1, min_frames=0, train_only="^nope"),
+              device="cpu", log=lambda *a: None, init_from=base)

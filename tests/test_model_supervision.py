@@ -388,3 +388,18 @@ def test_stem_cache_is_porter_and_covers_the_caption_path():
     cached = {w for w, _ in rows}
     vocab = json.loads((default_model_dir() / "config.json").read_text())["vocab"]
     assert {w.lower() for w in vocab} <= cached
+
+
+def test_captioning_never_imports_nltk():
+    """Every word the caption path stems is in the cache (a word-list change without
+    `python scripts/make_stem_cache.py` imported nltk: ~0.1 s and ~20 MB on every run)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    repo = Path(__file__).resolve().parents[1]
+    code = ("import sys\nfrom typer.testing import CliRunner\nfrom m2t.cli.app import app\n"
+            "r = CliRunner().invoke(app, ['caption', 'examples/walk.bvh', '-f', 'json'])\n"
+            "assert r.exit_code == 0, r.output\nprint(sorted(m for m in sys.modules if m.startswith('nltk')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -6,6 +6,7 @@
   const C = D.caption, M = D.motion, TL = D.timeline, S = D.style, CAM = D.camera;
   const N = M.frames, FPS = M.fps, DUR = C.duration_s, J = M.parents.length;
   const MOTION = C.tokens.filter(t => t.is_motion_word);
+  const TIMELINE = C.windowing !== null && C.windowing !== undefined;   // a timeline take's actions: no gate β̂
   const $ = id => document.getElementById(id);
   const clamp = (x, a, b) => Math.min(Math.max(x, a), b);
   const rgb = a => "rgb(" + a.map(v => Math.round(v)).join(",") + ")";
@@ -185,7 +186,7 @@
       ctx.stroke();
       ctx.fillStyle = t.is_motion_word ? "#282a30" : "#9a9ea6";
       ctx.font = (t.is_motion_word ? "bold " : "") + "12px sans-serif";
-      ctx.fillText(t.word + (t.is_motion_word ? "" : "  β̂ " + t.beta.toFixed(2)), 4, y + LANE - 6);
+      ctx.fillText(t.word + (t.is_motion_word || TIMELINE ? "" : "  β̂ " + t.beta.toFixed(2)), 4, y + LANE - 6);
     });
     axis(c, ctx, LANE * Math.max(1, C.tokens.length) + 2);
     cursor(c, ctx);
@@ -201,7 +202,7 @@
       const map = t.window.map((g, i) => t.alpha[i].map(a => g * a));
       const vmax = Math.max(1e-6, ...map.map(r => Math.max(...r)));
       ctx.fillStyle = t.index === act ? "#b06000" : "#282a30"; ctx.font = "bold 12px sans-serif";
-      ctx.fillText(t.word + "   β̂ " + t.beta.toFixed(2) + "   " + t.onset_s.toFixed(2) + "–" + t.offset_s.toFixed(2) + " s", LABEL, y0 + 13);
+      ctx.fillText(t.word + (TIMELINE ? "" : "   β̂ " + t.beta.toFixed(2)) + "   " + t.onset_s.toFixed(2) + "–" + t.offset_s.toFixed(2) + " s", LABEL, y0 + 13);
       ctx.font = "11px sans-serif";
       S.parts.forEach((p, r) => {
         const y = y0 + HEAD + r * ROW;

@@ -99,7 +99,7 @@ def test_unobserved_parts_get_no_attention_and_do_not_matter(variant):
     pm = torch.ones(3, 6)
     pm[:, 2:4] = 0                                        # left_arm, right_arm not observed
     logits, att = m(x, mask, y, pm)
-    assert float(att.alpha[..., 2:4].abs().max()) == 0.0
+    assert float(att.alpha[..., 2:4].abs().max().detach()) == 0.0
     real = mask[:, None, :, None].expand_as(att.alpha[..., :1])[..., 0]
     assert torch.allclose(att.alpha.sum(-1)[real], torch.ones(()), atol=1e-5)
     arms = [13, 16, 18, 20, 14, 17, 19, 21]

@@ -31,6 +31,10 @@ def is_motion_file(path) -> bool:
     return format_suffix(path) in READERS
 
 
+FORMAT_OPTIONS = {"asf": ".amc", "subject": ".c3d", "body_model_dir": ".npz (SMPL)", "gender": ".npz (SMPL)"}
+_TOLD: set = set()                                     # (option, suffix) already warned about
+
+
 def read_motion(path, **options) -> Motion:
     """Read any supported file on its own skeleton, positions in metres.
 
@@ -50,6 +54,11 @@ def read_motion(path, **options) -> Motion:
         raise UnsupportedFormatError(f"{path}: unknown file type {suffix or '(no extension)'!r}; m2t reads {known}")
     module = importlib.import_module(f"{__package__}.{READERS[suffix]}")
     accepted = inspect.signature(module.read).parameters
+    for opt, where in FORMAT_OPTIONS.items():          # once per option and file type in a process
+        if options.get(opt) is not None and opt not in accepted and (opt, suffix) not in _TOLD:
+            _TOLD.add((opt, suffix))
+            warnings.warn(f"--{opt.replace('_', '-')} applies to {where} files; ignored for {suffix} files",
+                          stacklevel=2)
     source_fps = check_rate(options.pop("source_fps", None))
     kwargs = {k: v for k, v in options.items() if k in accepted and k != "fps" and v is not None}
     if source_fps and "fps" in accepted:

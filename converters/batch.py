@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from .errors import ConfigError
+from .errors import ConfigError, plain_warnings
 
 MANIFEST_GLOB = ".m2t-done-*.jsonl"
 
@@ -105,7 +105,7 @@ def run_tasks(fn: Callable, tasks: Iterable, jobs: int = 1, on_error: Callable |
             yield i, fn(t)
         return
     from concurrent.futures import ProcessPoolExecutor, as_completed   # here: a slow import, rarely needed
-    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
+    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), initializer=plain_warnings) as pool:
         futures = {pool.submit(fn, t): i for i, t in enumerate(tasks)}
         for fut in as_completed(futures):
             i = futures[fut]

@@ -72,3 +72,16 @@ def file_error(path, exc: BaseException) -> str:
         return f"{path}: {exc.strerror}" + (f" ({exc.filename})" if exc.filename else "")
     first = (str(exc).strip().splitlines() or [""])[0][:200]
     return f"{path}: unexpected {exc.__class__.__name__}" + (f": {first}" if first else "")
+
+
+def plain_warnings() -> None:
+    """Show warnings as one line, `Warning: <message>` on stderr, as the m2t command does: the
+    initializer of worker processes (`--jobs`), whose warnings otherwise print as
+    `path/to/module.py:89: UserWarning: ...`."""
+    import sys
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"Warning: {message}", file=sys.stderr, flush=True)
+    warnings.showwarning = show
+

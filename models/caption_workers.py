@@ -17,7 +17,7 @@ from typing import Iterable, Iterator
 
 from m2t.converters.api import load_motion
 from m2t.converters.batch import check_jobs
-from m2t.converters.errors import M2TError, file_error
+from m2t.converters.errors import M2TError, file_error, plain_warnings
 
 from .captioning import _caption_batch, _check_clip, _features, _part_mask
 from .config import CaptionerConfig
@@ -68,7 +68,8 @@ def _pool(jobs: int, n_tasks: int, initializer=None, initargs=()):
     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     if ctx.get_start_method() == "forkserver":
         ctx.set_forkserver_preload(["m2t.models.caption_workers", "m2t.models.ort_decoding"])
-    return ProcessPoolExecutor(min(jobs, n_tasks), mp_context=ctx, initializer=initializer, initargs=initargs)
+    return ProcessPoolExecutor(min(jobs, n_tasks), mp_context=ctx, initializer=initializer or plain_warnings,
+                               initargs=initargs)
 
 
 def _loaded(paths, prep: _Prep, load_options: dict, jobs: int, progress) -> Iterator[tuple]:
@@ -97,6 +98,7 @@ def _init_worker(model_dir: str, device: str) -> None:
     are cut into the same chunks as in one process (their number depends on the batch alone), so
     the results are those of one process. A model that cannot be loaded is raised by every task
     (one line in the parent, not a broken pool)."""
+    plain_warnings()
     try:
         _WORKER["bundle"] = load_onnx_bundle(model_dir, device, threads=1)
     except Exception as e:  # noqa: BLE001 - sent back with the first task

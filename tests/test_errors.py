@@ -74,3 +74,34 @@ def test_user_errors_exit_2_one_line(tmp_path, walk, kind):
 def test_bad_flag_is_exit_2():
     r = runner.invoke(app, ["convert", "--no-such-flag", "x.bvh"])
     assert r.exit_code == 2
+
+
+def test_an_option_for_another_file_type_is_said_once(tmp_path):
+    """--asf given for a BVH (or --subject for anything but C3D) is ignored, and said so once
+    per option and file type in a process (a folder of 120 BVH files: one line, not 120)."""
+    import warnings
+
+    from m2t.converters import api
+    write_walk_bvh(tmp_path / "a.bvh", seconds=0.5)
+    api._TOLD.clear()
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            api.read_motion(tmp_path / "a.bvh", asf=tmp_path / "x.asf", subject="Daphnee")
+    assert sorted(str(w.message) for w in got) == ["--asf applies to .amc files; ignored for .bvh files",
+                                                   "--subject applies to .c3d files; ignored for .bvh files"]
+
+
+def test_worker_warnings_are_one_plain_line(capsys):
+    """Worker processes (--jobs) show warnings as the m2t command does, not as
+    'path/module.py:89: UserWarning: ...'."""
+    import warnings
+
+    from m2t.converters.errors import plain_warnings
+    old = warnings.showwarning
+    try:
+        plain_warnings()
+        warnings.showwarning("x.c3d: filled 3 gaps", UserWarning, "c3d.py", 1)
+    finally:
+        warnings.showwarning = old
+    assert capsys.readouterr().err == "Warning: x.c3d: filled 3 gaps\n"

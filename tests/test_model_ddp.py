@@ -47,6 +47,7 @@ def _worker(rank, world, port, root, out):
         save_file(grads, str(out))
     dist.barrier()
     dist.destroy_process_group()
+    os._exit(0)        # skip interpreter teardown: under load gloo's threads could abort it (SIGABRT, rare)
 
 
 def _free_port():

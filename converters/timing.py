@@ -37,9 +37,13 @@ def trim(m: Motion, start: float | None = None, end: float | None = None) -> Mot
     """Keep the frames from `start` to `end` (seconds of the source file, either may be None)."""
     if start is None and end is None:
         return m
+    try:
+        start, end = (None if v is None else float(v) for v in (start, end))
+    except (TypeError, ValueError):
+        raise ConfigError(f"{m.source}: --start {start} / --end {end} must be numbers (seconds)") from None
     t0, t_last = m.time_offset_s, m.time_offset_s + (m.n_frames - 1) / m.fps
-    s = t0 if start is None else float(start)
-    e = t_last if end is None else float(end)
+    s = t0 if start is None else start
+    e = t_last if end is None else end
     given = " / ".join(f"--{k} {v:g}" for k, v in (("start", start), ("end", end)) if v is not None)
     if not np.isfinite(s) or not np.isfinite(e):
         raise ConfigError(f"{m.source}: {given} must be finite numbers")

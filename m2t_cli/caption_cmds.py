@@ -162,6 +162,7 @@ def segment(
     device: str = typer.Option("auto", help=H_DEVICE),
     backend: str = typer.Option("auto", help=H_BACKEND),
     model: Optional[Path] = typer.Option(None, "--model", help=H_MODEL),
+    onset_rule: Optional[str] = typer.Option(None, hidden=True),   # before December 2026; it changed nothing
     dense_after: float = typer.Option(DENSE_AFTER_S, help=H_DENSE),
     window: float = typer.Option(WINDOW_S, help=H_WINDOW),
     hop: float = typer.Option(HOP_S, help=H_HOP),
@@ -191,6 +192,9 @@ def segment(
     """
     with user_errors():
         check_options(beam, device=device)
+        if onset_rule is not None:
+            typer.echo("Warning: --onset-rule has no effect on m2t segment (a segment is its action word's window "
+                       "span); word timings by a rule: m2t caption FILE -f json --onset-rule RULE", err=True)
         check_windowing(window, hop, dense_after)
         check_load_options(units=units, up=up)
         fmt = segment_format(fmt, out)

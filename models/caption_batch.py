@@ -82,8 +82,6 @@ def plan_captions(inputs, out=None, formats=("txt",), recursive: bool = False,
         raise ConfigError("several --format values need -o DIR")
     if out is None and formats == ["srt"] and len(files) > 1:
         raise ConfigError("--format srt for several files needs -o DIR")
-    if out is not None:
-        check_out_dir(out)                       # "is a file" / "cannot create" in one line, before any work
     jobs, seen = [], {}
     for path, rel in files:
         job = CaptionJob(Path(path))
@@ -95,6 +93,8 @@ def plan_captions(inputs, out=None, formats=("txt",), recursive: bool = False,
             job.targets = [(f, stem.with_name(f"{stem.name}.{EXTENSIONS[f]}")) for f in formats]
             job.skipped = not overwrite and all(t.exists() for _, t in job.targets)
         jobs.append(job)
+    if out is not None:
+        check_out_dir(out)                       # "is a file" / "cannot create" in one line, before any work
     return CaptionPlan(jobs, formats, to_stdout)
 
 

@@ -266,10 +266,16 @@ def _voted_span(r: CaptionResult, timeline: list) -> CaptionResult:
     """A take whose windows all found one action, captioned whole: when that caption names one
     action too, the action's span is the windows' (where they voted for it), not the caption
     word's window Γ, which on a steady walk of several seconds covers about half of it."""
-    if len(timeline) == 1 and len(r.segments) == 1:
+    if len(timeline) == 1 and len(r.segments) == 1 and _same_action(timeline[0], r.segments[0]["word"]):
         act = timeline[0]
         r.segments[0].update(onset_s=round(act.onset_s, 3), offset_s=round(act.offset_s, 3), windows=act.windows)
     return r
+
+
+def _same_action(act, word: str) -> bool:
+    """The windows' action and a caption's word name one action (stem, or the label's verb class)."""
+    from .supervision import stem
+    return stem(act.word) == stem(word) or act.label.split("|")[0].split("#")[0] == stem(word)
 
 
 def _max_len(bundle: Bundle) -> int:

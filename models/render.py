@@ -71,6 +71,7 @@ class Renderer:
                  attention: bool = True, observed=None):
         scene.camera_pose(camera, np.zeros(3), 0.0)                   # validates the camera name
         self.w, self.h = parse_size(size)
+        orig = result
         self.pos, self.fps, self.result = np.asarray(positions, float), float(fps), scene.timeline_view(result)
         self.sk, self.camera, self.attention = get_skeleton(skeleton), camera, attention
         self.parts, self.sides = scene.joint_parts(skeleton), scene.joint_sides(skeleton)
@@ -81,23 +82,29 @@ class Renderer:
         self.f_cap, self.f_bold = _font(self.fs), _font(self.fs, True)
         self.f_small = _font(round(self.fs * 0.72))
         result = self.result
-        self.lanes = result.motion_words
+        # a timeline take (any number of actions): one lane of all actions, the active one's clause
+        self.clauses = scene.timeline_clauses(result)[1] if result is not orig else []
+        self.lanes = [] if self.clauses else result.motion_words
         self.lane_h = round(self.fs * 0.95)
-        self.cap_lines = self._wrap(W - 2 * self.fs)
+        spans = [range(a, b) for a, b, _, _ in self.clauses] or [range(len(result.tokens))]
+        wrapped = [self._wrap(W - 2 * self.fs, span) for span in spans]
+        self.cap_lines = wrapped[0]
+        self.clause_lines = wrapped if self.clauses else []
         self.bar_h = self.lane_h * max(1, len(self.lanes)) + round(self.fs * 1.2)
-        self.cap_h = round(self.fs * 1.45) * len(self.cap_lines) + round(self.fs * 1.4)
+        self.cap_h = round(self.fs * 1.45) * max(len(w) for w in wrapped) + round(self.fs * 1.4)
         self.view_h = H - self.bar_h - self.cap_h
         if self.view_h < H * 0.4:
-            raise ConfigError(f"--size {self.w}x{self.h}: too small for a caption of {len(result.tokens)} words "
+            raise ConfigError(f"--size {self.w}x{self.h}: too small for a caption of {len(spans[0])} words "
                               f"and {len(self.lanes)} motion words; make it taller")
-        self.label_w = max([self.f_small.getlength(t.word) for t in self.lanes] + [self.fs * 2]) + self.fs * 0.8
+        names = [t.word for t in self.lanes] + (["actions"] if self.clauses else [])
+        self.label_w = max([self.f_small.getlength(w) for w in names] + [self.fs * 2]) + self.fs * 0.8
         self.trail = self.pos[:, 0, :] * [1, 0, 1]
 
     # ------------------------------------------------------------------ layout helpers
-    def _wrap(self, width: float) -> list[list[int]]:
+    def _wrap(self, width: float, span=None) -> list[list[int]]:
         lines, cur, x = [], [], 0.0
         space = self.f_cap.getlength(" ")
-        for t in self.result.tokens:
+        for t in (self.result.tokens if span is None else [self.result.tokens[k] for k in span]):
             wl = self._font_of(t).getlength(t.word)
             if cur and x + space + wl > width:
                 lines.append(cur)
@@ -196,7 +203,10 @@ class Renderer:
         lh = round(self.fs * 1.45)
         space = self.f_cap.getlength(" ")
         act, s = int(tl.active[i]), float(tl.strength[i])
-        for line in self.cap_lines:
+        lines = self.cap_lines
+        if self.clauses:                                # the active action's clause (none between actions)
+            lines = next((w for (a, b, _, _), w in zip(self.clauses, self.clause_lines) if a <= act < b), [])
+        for line in lines:
             toks = [self.result.tokens[k] for k in line]
             widths = [self._font_of(t).getlength(t.word) for t in toks]
             x = (self.w * SS - sum(widths) - space * (len(toks) - 1)) / 2
@@ -234,7 +244,20 @@ class Renderer:
                        fill=(90, 94, 104), width=SS)
             d.text((self.fs * 0.4, y + (self.lane_h - self.fs * 0.72) / 2 - SS), tok.word, font=self.f_small,
                    fill=TEXT if on else MUTED)
-        if not self.lanes:
+        if self.clauses:                                # one lane: every action's span, the active one lit
+            y = top
+            d.rectangle([x0, y + 2, x1, y + self.lane_h - 2], fill=(236, 236, 230))
+            for _, _, k, seg in self.clauses:
+                on = k == tl.active[i]
+                a, b = X(seg["onset_s"]), max(X(seg["offset_s"]), X(seg["onset_s"]) + SS)
+                d.rectangle([a, y + 2, b, y + self.lane_h - 2], fill=HILITE if on else (196, 200, 210),
+                            outline=BG, width=SS)
+                if self.f_small.getlength(seg["word"]) < b - a - SS * 4:
+                    d.text((a + SS * 2, y + (self.lane_h - self.fs * 0.72) / 2 - SS), seg["word"],
+                           font=self.f_small, fill=TEXT if on else MUTED)
+            d.text((self.fs * 0.4, y + (self.lane_h - self.fs * 0.72) / 2 - SS), "actions", font=self.f_small,
+                   fill=TEXT)
+        elif not self.lanes:
             d.text((x0, top), "no motion words in this caption", font=self.f_small, fill=MUTED)
         yb = top + self.lane_h * max(1, len(self.lanes))
         d.line([(x0, yb + 2), (x1, yb + 2)], fill=MUTED, width=SS)

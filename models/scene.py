@@ -91,39 +91,52 @@ def timeline(result, times) -> Timeline:
     return Timeline(times, active, strength, alpha)
 
 
+TIMELINE_FRAMES = 400          # at most this many time steps in a timeline take's view (the viewer's page size)
+
+
+def timeline_clauses(result) -> tuple[list[str], list[tuple[int, int, int, dict]]]:
+    """A timeline take's caption as shown: the words of its actions' clauses in time order, joined
+    by "then" (later clauses without their subject), and per action (first word, end, index of
+    its action word, segment). An action word its own clause does not say (the windows' word,
+    e.g. a synonym) follows the clause in parentheses."""
+    from .compose import subject_end
+    from .supervision import stem
+    words, clauses = [], []
+    for i, seg in enumerate(sorted(result.segments, key=lambda g: (g["onset_s"], g["offset_s"]))):
+        clause = seg["text"].split()
+        clause = clause[subject_end(clause, [""] * len(clause)) if i else 0:]
+        if words:
+            words.append("then")
+        bare = [w.strip(".,;:!?").lower() for w in clause]
+        k = next((j for j, w in enumerate(bare) if w == seg["word"].lower()), None)
+        if k is None:
+            k = next((j for j, w in enumerate(bare) if w and stem(w) == stem(seg["word"])), None)
+        if k is None:
+            clause, k = clause + [f"({seg['word']})"], len(clause)
+        clauses.append((len(words), len(words) + len(clause), len(words) + k, seg))
+        words += clause
+    return words, clauses
+
+
 def timeline_view(result):
     """The result as the animation and the viewer show it: unchanged when its caption has motion
     words (or it has no timeline); for a take captioned as a timeline of actions, a CaptionResult
-    whose caption is the actions' clauses joined by ", then " (later ones without their subject,
-    as ``dense.timeline_text``), each action's word a motion word with the action's span, a box
-    window Γ = 1 over it and its body-part shares as α (module docstring)."""
+    whose caption is :func:`timeline_clauses`, each action's word a motion word with the action's
+    span, a box window Γ = 1 over it and its body-part shares as α (module docstring)."""
     if result.motion_words or not result.segments:
         return result
     from dataclasses import replace
 
-    from .compose import subject_end
     from .results import FWHM_C, Token
-    from .supervision import stem
     ds, fps = result.downsample, result.fps
-    ft = (ds // 2 + np.arange(max(1, len(range(ds // 2, max(result.frames, 1), ds)))) * ds) / fps
-    words, marks = [], []
-    for i, seg in enumerate(sorted(result.segments, key=lambda g: (g["onset_s"], g["offset_s"]))):
-        clause = seg["text"].split()
-        clause = clause[subject_end(clause, [""] * len(clause)) if i else 0:]
-        k = next((j for j, w in enumerate(clause) if w == seg["word"]), None)
-        if k is None:
-            k = next((j for j, w in enumerate(clause) if stem(w) == stem(seg["word"])), None)
-        if k is None:                                  # the windows' word, not in its own clause
-            clause, k = [seg["word"]] + clause, 0
-        if words:
-            words[-1] += ","
-            words.append("then")
-        marks.append((len(words) + k, seg))
-        words += clause
+    n_feat = max(1, len(range(ds // 2, max(result.frames, 1), ds)))
+    stride = -(-n_feat // TIMELINE_FRAMES)              # a long take: a coarser grid (the boxes need no more)
+    ft = (ds // 2 + np.arange(0, n_feat, stride) * ds) / fps
+    words, clauses = timeline_clauses(result)
     S, n = len(words), len(ft)
     window, alpha = np.zeros((S, n), np.float32), np.zeros((S, n, len(PART_NAMES)), np.float32)
     tokens = [Token(j, w, 0.0, 1.0, False) for j, w in enumerate(words)]
-    for j, seg in marks:
+    for _, _, j, seg in clauses:
         on, off = float(seg["onset_s"]), float(seg["offset_s"])
         box = (ft >= on - 1e-9) & (ft <= off + 1e-9)
         if not box.any():
@@ -133,7 +146,7 @@ def timeline_view(result):
         window[j], alpha[j] = box, [shares.get(p, 0.0) for p in PART_NAMES]
         centre, width = (on + off) / 2, (off - on) / (2 * FWHM_C)
         tokens[j] = Token(j, words[j], 1.0, float(seg["confidence"]), True, centre_s=centre, width_s=width,
-                          centre_frame=float(np.interp(centre, ft, np.arange(n))), width_frames=width * fps / ds,
+                          centre_frame=float(np.interp(centre, ft, np.arange(n))), width_frames=width * fps / (ds * stride),
                           onset_s=on, offset_s=off, parts=parts)
     return replace(result, tokens=tokens, window=window, alpha=alpha, frame_times=ft.astype(np.float32))
 

@@ -38,12 +38,18 @@ def _round(a, nd: int):
 def viewer_document(motion, result) -> dict:
     """The JSON document the page embeds (module docstring)."""
     sk = get_skeleton(motion.skeleton)
-    result = scene.timeline_view(result)                  # a timeline take: its actions as motion words
+    view = scene.timeline_view(result)                    # a timeline take: its actions as motion words
+    caption = view.to_dict(attention=True, clip_times=True)   # the page animates the clip
+    if view is not result:                                # its other words have no window: no arrays (size)
+        for td in caption["tokens"]:
+            if not td["is_motion_word"]:
+                td.pop("window"), td.pop("alpha")
+    result = view
     times = np.arange(motion.n_frames) / motion.fps
     targets, heads = scene.camera_path(motion.positions, motion.fps, motion.skeleton)
     tl = scene.timeline(result, times)
     return {
-        "caption": result.to_dict(attention=True, clip_times=True),   # the page animates the clip
+        "caption": caption,
         "motion": {"fps": float(motion.fps), "frames": int(motion.n_frames), "skeleton": motion.skeleton,
                    "joint_names": list(sk.joint_names), "parents": list(sk.parents), "head": sk.head,
                    "joint_parts": scene.joint_parts(motion.skeleton).tolist(),

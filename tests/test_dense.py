@@ -314,3 +314,5 @@ def test_one_action_captioned_whole_keeps_the_windows_span():
     assert _voted_span(r, [act]).segments == two                 # the caption names two actions: its own spans
     r.segments = [dict(seg)]
     assert _voted_span(r, []).segments == [seg]
+    jumps = TimelineAction("jumps", "a person jumps", 0.0, 6.5, [("root", 1.0)], None, 0.9, 25)
+    assert _voted_span(r, [jumps]).segments == [seg]             # another action: the caption's own span

@@ -128,6 +128,9 @@ def test_train_only_moves_the_named_parameters_alone(tmp_path):
     b = load_bundle(tmp_path / "ft").model.state_dict()
     moved = {k for k in a if not torch.equal(a[k], b[k])}
     assert moved and all(k.startswith("spat_") for k in moved), moved
+    with pytest.raises(ConfigError, match="not a regular expression"):
+        train(str(root), tmp_path / "bad", model_preset("tiny"), TrainConfig(epochs=1, min_frames=0, train_only="spat_("),
+              device="cpu", log=lambda *a: None, init_from=base)
     with pytest.raises(ConfigError, match="matches no parameter"):
         train(str(root), tmp_path / "none", model_preset("tiny"), TrainConfig(epochs=1, min_frames=0, train_only="^nope"),
               device="cpu", log=lambda *a: None, init_from=base)

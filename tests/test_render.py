@@ -230,17 +230,23 @@ def test_a_timeline_take_is_shown_as_its_actions(walk):
                   {"word": "lifts", "text": "a person raises the right hand", "onset_s": 1.0, "offset_s": 1.9,
                    "confidence": 0.6, "parts": [{"name": "right_arm", "score": 0.9}, {"name": "torso", "score": 0.1}]}]
     v = scene.timeline_view(r)
-    assert v.words == ["a", "person", "walks", "forward,", "then", "lifts", "raises", "the", "right", "hand"]
-    assert [(t.word, t.onset_s, t.offset_s) for t in v.motion_words] == [("walks", 0.0, 0.9), ("lifts", 1.0, 1.9)]
+    assert v.words == ["a", "person", "walks", "forward", "then", "raises", "the", "right", "hand", "(lifts)"]
+    assert [(t.word, t.onset_s, t.offset_s) for t in v.motion_words] == [("walks", 0.0, 0.9), ("(lifts)", 1.0, 1.9)]
     tl = scene.timeline(v, [0.5, 1.5])
-    assert tl.active.tolist() == [2, 5] and tl.strength.tolist() == [1.0, 1.0]
+    assert tl.active.tolist() == [2, 9] and tl.strength.tolist() == [1.0, 1.0]
     assert tl.alpha[0].tolist() == pytest.approx([0.7, 0, 0, 0, 0.3, 0]) and tl.alpha[1][3] == pytest.approx(0.9)
     assert scene.timeline_view(fake_result(m)).tokens == fake_result(m).tokens     # a caption: unchanged
     renderer = render.Renderer(m.positions, m.fps, "t2m", r, (240, 240))
-    assert renderer.result.motion_words and len(list(render.render_frames(m, r, size=(200, 200), fps=5))) == 10
+    assert len(renderer.clauses) == 2 and renderer.lanes == []                     # one lane of actions
+    assert len(list(render.render_frames(m, r, size=(200, 200), fps=5))) == 10
     doc = viewer_document(m, r)
-    assert [t["word"] for t in doc["caption"]["tokens"] if t["is_motion_word"]] == ["walks", "lifts"]
-    assert max(doc["timeline"]["active"]) == 5
+    toks = doc["caption"]["tokens"]
+    assert [t["word"] for t in toks if t["is_motion_word"]] == ["walks", "(lifts)"]
+    assert all(("window" in t) == t["is_motion_word"] for t in toks)              # no arrays for the other words
+    assert max(doc["timeline"]["active"]) == 9
+    # a long take's 40 actions still fit a 480x480 animation (one lane, the active clause)
+    r.segments = [{**r.segments[i % 2], "onset_s": 0.05 * i, "offset_s": 0.05 * (i + 1)} for i in range(40)]
+    assert len(list(render.render_frames(m, r, size=(480, 480), fps=2))) == 4
 
 
 # ----------------------------------------------------------------------------- real files

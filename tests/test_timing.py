@@ -41,6 +41,9 @@ def test_start_end_in_source_seconds(tmp_path):
         load_motion(tmp_path / "w.bvh", end=-1.0)
     with pytest.raises(ConfigError, match="--start -2 / --end 1: times are seconds"):
         load_motion(tmp_path / "w.bvh", start=-2.0, end=1.0)
+    assert load_motion(tmp_path / "w.bvh", start="1.0", end="2.5").n_frames == 31      # library callers' strings
+    with pytest.raises(ConfigError, match="must be numbers"):
+        load_motion(tmp_path / "w.bvh", start="soon")
     r = runner.invoke(app, ["convert", str(tmp_path / "w.bvh"), "-o", str(tmp_path / "o"), "--start", "3", "--end", "1"])
     assert r.exit_code == 2 and "end must come after the start" in r.output
 

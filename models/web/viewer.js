@@ -147,6 +147,8 @@
       e.classList.toggle("active", on);
       rows[i].classList.toggle("active", on);
     });
+    const box = $("caption"), a = capSpans[act];       // a long (timeline) caption scrolls to its active word
+    if (a && box.scrollHeight > box.clientHeight) box.scrollTop = a.offsetTop - box.offsetTop - box.clientHeight / 3;
     $("cue").textContent = cueText(state.t).join(" · ");
     $("time").textContent = state.t.toFixed(2) + " / " + DUR.toFixed(2) + " s";
     $("scrub").value = String(state.t);
@@ -169,11 +171,12 @@
     }
   }
   const winCanvas = $("windows"), LANE = 20;
-  fit(winCanvas, winCanvas.width, LANE * Math.max(1, C.tokens.length) + 22);
+  const LANES = TIMELINE ? MOTION : C.tokens;   // a timeline take: one lane per action
+  fit(winCanvas, winCanvas.width, LANE * Math.max(1, LANES.length) + 22);
   function drawWindows() {
     const c = winCanvas, ctx = ctx2d(c), act = TL.active[frameOf(state.t)];
     ctx.fillStyle = rgb(S.bg); ctx.fillRect(0, 0, c.lw, c.lh);
-    C.tokens.forEach((t, n) => {
+    LANES.forEach((t, n) => {
       const y = n * LANE;
       ctx.fillStyle = "#ececE6"; ctx.fillRect(LABEL, y + 2, c.lw - LABEL - PAD, LANE - 4);
       if (t.is_motion_word) {
@@ -188,7 +191,7 @@
       ctx.font = (t.is_motion_word ? "bold " : "") + "12px sans-serif";
       ctx.fillText(t.word + (t.is_motion_word || TIMELINE ? "" : "  β̂ " + t.beta.toFixed(2)), 4, y + LANE - 6);
     });
-    axis(c, ctx, LANE * Math.max(1, C.tokens.length) + 2);
+    axis(c, ctx, LANE * Math.max(1, LANES.length) + 2);
     cursor(c, ctx);
   }
   const heatCanvas = $("heatmap"), ROW = 10, HEAD = 18, NP = S.parts.length;

@@ -75,19 +75,36 @@ def hdm05_entries(root: Path) -> list[Entry]:
     return out
 
 
+# CMU's trial descriptions are notes ("Start Walk Stop", "Heiansyodan"), not captions: used as written
+# they taught the model to say "start walk stop" of other takes. Sentences in the captions' style:
+CMU_SENTENCES = {
+    "slow walk": ["a person walks forward slowly", "someone walks slowly"],
+    "run": ["a person runs forward", "someone is running forward"],
+    "start walk stop": ["a person walks forward and then stops", "a person walks a few steps and stops"],
+    "start hop stop": ["a person hops forward and then stops", "a person hops a few times and stops"],
+    "heiansyodan": ["a person punches and kicks in a martial arts routine", "someone punches and kicks"],
+}
+
+
+def cmu_captions(description: str) -> list[str]:
+    """Captions for a CMU trial from its description (CMU_SENTENCES; others as written)."""
+    d = " ".join(description.lower().split())
+    return list(CMU_SENTENCES.get(d, [d]))
+
+
 def cmu_entries(root: Path) -> list[Entry]:
     out = []
     d = root / "cmu-amc"
     if d.is_dir():
         for r in csv.DictReader(open(d / "MANIFEST.csv")):
             f = d / Path(r["file"]).name
-            out.append(Entry(f, "", "cmu", captions=[r["csv_description"].lower()], options={"asf": d / r["asf"]}))
+            out.append(Entry(f, "", "cmu", captions=cmu_captions(r["csv_description"]), options={"asf": d / r["asf"]}))
     d = root / "cmu-131"
     if d.is_dir():
         desc = dict(re.findall(r"^(\d+_\d+)\s+(.+)$", (d / "README.md").read_text(), re.M))
         for f in sorted(d.glob("*.bvh")):
             if f.stem in desc:
-                out.append(Entry(f, "", "cmu", captions=[desc[f.stem].strip().lower()]))
+                out.append(Entry(f, "", "cmu", captions=cmu_captions(desc[f.stem])))
     return out
 
 

@@ -80,4 +80,4 @@ def test_shared_presets(shared_data, tmp_path):
         counts = json.loads((tmp_path / preset / "build.json").read_text())["counts"]
         assert counts["motions"] == n and counts["failed"] == 0
     cmu = (tmp_path / "cmu" / "texts" / "cmu_07_05-walk.txt").read_text()
-    assert cmu.startswith("slow walk#")                                  # CMU descriptions used as written
+    assert cmu.startswith("a person walks forward slowly#")              # CMU's note "slow walk" as a sentence

@@ -1,5 +1,5 @@
 """Dense captioning's window features: every window placed and normalised alone (as before commit
-e37ffe3) against a take's windows of one length as one stack (`dense._window_features`), same
+e37ffe3) against a take's windows of one length as one stack (`take_windows._window_features`), same
 process, same windows; also checks that the bytes are the same.
 
     python benchmarks/window_features.py [--data DIR] [--files 40] [--repeat 5]
@@ -24,7 +24,7 @@ from pathlib import Path  # noqa: E402
 from m2t.converters.api import load_motion  # noqa: E402
 from m2t.converters.skeletons import get_skeleton  # noqa: E402
 from m2t.converters.synthetic import write_walk_bvh  # noqa: E402
-from m2t.models import dense  # noqa: E402
+from m2t.models import take_windows  # noqa: E402
 from m2t.models.captioning import load_model  # noqa: E402
 from m2t.models.results import HOP_S, WINDOW_S  # noqa: E402
 
@@ -47,14 +47,14 @@ def main(argv=None):
         takes = []
         for p in [walk, *paths]:
             m = load_motion(p, skeleton=bundle.cfg.skeleton)
-            takes.append((m.positions, dense.plan_scales(len(m.positions), m.fps, WINDOW_S, HOP_S)))
+            takes.append((m.positions, take_windows.plan_scales(len(m.positions), m.fps, WINDOW_S, HOP_S)))
     n = sum(len(plan) for _, plan in takes)
     best, outs = {"alone": float("inf"), "stacked": float("inf")}, {}
     for _ in range(args.repeat):
         for name in best:
             t0 = time.perf_counter()
-            outs[name] = [[dense._features(j[s:e], bundle, skel) for s, e in plan] if name == "alone"
-                          else dense._window_features(j, plan, bundle, skel) for j, plan in takes]
+            outs[name] = [[take_windows._features(j[s:e], bundle, skel) for s, e in plan] if name == "alone"
+                          else take_windows._window_features(j, plan, bundle, skel) for j, plan in takes]
             best[name] = min(best[name], time.perf_counter() - t0)
     same = all(a.tobytes() == b.tobytes() for ra, rb in zip(outs["alone"], outs["stacked"]) for a, b in zip(ra, rb))
     print(f"{len(takes)} takes, {n:,} windows; best of {args.repeat}: one window at a time {best['alone']:.3f} s, "

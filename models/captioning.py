@@ -34,7 +34,8 @@ from .features import motion_features, observed_parts, pad_features
 from .onnx_model import OnnxBundle, check_backend, choose_backend, load_onnx_bundle
 from .confidence import for_model
 from .decode_steps import drive, drive_many
-from .dense import FLOOR_TOLERANCE_M, floor_height, single_timeline, timeline_steps, timeline_text, window_lengths
+from .dense import single_timeline, timeline_steps, timeline_text
+from .take_windows import FLOOR_TOLERANCE_M, floor_height, window_lengths
 from .modeldir import decode_length
 from .results import DENSE_AFTER_S, HOP_S, WINDOW_S, CaptionResult, FileCaption, Token, check_options, check_windowing, \
     feature_time, part_scores, word_span

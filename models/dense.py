@@ -5,7 +5,8 @@
    the last window of each length ends at the clip's end; a clip no longer than a window is one
    window). Each window is made canonical again as training clips are (root at the origin on
    the floor plane and facing +Z at its first frames, `compose.place_at_origin`) and decoded (in
-   batches); its action words (`localization.trace_actions`) are its candidates.
+   batches); its action words (`localization.trace_actions`) are its candidates. Windows, floor
+   and window features: models/take_windows.py.
 2. **Frame labels.** On a grid of `STEP_S` seconds, every frame of a window votes for one of the
    window's candidates: the one whose Gaussian window (m, σ) is nearest in units of its half
    span, so a window whose caption says "walks then waves" gives its first frames to the walk
@@ -41,31 +42,28 @@ docs/outputs.md, "Long recordings".
 from __future__ import annotations
 
 import itertools
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from m2t.converters.errors import ConfigError
 from m2t.converters.skeletons import PART_NAMES, get_skeleton
 
 from . import synonyms
-from .compose import place_at_origin
 from .confidence import annotate, for_model
 from .decode_steps import drive
 from .localization import SIDE_WORDS, PredictedAction, side_of, trace_actions
 from .modeldir import decode_length
 from .results import DENSE_AFTER_S, HOP_S, SCALES, WINDOW_S, check_windowing, feature_time  # noqa: F401 (re-exported)
 from .supervision import stem
+from .take_windows import (FLOOR_TOLERANCE_M, FLOOR_WINDOW_S, _features, _window_features,  # noqa: F401 (re-exported)
+                           check_window_frames, floor_height, plan_scales, plan_windows, window_lengths)
 
 STEP_S = 0.05          # frame-label grid (s)
 MIN_ACTION_S = 0.35    # label changes cost MIN_ACTION_S / 2 seconds of full vote share
 NONE_SCORE = 0.1       # score of "no action" on a frame (frames no window speaks for)
 PAD_S = 0.0            # context (s) of its neighbours an action is captioned with, each side (val: 0 beat 0.25, 0.5)
 JOIN_GAP_S = 0.3       # neighbours with one label or caption closer than this become one action
-FLOOR_WINDOW_S = 2.0   # a take's floor: the median over windows of this length of their lowest joint height
-FLOOR_TOLERANCE_M = 0.1   # re-floored when that median is higher than this above y = 0
 WINDOW_BATCH = 128     # windows of the default length (WINDOW_S) decoded together: 16 at a time spent a
                        # quarter of each decoder step on per-call costs and left the 2nd thread idle; longer
                        # --window values get proportionally fewer, so a batch's frames (memory) stay bounded
@@ -115,54 +113,6 @@ def label_of(a, classes: dict | None = None) -> str:
     s = stem(a.word)
     return ((classes or {}).get(s, s) + (f"|{a.side}" if a.side in ("left", "right") else "")
             + (f"#{a.direction}" if a.direction else ""))
-
-
-def window_lengths(window_s: float) -> list[float]:
-    """The labelling window lengths (s) for `--window` (module docstring)."""
-    return [k * window_s for k in SCALES]
-
-
-def plan_windows(n_frames: int, fps: float, window_s: float, hop_s: float) -> list[tuple[int, int]]:
-    """[(first, last + 1)] source frames of each window (module docstring)."""
-    check_windowing(window_s, hop_s)
-    w, h = max(1, int(round(window_s * fps))), max(1, int(round(hop_s * fps)))
-    if n_frames <= w:
-        return [(0, n_frames)]
-    starts = list(range(0, n_frames - w + 1, h))
-    if starts[-1] + w < n_frames:
-        starts.append(n_frames - w)
-    return [(s, s + w) for s in starts]
-
-
-def check_window_frames(window_s: float, fps: float, downsample: int) -> None:
-    """ConfigError when the shortest labelling window holds fewer than two feature frames
-    (2 × `downsample` frames at `fps`): nothing to caption in it."""
-    shortest = min(window_lengths(window_s))
-    if int(round(shortest * fps)) < 2 * downsample:
-        need = math.ceil(2 * downsample / fps / min(SCALES) * 100) / 100
-        raise ConfigError(f"--window {window_s:g}: its shortest windows ({shortest:g} s) hold fewer than two of this "
-                          f"model's feature frames; use --window {need:g} or more")
-
-
-def plan_scales(n_frames: int, fps: float, window_s: float, hop_s: float) -> list[tuple[int, int]]:
-    """plan_windows of every window length SCALES × window_s (each every min(hop, length)),
-    in order of length, duplicates dropped."""
-    check_windowing(window_s, hop_s)
-    out: dict = {}
-    for w in window_lengths(window_s):
-        out.update(dict.fromkeys(plan_windows(n_frames, fps, w, min(hop_s, w))))
-    return list(out)
-
-
-def floor_height(joints: np.ndarray, fps: float) -> float:
-    """The height (m) the body stands at in most of a take: the median, over windows of
-    FLOOR_WINDOW_S (every half window), of each window's lowest joint. Canonicalisation puts the
-    lowest point of the whole take at y = 0 (as HumanML3D does for its clips); on a long take one
-    glitched frame, or a blend that pushes a foot through the floor, then lifts every other
-    frame, which the model never saw in training."""
-    w = max(1, int(round(FLOOR_WINDOW_S * fps)))
-    lows = [float(joints[s:s + w, :, 1].min()) for s in range(0, max(1, len(joints) - w + 1), max(1, w // 2))]
-    return float(np.median(lows))
 
 
 # ------------------------------------------------------------------------------ step 2: frame labels
@@ -333,28 +283,6 @@ def _join(a: TimelineAction, b: TimelineAction) -> TimelineAction:
     return TimelineAction(keep.word, keep.text, a.onset_s, b.offset_s, keep.parts, keep.side, conf,
                           max(a.windows, b.windows), keep.in_domain, keep.low_confidence, keep.direction,
                           keep.label)
-
-
-def _features(joints: np.ndarray, bundle, skel) -> np.ndarray:
-    """One clip (T, J, 3), or a stack of equal-length clips (W, T, J, 3), as model input."""
-    from .features import motion_features
-    return motion_features(place_at_origin(joints, skel) * bundle.input_scale, bundle.norm, bundle.downsample)
-
-
-def _window_features(joints: np.ndarray, spans: list[tuple[int, int]], bundle, skel) -> list[np.ndarray]:
-    """The model input of each window (s, e) of a take, those of one length placed and
-    normalised as one stack (the same numbers as `_features` window by window, without its
-    per-window cost: ~5,000 windows for 120 files of a few seconds)."""
-    out: list = [None] * len(spans)
-    by_len: dict = {}
-    for k, (s, e) in enumerate(spans):
-        by_len.setdefault(e - s, []).append(k)
-    for n, ks in by_len.items():
-        starts = np.array([spans[k][0] for k in ks])
-        stack = _features(joints[starts[:, None] + np.arange(n)], bundle, skel)
-        for k, f in zip(ks, stack):
-            out[k] = f
-    return out
 
 
 def timeline_text(timeline: list[TimelineAction]) -> str:

@@ -272,14 +272,14 @@ def test_takes_of_a_batch_share_decoder_calls_with_the_results_of_each_alone(tin
 
 
 def test_windows_are_placed_as_a_stack_with_the_numbers_of_one_at_a_time(tmp_path):
-    """dense._window_features places and normalises all windows of one length in one pass; the
+    """take_windows._window_features places and normalises all windows of one length in one pass; the
     bytes are those of placing each window alone (a window whose facing is undefined included)."""
     from types import SimpleNamespace
 
     from m2t.converters.api import load_motion
     from m2t.converters.skeletons import get_skeleton
     from m2t.converters.synthetic import write_walk_bvh
-    from m2t.models import dense
+    from m2t.models import take_windows
     from m2t.models.features import Normalizer
     skel = get_skeleton("t2m")
     write_walk_bvh(tmp_path / "walk.bvh", seconds=10.0)
@@ -292,9 +292,9 @@ def test_windows_are_placed_as_a_stack_with_the_numbers_of_one_at_a_time(tmp_pat
                              norm=Normalizer(np.array([0.1, 0.9, -0.2], np.float32), np.array([0.5, 0.4, 0.6], np.float32)))
     plan = plan_scales(len(joints), 20.0, 2.0, 0.25)
     assert (100, 140) in plan and len({e - s for s, e in plan}) > 2
-    stacked = dense._window_features(joints, plan, bundle, skel)
+    stacked = take_windows._window_features(joints, plan, bundle, skel)
     for (s, e), got in zip(plan, stacked):
-        alone = dense._features(joints[s:e], bundle, skel)
+        alone = take_windows._features(joints[s:e], bundle, skel)
         assert got.dtype == alone.dtype and got.shape == alone.shape and got.tobytes() == alone.tobytes(), (s, e)
 
 

@@ -71,7 +71,6 @@ class Renderer:
                  attention: bool = True, observed=None):
         scene.camera_pose(camera, np.zeros(3), 0.0)                   # validates the camera name
         self.w, self.h = parse_size(size)
-        orig = result
         self.pos, self.fps, self.result = np.asarray(positions, float), float(fps), scene.timeline_view(result)
         self.sk, self.camera, self.attention = get_skeleton(skeleton), camera, attention
         self.parts, self.sides = scene.joint_parts(skeleton), scene.joint_sides(skeleton)
@@ -81,9 +80,8 @@ class Renderer:
         self.fs = max(10, round(self.h * SS / 27))                    # base font size
         self.f_cap, self.f_bold = _font(self.fs), _font(self.fs, True)
         self.f_small = _font(round(self.fs * 0.72))
-        result = self.result
         # a timeline take (any number of actions): one lane of all actions, the active one's clause
-        self.clauses = scene.timeline_clauses(result)[1] if result is not orig else []
+        self.clauses = scene.timeline_clauses(result)[1] if result.is_timeline else []
         self.lanes = [] if self.clauses else result.motion_words
         self.lane_h = round(self.fs * 0.95)
         spans = [range(a, b) for a, b, _, _ in self.clauses] or [range(len(result.tokens))]
@@ -101,10 +99,11 @@ class Renderer:
         self.trail = self.pos[:, 0, :] * [1, 0, 1]
 
     # ------------------------------------------------------------------ layout helpers
-    def _wrap(self, width: float, span=None) -> list[list[int]]:
+    def _wrap(self, width: float, span) -> list[list[int]]:
+        """Token indices of `span` (of the shown caption) in lines that fit `width`."""
         lines, cur, x = [], [], 0.0
         space = self.f_cap.getlength(" ")
-        for t in (self.result.tokens if span is None else [self.result.tokens[k] for k in span]):
+        for t in (self.result.tokens[k] for k in span):
             wl = self._font_of(t).getlength(t.word)
             if cur and x + space + wl > width:
                 lines.append(cur)

@@ -115,6 +115,11 @@ class CaptionResult:
         return [t for t in self.tokens if t.is_motion_word]
 
     @property
+    def is_timeline(self) -> bool:
+        """A take captioned as a timeline of actions (`segments`), no caption of the whole take."""
+        return not self.motion_words and bool(self.segments)
+
+    @property
     def feature_fps(self) -> float:
         return self.fps / self.downsample
 

@@ -123,7 +123,7 @@ def timeline_view(result):
     words (or it has no timeline); for a take captioned as a timeline of actions, a CaptionResult
     whose caption is :func:`timeline_clauses`, each action's word a motion word with the action's
     span, a box window Γ = 1 over it and its body-part shares as α (module docstring)."""
-    if result.motion_words or not result.segments:
+    if not result.is_timeline:
         return result
     from dataclasses import replace
 

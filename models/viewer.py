@@ -40,7 +40,7 @@ def viewer_document(motion, result) -> dict:
     sk = get_skeleton(motion.skeleton)
     view = scene.timeline_view(result)                    # a timeline take: its actions as motion words
     caption = view.to_dict(attention=True, clip_times=True)   # the page animates the clip
-    if view is not result:                                # its other words have no window: no arrays (size)
+    if result.is_timeline:                                # its other words have no window: no arrays (size)
         for td in caption["tokens"]:
             if not td["is_motion_word"]:
                 td.pop("window"), td.pop("alpha")

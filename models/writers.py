@@ -144,7 +144,7 @@ def write_heatmap(result, path) -> Path:
             ax.axvline(x, color="white", linestyle="--", linewidth=0.8)
         ax.set_title(rf"{t.word}   $\hat\beta$ = {t.beta:.2f}   {t.onset_s:.2f}-{t.offset_s:.2f} s", fontsize=10)
         fig.colorbar(im, ax=ax, pad=0.01, fraction=0.03, label=r"$\Gamma\cdot\alpha$")
-    if not words and result.segments:
+    if result.is_timeline:
         _timeline_panel(fig, axes[0], result)
     elif not words:
         axes[0].set_axis_off()

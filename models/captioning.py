@@ -132,20 +132,32 @@ def _as_motion(motion_or_path, bundle: Bundle, load_options: dict) -> Motion:
     return load_motion(motion_or_path, skeleton=skel, **load_options)
 
 
+def min_clip_frames(bundle: Bundle) -> int:
+    """The shortest clip `caption` accepts, in frames at the model's rate: half the model's shortest
+    training clip (a 0.1 s clip was captioned "hops once on both legs"), at least one feature frame."""
+    lo = bundle.meta.get("train", {}).get("min_frames") or 0
+    return max(bundle.downsample // 2 + 1, int(lo) // 2)
+
+
 def _check_clip(m: Motion, bundle: Bundle) -> list[str]:
     """Raise for clips too short to caption; warn about lengths outside the training range."""
-    ds = bundle.downsample
     src = m.source or "motion"
-    if m.n_frames < ds // 2 + 1:
-        raise MotionFileError(f"{src}: {m.n_frames} frame(s) at {m.fps:g} fps is too short to caption "
-                              f"(need at least {ds // 2 + 1})")
+    tr = bundle.meta.get("train", {})
+    lo, hi = tr.get("min_frames"), tr.get("max_frames")
+    need = min_clip_frames(bundle)
+    if m.n_frames < need:
+        why = "half the model's shortest training clip" if need > bundle.downsample // 2 + 1 else "one feature frame"
+        t0 = float(getattr(m, "time_offset_s", 0.0) or 0.0)
+        what = f"{m.n_frames} frame(s) ({m.n_frames / m.fps:.2f} s at {m.fps:g} fps)"
+        if t0 > 0:
+            what = f"the part {t0:.2f}-{t0 + m.n_frames / m.fps:.2f} s ({m.n_frames} frame(s) at {m.fps:g} fps)"
+        raise MotionFileError(f"{src}: {what} is too "
+                              f"short to caption (need at least {need} frames, {need / m.fps:.2f} s: {why})")
     want = get_skeleton(bundle.cfg.skeleton).fps
     prefix = f"{src}: "                                   # converter warnings (lead-in, stature), once each
     warns = [w[len(prefix):] if w.startswith(prefix) else w for w in m.meta.get("warnings", [])]
     if abs(m.fps - want) > 1e-6:
         warns.append(f"clip is at {m.fps:g} fps; the model expects {want:g} fps")
-    tr = bundle.meta.get("train", {})
-    lo, hi = tr.get("min_frames"), tr.get("max_frames")
     if hi and m.n_frames > hi:
         warns.append(f"clip is {m.n_frames / m.fps:.1f} s long; the model was trained on clips of at most "
                      f"{hi / want:.1f} s, so one caption covers it coarsely (cut it into shorter clips)")

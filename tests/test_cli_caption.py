@@ -269,3 +269,18 @@ def test_start_end_trim_and_times_stay_in_source_seconds(walk):
             assert 1.0 - 0.05 <= t["onset_s"] <= t["offset_s"] <= 2.8 + 0.05
     bad = invoke("caption", walk, "--start", "2", "--end", "1")
     assert bad.exit_code == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_a_clip_too_short_to_caption_is_refused(walk):
+    """A fraction of a second (--start near the end) was captioned "hops once on both legs" with
+    only a warning: below half the model's shortest training clip it is a user error naming the part."""
+    from m2t.models.captioning import default_model_dir, min_clip_frames
+    from m2t.models.checkpoint import load_bundle
+    need_s = min_clip_frames(load_bundle(default_model_dir())) / 20.0
+    assert need_s >= 0.25
+    end = json.loads(invoke("info", walk, "--json").stdout)["duration_s"]
+    r = invoke("caption", walk, "--start", f"{end - 0.1:.2f}")
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert len(r.stderr.strip().splitlines()) == 1 and "too short to caption" in r.stderr and "the part" in r.stderr
+    ok = invoke("caption", walk, "--start", f"{end - need_s - 0.1:.2f}")
+    assert ok.exit_code == 0, ok.output

@@ -116,7 +116,7 @@ def test_single_file_error_is_one_line(tmp_path):
 def mixed_folder(tmp_path) -> tuple[Path, list[Path], list[str]]:
     """Four good files (one per format) and five hostile ones."""
     lab = tmp_path / "lab"
-    good = [bvh(lab, name="g1.bvh"), write_cmu_pair(lab, "g2")[0], write_c3d_seed(lab / "g3.c3d"),
+    good = [bvh(lab, name="g1.bvh"), write_cmu_pair(lab, "g2", T=80)[0], write_c3d_seed(lab / "g3.c3d"),
             write_smpl_seed(lab / "g4.npz")]
     bad = {"b1.bvh": lambda: bvh(lab, lambda s: s.replace("Frame Time: 0.03333333", "Frame Time: 1000"), "b1.bvh"),
            "b2.bvh.gz": lambda: (lab / "b2.bvh.gz").write_bytes(b"\x1f\x8b\x08\x00" + b"\xff" * 50),

@@ -7,7 +7,7 @@ Takes: Bandai-Namco datasets 1 and 2 files whose content is walk*, run or dash (
 --per-content of each content, sorted), the Xia clips and CMU 131_01; each captioned as
 `m2t caption` does (timeline for takes over 2 s). Prints, per model, the share of locomotion
 actions whose top part is the legs (either leg), the root, the torso or an arm, and the mean
-attention share of the two legs.
+attention shares of the two legs and of the root.
 """
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def main(argv=None):
     print(f"{len(files)} takes")
     for model in args.model or [None]:
         bundle = load_model(model)
-        top, legs, n = Counter(), 0.0, 0
+        top, legs, root, n = Counter(), 0.0, 0.0, 0
         for fc in caption_files(files, bundle):
             if not fc.ok:
                 continue
@@ -57,10 +57,11 @@ def main(argv=None):
                 name = s["parts"][0]["name"]
                 top["legs" if name.endswith("_leg") else "arms" if name.endswith("_arm") else name] += 1
                 legs += sum(p["score"] for p in s["parts"] if p["name"].endswith("_leg"))
+                root += sum(p["score"] for p in s["parts"] if p["name"] == "root")
                 n += 1
         shares = ", ".join(f"{k} {v / max(n, 1):.2f}" for k, v in top.most_common())
         print(f"{model or 'shipped model'}: {n} locomotion actions; top part: {shares}; "
-              f"mean leg attention {legs / max(n, 1):.2f}")
+              f"mean attention on the legs {legs / max(n, 1):.2f}, on the root {root / max(n, 1):.2f}")
 
 
 if __name__ == "__main__":

@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from m2t import converters
 from m2t.converters.canonical import UP_AXES
@@ -18,6 +16,7 @@ from m2t.converters.units import UNITS
 from .caption_cmds import caption as caption_cmd
 from .caption_cmds import segment as segment_cmd
 from .errors import EXIT_BATCH_FAILED, fail, user_errors
+from .progress import bar as progress_bar
 from .show import print_info
 from .dataset_cmds import dataset_app
 from .train_cmds import evaluate as evaluate_cmd
@@ -30,7 +29,6 @@ app = typer.Typer(
     name="m2t", no_args_is_help=True, add_completion=False, rich_markup_mode=None,
     help="Motion capture to captions you can trust. Run `m2t COMMAND --help` for examples.",
 )
-err = Console(stderr=True)
 
 
 @app.command()
@@ -92,9 +90,7 @@ def convert(
         with warnings.catch_warnings():          # converters.convert repeats them
             warnings.simplefilter("ignore")
             n_files = len(converters.api.collect_inputs(inputs, recursive))
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeRemainingColumn(), console=err, transient=True,
-                      disable=n_files < 2) as bar:
+        with progress_bar(disable=n_files < 2) as bar:
             task = bar.add_task("converting", total=n_files)
 
             def progress(i, n, path):

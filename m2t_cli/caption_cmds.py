@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import Progress
 from rich.table import Table
 
 from m2t.converters.canonical import UP_AXES
@@ -18,8 +18,8 @@ from m2t.models.caption_batch import plan_captions, render, run_captions, segmen
 from m2t.models.results import DENSE_AFTER_S, HOP_S, SCALES, WINDOW_S, check_options, check_windowing
 
 from .errors import EXIT_BATCH_FAILED, EXIT_USER_ERROR, fail, user_errors
+from .progress import bar as progress_bar
 
-err = Console(stderr=True)
 
 H_MODEL = "Model directory (config.json + model.safetensors) [default: the model shipped with m2t]."
 H_BEAM = "Beam width (1 = greedy)."
@@ -47,8 +47,7 @@ H_BODY = "SMPL npz: folder with SMPL/SMPL-H/SMPL-X model files for exact joints.
 
 def _progress(n_files: int) -> Progress:
     # printed lines appear above the bar when stdout is the terminal, and go to the file when redirected
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    console=err, transient=True, disable=n_files < 2, redirect_stdout=sys.stdout.isatty())
+    return progress_bar(disable=n_files < 2, redirect_stdout=sys.stdout.isatty())
 
 
 def caption(

@@ -6,14 +6,12 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from .errors import EXIT_BATCH_FAILED, fail, user_errors
+from .progress import bar as progress_bar
 
 dataset_app = typer.Typer(help="Build datasets from labelled mocap. Example: m2t dataset build --preset bandai2 -o data/b2",
                           no_args_is_help=True, add_completion=False, rich_markup_mode=None)
-err = Console(stderr=True)
 
 
 @dataset_app.command()
@@ -42,8 +40,7 @@ def build(
     root = data or Path(os.environ.get("M2T_DATA", "../shared/data"))
     with user_errors():
         from m2t.models.dataset_build import build_dataset
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                      console=err, transient=True) as bar:
+        with progress_bar() as bar:
             task = bar.add_task("building", total=1)
             rep = build_dataset(out, preset=preset, data_root=root, manifest=manifest, skeleton=skeleton, mirror=mirror,
                                 seed=seed, captions_per_motion=captions_per_motion, templates=templates,
@@ -89,8 +86,7 @@ def compose(
     with user_errors():
         from m2t.models.compose import check_options, compose_dataset
         check_options(source, out, min_actions, max_actions, blend, captions, min_clip_frames, max_clip_frames)
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                      console=err, transient=True) as bar:
+        with progress_bar() as bar:
             task = bar.add_task("composing", total=1)
             info = compose_dataset(source, out, {"train": train, "val": val, "test": test}, seed=seed,
                                    min_actions=min_actions, max_actions=max_actions, blend_s=blend,

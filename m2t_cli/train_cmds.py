@@ -9,12 +9,12 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from .errors import fail, user_errors
+from .progress import bar as progress_bar, log_line
 
-err = Console(stderr=True)
 out = Console()
 
 
@@ -33,8 +33,8 @@ def train(
     dropout: float = typer.Option(0.5, help="Dropout on the word-embedding paths."),
     mirror: bool = typer.Option(False, help="Add left/right mirrored training samples."),
     min_freq: int = typer.Option(3, help="Words rarer than this in the train split become <unk>."),
-    min_frames: Optional[int] = typer.Option(None, help="Drop motions shorter than this (raw frames)."),
-    max_frames: Optional[int] = typer.Option(None, help="Drop motions longer than this (raw frames)."),
+    min_frames: Optional[int] = typer.Option(None, help="Drop motions shorter than this (raw frames) [kit 0, else 40]."),
+    max_frames: Optional[int] = typer.Option(None, help="Drop motions longer than this (raw frames) [kit 100000, else 200]."),
     train_split: str = typer.Option("train", help="Split file used for training."),
     val_split: str = typer.Option("val", help="Split file used for model selection."),
     part_pool: str = typer.Option("mean", help="Eq. 8 over parts: mean (official code) or sum (paper)."),
@@ -47,6 +47,7 @@ def train(
     seed: int = typer.Option(1234, help="Random seed."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in --out."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a model already in --out (refused otherwise)."),
     max_steps: Optional[int] = typer.Option(None, help="Stop after this many optimizer steps (smoke tests)."),
     init_from: Optional[Path] = typer.Option(None, help="Fine-tune this model directory (its size, vocabulary and statistics; --preset is ignored)."),
     onnx: bool = typer.Option(False, "--onnx", help="Also export the best model to ONNX at the end (as `m2t export`)."),
@@ -71,12 +72,6 @@ def train(
                                  (output_layer, ("mix", "single"), "--output-layer")):
         if value not in allowed:
             raise fail(f"{flag} {value!r} is not one of: {', '.join(a for a in allowed if a)}")
-    if not 0.0 <= teacher_forcing <= 1.0:
-        raise fail(f"--teacher-forcing must be in [0, 1], got {teacher_forcing}")
-    if lambda_temp < 0 or temp_slack < 0:
-        raise fail(f"--lambda-temp and --temp-slack must be >= 0, got {lambda_temp} and {temp_slack}")
-    if not 0.0 <= part_dropout <= 1.0:
-        raise fail(f"--part-dropout must be in [0, 1], got {part_dropout}")
     with user_errors():
         from m2t.models.config import TRAIN_PRESETS, TrainConfig, model_preset
         from m2t.models.training import train as run
@@ -91,9 +86,8 @@ def train(
                            lambda_temp=lambda_temp, temp_slack=temp_slack)
         mcfg = model_preset(name, dropout=dropout, part_pool=part_pool, spatial_scoring=spatial_scoring,
                             output_layer=output_layer)
-        with Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                      TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                      console=err, transient=True) as bar:
+        with progress_bar(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                          TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), TimeRemainingColumn()) as bar:
             task = bar.add_task("train", total=1, epoch=0, loss="-")
 
             def progress(epoch, step, n_steps, losses):
@@ -102,8 +96,8 @@ def train(
                            + (f" Γ {losses['temp']:.3f}" if "temp" in losses else ""))
 
             result = run(dataset, out_dir, mcfg, tcfg, device=device, resume=resume, progress=progress,
-                         log=lambda m: bar.console.print(m), max_steps=max_steps, init_from=init_from,
-                         export_onnx=onnx)
+                         log=log_line, max_steps=max_steps, init_from=init_from,
+                         export_onnx=onnx, overwrite=overwrite)
     if os.environ.get("RANK", "0") == "0":       # under torchrun only the first process reports
         typer.echo(f"best val BLEU-4 {result.best_val_bleu4:.4f} at epoch {result.best_epoch}; model in {result.out_dir}")
 
@@ -171,8 +165,7 @@ def evaluate(
             check_windowing(window, hop if hop is not None else min(HOP_S, window))
     with user_errors():
         from m2t.models.evaluation import evaluate as run
-        with Progress(TextColumn("captioning"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                      console=err, transient=True) as bar:
+        with progress_bar(TextColumn("captioning"), BarColumn(), TextColumn("{task.completed}/{task.total}")) as bar:
             task = bar.add_task("eval", total=1)
             rep = run(model, dataset, split=split, beam=beam, protocol=protocol, legacy_eos=legacy_eos,
                       out_dir=out_dir, device=device,
@@ -201,8 +194,7 @@ def _plots(model, dataset, split, beam, device, folder):
         from m2t.models.plots import collect, write_plots
         from m2t.models.runtime import pick_device
         bundle = load_bundle(model, pick_device(device))
-        with Progress(TextColumn("plotting"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                      console=err, transient=True) as bar:
+        with progress_bar(TextColumn("plotting"), BarColumn(), TextColumn("{task.completed}/{task.total}")) as bar:
             task = bar.add_task("plots", total=1)
             traces = collect(bundle, dataset, split, beam,
                              progress=lambda i, n: bar.update(task, completed=i, total=n))
@@ -216,8 +208,7 @@ def _localization(model, dataset, split, beam, device, out_dir, window=None, hop
         from m2t.models.localization import evaluate_localization, write_localization
         from m2t.models.runtime import pick_device
         bundle = load_bundle(model, pick_device(device))
-        with Progress(TextColumn("localising"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                      console=err, transient=True) as bar:
+        with progress_bar(TextColumn("localising"), BarColumn(), TextColumn("{task.completed}/{task.total}")) as bar:
             task = bar.add_task("loc", total=1)
             rep = evaluate_localization(bundle, dataset, split, beam, window_s=window, hop_s=hop,
                                         progress=lambda i, n: bar.update(task, completed=i, total=n))

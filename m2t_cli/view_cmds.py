@@ -6,23 +6,21 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from m2t.converters.options import check_load_options
 from m2t.models.results import check_options
 from m2t.models.visual_batch import plan_visuals, run_visuals
 
-from .caption_cmds import H_ASF, H_BEAM, H_BODY, H_DEVICE, H_JMAP, H_MODEL, H_RULE, H_SFPS, H_UNITS, H_UP, err
+from .caption_cmds import H_ASF, H_BEAM, H_BODY, H_DEVICE, H_JMAP, H_MODEL, H_RULE, H_SFPS, H_UNITS, H_UP
 from .errors import EXIT_BATCH_FAILED, EXIT_USER_ERROR, fail, user_errors
+from .progress import bar as progress_bar
 
 
 def _run(jobs, n_files, verb, write, model, device, beam, onset_rule, load_options, describe, ui=None):
     """Caption and write each job; print one line per file; list failures; exit 1 (batch) / 2 (one file).
     `ui["bar"]` is set to the progress bar (for per-frame progress) when `ui` is given."""
     outcomes, failed = [], []
-    with user_errors(), Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeRemainingColumn(), console=err, transient=True,
-                                 disable=not err.is_terminal) as bar:
+    with user_errors(), progress_bar() as bar:
         task = bar.add_task(verb, total=len(jobs), visible=len(jobs) > 1)
         if ui is not None:
             ui["bar"] = bar

@@ -6,6 +6,7 @@ produced the published numbers) and the paper's variant is a switch (docs/model.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field, fields
 
 from m2t.converters.errors import ConfigError
@@ -83,6 +84,28 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def check(self) -> None:
+        """Raise ConfigError naming the option (as its `m2t train` flag) for a value training cannot
+        use, before any data is read (`--epochs 0` "wrote" a model that did not exist; `--batch-size 0`
+        ended in a ValueError after loading the data)."""
+        rules = (("epochs", self.epochs >= 1, ">= 1"), ("batch_size", self.batch_size >= 1, ">= 1"),
+                 ("lr", self.lr > 0, "> 0"), ("weight_decay", self.weight_decay >= 0, ">= 0"),
+                 ("min_freq", self.min_freq >= 1, ">= 1"), ("val_every", self.val_every >= 1, ">= 1"),
+                 ("min_frames", self.min_frames >= 0, ">= 0"),
+                 ("max_frames", self.max_frames >= max(self.min_frames, 1), f">= --min-frames ({self.min_frames}) and >= 1"),
+                 ("teacher_forcing", 0 <= self.teacher_forcing <= 1, "in [0, 1]"),
+                 ("part_dropout", 0 <= self.part_dropout <= 1, "in [0, 1]"),
+                 ("lambda_spat", self.lambda_spat >= 0, ">= 0"), ("lambda_adapt", self.lambda_adapt >= 0, ">= 0"),
+                 ("lambda_temp", self.lambda_temp >= 0, ">= 0"), ("temp_slack", self.temp_slack >= 0, ">= 0"))
+        for name, ok, rule in rules:
+            if not ok:
+                raise ConfigError(f"--{name.replace('_', '-')} must be {rule}, got {getattr(self, name)}")
+        if self.train_only is not None:
+            try:
+                re.compile(self.train_only)
+            except re.error as e:
+                raise ConfigError(f"--train-only {self.train_only!r}: not a regular expression ({e})") from None
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":

@@ -85,7 +85,8 @@ def parse_caption_line(line: str) -> Caption | None:
     return Caption(text, tokens, pos, lemmas)
 
 
-def read_split(root: Path, split: str) -> list[str]:
+def read_split(root, split: str) -> list[str]:
+    root = Path(root)
     f = root / f"{split}.txt"
     if not f.is_file():
         raise DatasetError(f"{f}: split file not found (have: "

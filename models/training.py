@@ -23,7 +23,7 @@ from m2t.converters.errors import ConfigError
 from m2t.converters.skeletons import get_skeleton
 
 from . import data as D, synonyms
-from .checkpoint import Bundle, load_train_state, save_bundle, save_train_state
+from .checkpoint import WEIGHTS, Bundle, load_train_state, read_train_info, save_bundle, save_train_state
 from .config import CaptionerConfig, TrainConfig
 from .decoding import greedy
 from .batching import batch_features, bucket_batches, collate
@@ -196,7 +196,7 @@ class TrainResult:
 
 def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, device: str = "auto",
           resume: bool = False, progress=None, log=print, max_steps: int | None = None,
-          init_from=None, export_onnx: bool = False) -> TrainResult:
+          init_from=None, export_onnx: bool = False, overwrite: bool = False) -> TrainResult:
     """Train a captioner on a HumanML3D-format dataset; writes the best model to `out_dir`
     (with `export_onnx`, also its ONNX graphs at the end: models.export).
 
@@ -204,8 +204,15 @@ def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, 
     normalisation are used (`model_cfg` is then ignored; words new to its vocabulary are <unk>).
 
     progress(epoch, step, n_steps, losses) is called after every step when given. `max_steps`
-    stops after that many optimizer steps in total (for tests and benchmarks).
+    stops after that many optimizer steps in total (for tests and benchmarks). A model already in
+    `out_dir` is refused unless `resume` (continue it) or `overwrite` (replace it).
     """
+    tcfg.check()
+    if not 0 <= model_cfg.dropout < 1:
+        raise ConfigError(f"--dropout must be in [0, 1), got {model_cfg.dropout}")
+    if not resume and not overwrite and (Path(out_dir) / WEIGHTS).exists():
+        raise ConfigError(f"{out_dir}: holds a trained model already; --resume continues it, --overwrite "
+                          "replaces it, or give another -o")
     dist = dist_from_env(device)
     world, rank, dev = dist.world, dist.rank, dist.device
     if world > 1 and not torch.distributed.is_initialized():
@@ -233,11 +240,6 @@ def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, 
         prep.counts["init_from"] = str(init_from)
         if not prep.synonyms:                # no single-action clips to fit on: keep the classes it had
             prep.synonyms = dict(init.meta.get("synonyms") or {})
-    if tcfg.train_only is not None:
-        try:
-            re.compile(tcfg.train_only)
-        except re.error as e:
-            raise ConfigError(f"--train-only {tcfg.train_only!r}: not a regular expression ({e})") from None
     trained = [p for n, p in model.named_parameters() if tcfg.train_only is None or re.search(tcfg.train_only, n)]
     if not trained:
         raise ConfigError(f"--train-only {tcfg.train_only!r} matches no parameter of the model")
@@ -247,10 +249,10 @@ def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, 
     ddp = torch.nn.parallel.DistributedDataParallel(model, **dist.ddp_kwargs()) if world > 1 else None
     net = ddp or model
     start_epoch, best, best_epoch, history = 0, -1.0, -1, []
-    if resume:
-        info = load_train_state(out / "last", model, opt)
-        if info.get("fingerprint") != prep.fingerprint:
+    if resume:                               # the dataset first: another vocabulary would not even load
+        if read_train_info(out / "last").get("fingerprint") != prep.fingerprint:
             raise D.DatasetError(f"{out}: --resume with a different dataset (fingerprint changed)")
+        info = load_train_state(out / "last", model, opt)
         start_epoch, best, best_epoch, history = info["epoch"] + 1, info["best"], info["best_epoch"], info["history"]
         log(f"resuming after epoch {info['epoch']} (best val BLEU-4 {best:.4f} at epoch {best_epoch})")
     lengths = [it.x.shape[0] for it in prep.train_items]

@@ -52,12 +52,37 @@ def test_resume_from_cli(tmp_path):
     (["evaluate", "/no/model", "--dataset", "hml3d"], "/no/model: model directory not found"),
     (["train", "--dataset", "x", "--device", "tpu"], "--device 'tpu' is not one of"),
     (["evaluate", "m", "--dataset", "x", "--beam", "0"], "--beam must be >= 1"),
+    (["train", "--dataset", "x", "--epochs", "0"], "--epochs must be >= 1, got 0"),
+    (["train", "--dataset", "x", "--batch-size", "0"], "--batch-size must be >= 1, got 0"),
+    (["train", "--dataset", "x", "--lr", "-1"], "--lr must be > 0, got -1.0"),
+    (["train", "--dataset", "x", "--dropout", "1.5"], "--dropout must be in [0, 1), got 1.5"),
+    (["train", "--dataset", "x", "--min-frames", "500"], "--max-frames must be >= --min-frames (500)"),
+    (["train", "--dataset", "x", "--teacher-forcing", "2"], "--teacher-forcing must be in [0, 1], got 2.0"),
 ])
 def test_user_errors(tmp_path, monkeypatch, args, fragment):
+    """One line on stderr (a redirected progress bar printed an empty line before it), exit 2,
+    flags checked before any data is read."""
     monkeypatch.delenv("M2T_KIT_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
     r = run(*args)
     assert r.exit_code == 2 and fragment in r.stderr and "Traceback" not in r.output
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("Error: "), repr(r.stderr)
+
+
+def test_train_log_lines_and_an_existing_model(tmp_path):
+    """Redirected, every epoch record is one JSON line (rich wrapped them at 80 columns); a model
+    already in -o is refused unless --resume or --overwrite."""
+    root = write_dataset(tmp_path / "d", per_class=2, seed=4)
+    base = ["train", "--dataset", root, "--preset", "tiny", "--batch-size", "8", "--min-freq", "1", "-o", tmp_path / "m"]
+    r = run(*base, "--epochs", "1")
+    assert r.exit_code == 0, r.output
+    records = [json.loads(ln) for ln in r.stderr.splitlines() if ln.startswith("{")]
+    assert len(records) == 1 and records[0]["epoch"] == 0 and "loss_lang" in records[0]
+    before = (tmp_path / "m" / "model.safetensors").read_bytes()
+    r = run(*base, "--epochs", "1")
+    assert r.exit_code == 2 and "holds a trained model already" in r.stderr and r.stderr.count("\n") == 1
+    assert (tmp_path / "m" / "model.safetensors").read_bytes() == before
+    assert run(*base, "--epochs", "1", "--overwrite").exit_code == 0
 
 
 def test_humanml3d_sample_end_to_end(shared_data, tmp_path):
@@ -71,3 +96,14 @@ def test_humanml3d_sample_end_to_end(shared_data, tmp_path):
     r = run("evaluate", tmp_path / "m", "--dataset", root, "--split", "test", "-o", tmp_path / "e")
     assert r.exit_code == 0, r.output
     assert json.loads((tmp_path / "e" / "metrics.json").read_text())["n_motions"] == 1
+
+
+def test_resume_on_another_dataset_says_so(tmp_path):
+    """The dataset check comes before the state is loaded (another vocabulary made it fail first
+    with 'training state does not match this model/optimizer')."""
+    a = write_dataset(tmp_path / "a", per_class=2, seed=4)
+    b = write_dataset(tmp_path / "b", per_class=3, seed=5)
+    base = ["--preset", "tiny", "--batch-size", "8", "--min-freq", "1", "-o", tmp_path / "m"]
+    assert run("train", "--dataset", a, *base, "--epochs", "1").exit_code == 0
+    r = run("train", "--dataset", b, *base, "--epochs", "2", "--resume")
+    assert r.exit_code == 2 and "--resume with a different dataset" in r.stderr, r.output

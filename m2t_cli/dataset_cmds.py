@@ -85,7 +85,8 @@ def compose(
     """
     with user_errors():
         from m2t.models.compose import check_options, compose_dataset
-        check_options(source, out, min_actions, max_actions, blend, captions, min_clip_frames, max_clip_frames)
+        check_options(source, out, min_actions, max_actions, blend, captions, min_clip_frames, max_clip_frames,
+                      {"train": train, "val": val, "test": test}, crops)
         with progress_bar() as bar:
             task = bar.add_task("composing", total=1)
             info = compose_dataset(source, out, {"train": train, "val": val, "test": test}, seed=seed,

@@ -274,12 +274,21 @@ def crops_of(joints: np.ndarray, doc: dict, rng: np.random.Generator, fps: float
 
 
 def check_options(source, out_dir, min_actions: int = 2, max_actions: int = 4, blend_s: float = 0.3,
-                  captions_per_sequence: int = 3, min_clip_frames: int = 20, max_clip_frames: int = 300) -> None:
-    """DatasetError (one line) for options `compose_dataset` cannot honour."""
+                  captions_per_sequence: int = 3, min_clip_frames: int = 20, max_clip_frames: int = 300,
+                  sequences: dict | int | None = None, crops: int = 0) -> None:
+    """DatasetError (one line naming the `m2t dataset compose` flag) for options `compose_dataset`
+    cannot honour."""
     if not (2 <= min_actions <= max_actions):
-        raise DatasetError(f"actions per sequence: need 2 <= min ({min_actions}) <= max ({max_actions})")
-    if blend_s < 0 or min_clip_frames < 1 or max_clip_frames < min_clip_frames or captions_per_sequence < 1:
-        raise DatasetError("need blend >= 0, 1 <= min_clip_frames <= max_clip_frames and captions >= 1")
+        raise DatasetError(f"--min-actions / --max-actions: need 2 <= min ({min_actions}) <= max ({max_actions})")
+    counts = sequences if isinstance(sequences, dict) else {"train": sequences} if sequences is not None else {}
+    rules = [(f"--{k}", n, n >= 0, ">= 0") for k, n in counts.items()]
+    rules += [("--blend", blend_s, blend_s >= 0, ">= 0"), ("--captions", captions_per_sequence, captions_per_sequence >= 1, ">= 1"),
+              ("--min-clip-frames", min_clip_frames, min_clip_frames >= 1, ">= 1"),
+              ("--max-clip-frames", max_clip_frames, max_clip_frames >= min_clip_frames, f">= --min-clip-frames ({min_clip_frames})"),
+              ("--crops", crops, crops >= 0, ">= 0")]
+    for flag, value, ok, rule in rules:
+        if not ok:
+            raise DatasetError(f"{flag} must be {rule}, got {value}")
     if not (Path(source) / "new_joints").is_dir():
         raise DatasetError(f"{source}: not a HumanML3D-format dataset (no new_joints/ folder)")
     if Path(source).resolve() == Path(out_dir).resolve():
@@ -295,7 +304,8 @@ def compose_dataset(source, out_dir, sequences: dict | int = 500, seed: int = 0,
     sequences also give `crops_of` clips (every action, `crops` windows each), ids
     `<sequence id>_a<i>` / `_w<k>`. Returns the counts written to compose.json."""
     src, out = Path(source), Path(out_dir)
-    check_options(src, out, min_actions, max_actions, blend_s, captions_per_sequence, min_clip_frames, max_clip_frames)
+    check_options(src, out, min_actions, max_actions, blend_s, captions_per_sequence, min_clip_frames, max_clip_frames,
+                  sequences, crops)
     if isinstance(sequences, int):
         sequences = {"train": sequences, "val": max(1, sequences // 10), "test": max(1, sequences // 10)}
     labels = _labels(src)

@@ -205,6 +205,36 @@ class BuildReport:
     failures: list
 
 
+def _preset_entries_checked(preset: str, root: Path) -> list[Entry]:
+    if not root.is_dir():
+        raise DatasetError(f"{root}: no such data folder for preset {preset!r} (give --data DIR or set M2T_DATA)")
+    try:
+        entries = preset_entries(preset, root)
+    except FileNotFoundError as e:
+        raise DatasetError(f"{root}: preset {preset!r} needs {e.filename}, which is missing (give --data DIR or set "
+                           "M2T_DATA)") from None
+    if not entries:
+        raise DatasetError(f"{root}: no files of preset {preset!r} found there (give --data DIR or set M2T_DATA)")
+    return entries
+
+
+def check_entries(entries: list[Entry], manifest=None) -> None:
+    """Refuse, before anything is written, two entries that would be one sample (the same file twice,
+    or two files of one name in different folders: the second overwrote the first) and splits that
+    are not train, val or test."""
+    where = f"{manifest}: " if manifest else ""
+    seen: dict[str, Entry] = {}
+    for e in entries:
+        if e.id in seen:
+            a = seen[e.id].path
+            why = "the same file twice" if a == e.path else "one name in two folders"
+            raise DatasetError(f"{where}{a} and {e.path} would both be sample {e.id!r} ({why}); rename one or "
+                               "give each file once")
+        seen[e.id] = e
+        if e.split and e.split not in ("train", "val", "test"):
+            raise DatasetError(f"{where}{e.path}: unknown split {e.split!r} (train, val or test)")
+
+
 def build_dataset(out_dir, preset: str | None = None, data_root=None, manifest=None, skeleton: str = "t2m",
                   mirror: bool = True, seed: int = 0, captions_per_motion: int = 3, templates=None,
                   progress=None) -> BuildReport:
@@ -212,7 +242,10 @@ def build_dataset(out_dir, preset: str | None = None, data_root=None, manifest=N
     and listed (never abort the whole build)."""
     if bool(preset) == bool(manifest):
         raise DatasetError("give either a preset (bandai1, bandai2, hdm05, cmu, xia, shared) or --manifest FILE")
-    entries = preset_entries(preset, Path(data_root)) if preset else manifest_entries(Path(manifest))
+    if captions_per_motion < 1:
+        raise DatasetError(f"--captions-per-motion must be >= 1, got {captions_per_motion}")
+    entries = _preset_entries_checked(preset, Path(data_root)) if preset else manifest_entries(Path(manifest))
+    check_entries(entries, manifest)
     tpl = load_templates(templates)
     skel = get_skeleton(skeleton)
     out = Path(out_dir)
@@ -244,10 +277,7 @@ def build_dataset(out_dir, preset: str | None = None, data_root=None, manifest=N
     split.update(auto)
     ids = {"train": [], "val": [], "test": []}
     for e in done:
-        s = split[e.id]
-        if s not in ids:
-            raise DatasetError(f"{e.path}: unknown split {s!r} in the manifest (train, val or test)")
-        ids[s] += [e.id] + (["M" + e.id] if mirror else [])
+        ids[split[e.id]] += [e.id] + (["M" + e.id] if mirror else [])
     for s, lst in ids.items():
         write_text_atomic(out / f"{s}.txt", "".join(i + "\n" for i in lst))
     rows = ["id,file,label,style,split\n"] + [f"{e.id},{e.path},{e.label},{e.style or ''},{split[e.id]}\n" for e in done]

@@ -124,8 +124,13 @@ def test_compose_with_singles_and_cli(source, tmp_path):
     ids = read_split(tmp_path / "m", "test")
     assert set(read_split(source, "test")) <= set(ids) and any(i.startswith("cmp_test_") for i in ids)
     assert json.loads((tmp_path / "m" / "compose.json").read_text())["with_singles"] is True
-    r = runner.invoke(app, ["dataset", "compose", str(source), "-o", str(tmp_path / "x"), "--min-actions", "5"])
-    assert r.exit_code == 2 and r.stderr.startswith("Error:") and "Traceback" not in r.output
+    for args, fragment in ((["--min-actions", "5"], "--min-actions / --max-actions"),
+                           (["--train", "-1"], "--train must be >= 0, got -1"),
+                           (["--blend", "-1"], "--blend must be >= 0"), (["--captions", "0"], "--captions must be >= 1"),
+                           (["--min-clip-frames", "400"], "--max-clip-frames must be >= --min-clip-frames (400)")):
+        r = runner.invoke(app, ["dataset", "compose", str(source), "-o", str(tmp_path / "x"), *args])
+        assert r.exit_code == 2 and r.stderr.startswith("Error:") and fragment in r.stderr, r.output
+        assert r.stderr.count("\n") == 1 and not (tmp_path / "x").exists()
 
 
 def test_crops_cut_actions_and_windows_without_changing_the_sequences(source, tmp_path):

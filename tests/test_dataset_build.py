@@ -81,3 +81,29 @@ def test_shared_presets(shared_data, tmp_path):
         assert counts["motions"] == n and counts["failed"] == 0
     cmu = (tmp_path / "cmu" / "texts" / "cmu_07_05-walk.txt").read_text()
     assert cmu.startswith("a person walks forward slowly#")              # CMU's note "slow walk" as a sentence
+
+
+def test_build_refuses_what_would_be_lost_before_writing(tmp_path, monkeypatch):
+    """Two files of one name in two folders (or one file twice) became one sample, the second
+    silently overwriting the first; a bad split was found after the motions were written; a preset
+    without its data built an empty dataset 'successfully'. Each is one line, exit 2, nothing written."""
+    lab = tmp_path / "lab"
+    for sub in ("s1", "s2"):
+        write_walk_bvh(lab / sub / "take.bvh", seconds=1.0)
+    cases = {"both.csv": ("file,caption\ns1/take.bvh,a person runs\ns2/take.bvh,a person walks\n", "one name in two folders"),
+             "twice.csv": ("file,caption\ns1/take.bvh,a person runs\ns1/take.bvh,a person walks\n", "the same file twice"),
+             "split.csv": ("file,caption,split\ns1/take.bvh,a person runs,validation\n", "unknown split 'validation'")}
+    for name, (text, fragment) in cases.items():
+        (lab / name).write_text(text)
+        out = tmp_path / name
+        r = runner.invoke(app, ["dataset", "build", "--manifest", str(lab / name), "-o", str(out)])
+        assert r.exit_code == 2 and fragment in r.stderr and r.stderr.count("\n") == 1, r.output
+        assert not out.exists()
+    monkeypatch.chdir(tmp_path)
+    for args, fragment in ((["--preset", "cmu", "--data", str(tmp_path / "none")], "no such data folder"),
+                           (["--preset", "cmu", "--data", str(lab)], "no files of preset 'cmu'"),
+                           (["--preset", "xia", "--data", str(lab)], "MANIFEST.csv, which is missing"),
+                           (["--manifest", str(lab / "both.csv"), "--captions-per-motion", "0"], "must be >= 1")):
+        r = runner.invoke(app, ["dataset", "build", *args, "-o", str(tmp_path / "p")])
+        assert r.exit_code == 2 and fragment in r.stderr and r.stderr.count("\n") == 1, r.output
+        assert not (tmp_path / "p").exists()

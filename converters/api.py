@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import limits
-from .batch import Manifest, check_jobs, run_tasks, select_shard
+from .batch import Manifest, check_jobs, run_tasks, select_shard, settings_digest
 from .errors import ConfigError, MotionFileError, UnsupportedFormatError, file_error
 from .fileio import atomic_path, format_suffix, strip_gz
 from .motion import Motion
@@ -296,21 +296,23 @@ def convert(inputs, out_dir="out", skeleton: str = "t2m", fps: float | None = No
     done_list = Manifest(out_dir, shard)
     results: list[ConvertResult | None] = [None] * len(files)
     todo = []
+    kw = dict(skeleton=skeleton, fps=fps, joint_map=joint_map, up=up, keep_proportions=keep_proportions, **options)
+    file_kw = [{**kw, **per_file.get(path.resolve(), {})} for path, _ in files]
+    digests = [settings_digest({"fmt": fmt, **k}) for k in file_kw]
     for i, (path, rel) in enumerate(files):
         paths = output_paths(rel, out_dir, fmt)
         want = [overwrite or not p.exists() for p in paths]
-        if (resume and done_list.is_done(path, rel)) or not any(want):
+        if (resume and done_list.is_done(path, rel, digests[i])) or not any(want):
             results[i] = ConvertResult(path, [], skipped=True)
         else:
             todo.append((i, path, paths, want))
-    kw = dict(skeleton=skeleton, fps=fps, joint_map=joint_map, up=up, keep_proportions=keep_proportions, **options)
-    tasks = [(path, paths, want, fmt, {**kw, **per_file.get(path.resolve(), {})}) for _, path, paths, want in todo]
+    tasks = [(path, paths, want, fmt, file_kw[i]) for i, path, paths, want in todo]
     done = len(files) - len(todo)
     for k, res in run_tasks(_convert_one, tasks, jobs, on_error=_worker_failed):
         i = todo[k][0]
         results[i] = res
         if res.ok and (len(files) > 1 or shard or resume):     # one-file runs leave no manifest
-            done_list.add(res.source, files[i][1], res.outputs)
+            done_list.add(res.source, files[i][1], res.outputs, digests[i])
         done += 1
         if progress:
             progress(done, len(files), res.source)

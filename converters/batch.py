@@ -8,13 +8,16 @@ Used by :func:`converters.convert` and by captioning; numpy-free, torch-free.
 - **Manifest**: every finished file is appended as one JSON line to
   ``<out>/.m2t-done-<i>of<N>.jsonl`` (one file per shard, so shards writing to one folder never
   share a file) with its path relative to its input root, size, modification time and outputs.
-  With ``resume``, files recorded by any shard's manifest whose source is unchanged and whose
-  outputs all exist are skipped. A file is recorded only after its outputs are complete.
+  With ``resume``, files recorded by any shard's manifest whose source is unchanged, whose
+  outputs all exist and whose settings (output format, skeleton, fps, every reader option: a
+  digest, :func:`settings_digest`) are this run's are skipped; a file done with other settings is
+  done again. A file is recorded only after its outputs are complete.
 - **Workers**: a process pool of ``jobs`` processes; results come back in completion order with
   their index, the caller keeps input order.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -53,6 +56,12 @@ def select_shard(items: list, shard) -> list:
     return items if s is None else items[s[0]::s[1]]
 
 
+def settings_digest(settings: dict) -> str:
+    """A short digest of the settings one file was done with (paths as text, keys sorted)."""
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
 class Manifest:
     """The done-manifest of one output folder (module docstring)."""
 
@@ -74,9 +83,9 @@ class Manifest:
         st = os.stat(path)
         return st.st_size, st.st_mtime_ns
 
-    def is_done(self, path, rel) -> bool:
+    def is_done(self, path, rel, settings: str | None = None) -> bool:
         rec = self.done.get(str(rel))
-        if rec is None:
+        if rec is None or rec.get("settings") != settings:
             return False
         try:
             same = tuple(rec.get("source_stat", ())) == self._stat(path)
@@ -84,9 +93,9 @@ class Manifest:
             return False
         return same and all((self.dir / o).exists() for o in rec.get("outputs", []))
 
-    def add(self, path, rel, outputs) -> None:
+    def add(self, path, rel, outputs, settings: str | None = None) -> None:
         rec = {"rel": str(rel), "source": str(path), "source_stat": list(self._stat(path)),
-               "outputs": [os.path.relpath(o, self.dir) for o in outputs]}
+               "outputs": [os.path.relpath(o, self.dir) for o in outputs], "settings": settings}
         self.dir.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(rec) + "\n")

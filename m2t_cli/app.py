@@ -55,7 +55,7 @@ def convert(
     fmt: str = typer.Option("m2t", "--format", help="Output: m2t (<name>.npy joints + <name>.npz), hml3d-vecs (<name>.npy, HumanML3D 263-d vectors) or hml3d (new_joints/ and new_joint_vecs/ trees)."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes converting files in parallel."),
     shard: Optional[str] = typer.Option(None, help="i/N: convert only the i-th (0-based) of N round-robin shards of the sorted inputs (one per cluster job)."),
-    resume: bool = typer.Option(False, "--resume", help="Skip files the output folder's done-manifest lists as converted (source unchanged, outputs present)."),
+    resume: bool = typer.Option(False, "--resume", help="Skip files the output folder's done-manifest lists as converted (source unchanged, outputs present, same format and options)."),
 ):
     """Convert motion files to the HumanML3D joint format (.npy positions + .npz with velocities).
 

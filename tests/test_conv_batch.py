@@ -57,6 +57,18 @@ def test_resume_skips_done_files_and_redoes_changed_ones(tmp_path):
     assert len(Manifest(out).done) == 5
 
 
+def test_resume_redoes_files_done_with_other_settings(tmp_path):
+    """--resume skipped every file after a run of another --format or option (nothing of the
+    requested format was written)."""
+    src, out = _corpus(tmp_path, 3), tmp_path / "out"
+    convert([src], out, fmt="hml3d")
+    again = convert([src], out, resume=True)                             # the default format now
+    assert all(not r.skipped for r in again[1:]) and all(r.ok for r in again[1:])
+    assert all((out / f"w{i}.npy").exists() for i in range(3))
+    assert all(r.skipped for r in convert([src], out, resume=True)[1:])
+    assert not any(r.skipped for r in convert([src], out, resume=True, keep_proportions=True)[1:])
+
+
 def test_manifest_survives_a_cut_line(tmp_path):
     src, out = _corpus(tmp_path, 2), tmp_path / "out"
     convert([src], out)

@@ -195,16 +195,20 @@ def _walk(root: Path) -> list[Path]:
 
 
 def check_out_dir(out_dir) -> Path:
-    """The output folder, created if missing; ConfigError when it is a file or cannot be written."""
+    """The output folder; ConfigError when it is a file or cannot be written or created. A missing
+    folder is not created here but by the first output written into it (a run whose every file
+    failed left an empty folder behind)."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{out}: output must be a folder, but it is a file")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ConfigError(f"{out}: cannot create the output folder ({e.strerror or e})") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise ConfigError(f"{out}: output folder is not writable")
+    base = out
+    while not base.exists() and base != base.parent:
+        base = base.parent
+    if base != out and not base.is_dir():
+        raise ConfigError(f"{out}: cannot create the output folder ({base} is a file)")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise ConfigError(f"{out}: output folder is not writable" if base == out else
+                          f"{out}: cannot create the output folder ({base} is not writable)")
     return out
 
 

@@ -165,6 +165,9 @@ def evaluate(
             check_windowing(window, hop if hop is not None else min(HOP_S, window))
     with user_errors():
         from m2t.models.evaluation import evaluate as run
+        if localization:                     # before the caption evaluation, not after it
+            from m2t.models.compose import composed_ids
+            composed_ids(dataset, split)
         with progress_bar(TextColumn("captioning"), BarColumn(), TextColumn("{task.completed}/{task.total}")) as bar:
             task = bar.add_task("eval", total=1)
             rep = run(model, dataset, split=split, beam=beam, protocol=protocol, legacy_eos=legacy_eos,

@@ -46,7 +46,7 @@ from m2t.converters.canonical import facing_angle, facing_angles
 from m2t.converters.fileio import write_text_atomic
 from m2t.converters.skeletons import PART_NAMES, get_skeleton
 
-from .data import MIRROR_WORDS, DatasetError, load_samples, read_split, skeleton_of
+from .data import MIRROR_WORDS, DatasetError, load_samples, read_split, resolve_dataset, skeleton_of
 from .supervision import caption_targets, tag
 from .vocab import tokenize
 
@@ -375,3 +375,13 @@ def read_segments(root, sid: str) -> dict | None:
     """The segments document of a composed sequence, or None for a clip without one."""
     f = Path(root) / "segments" / f"{sid}.json"
     return json.loads(f.read_text()) if f.is_file() else None
+
+
+def composed_ids(dataset, split: str) -> tuple[Path, list[str]]:
+    """(dataset root, ids of `split` that are composed sequences); DatasetError when there are none."""
+    root, _ = resolve_dataset(str(dataset))
+    ids = [i for i in read_split(root, split) if (root / "segments" / f"{i}.json").is_file()]
+    if not ids:
+        raise DatasetError(f"{root}: split {split!r} has no composed sequences (segments/<id>.json); "
+                           f"make them with `m2t dataset compose`")
+    return root, ids

@@ -41,7 +41,7 @@ import numpy as np
 from m2t.converters.skeletons import PART_NAMES, get_skeleton
 
 from . import data as D
-from .compose import read_segments
+from .compose import composed_ids, read_segments
 from .results import DENSE_AFTER_S, HOP_S, clipped_span, feature_time
 from .supervision import caption_targets, stem, tag, tagger_mode, word_group
 
@@ -329,11 +329,7 @@ def evaluate_localization(bundle, dataset, split: str = "test", beam: int = 1, b
     windows (`_evaluate_dense`; sequences up to `dense_after_s`, default `results.DENSE_AFTER_S`,
     get one caption as there; without `window_s`, `dense_after_s` has no effect) instead of the action words of one caption of the whole sequence."""
     from .decoding import decode_samples
-    root, _ = D.resolve_dataset(str(dataset))
-    ids = [i for i in D.read_split(root, split) if (root / "segments" / f"{i}.json").is_file()]
-    if not ids:
-        raise D.DatasetError(f"{root}: split {split!r} has no composed sequences (segments/<id>.json); "
-                             f"make them with `m2t dataset compose`")
+    root, ids = composed_ids(dataset, split)
     samples, _ = D.load_samples(root, ids)
     skel = bundle.cfg.skeleton
     ds = bundle.downsample

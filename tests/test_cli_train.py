@@ -34,6 +34,9 @@ def test_train_and_evaluate_synthetic(tmp_path):
     assert len(lines) == metrics["n_motions"] == 6
     r = run("evaluate", tmp_path / "m", "--dataset", root, "--protocol", "tm2t")
     assert r.exit_code == 0 and "protocol tm2t" in r.stdout
+    r = run("evaluate", tmp_path / "m", "--dataset", root, "--localization", "-o", tmp_path / "loc")
+    assert r.exit_code == 2 and "has no composed sequences" in r.stderr   # said before the caption evaluation
+    assert not (tmp_path / "loc").exists()
 
 
 def test_resume_from_cli(tmp_path):

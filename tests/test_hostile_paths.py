@@ -113,6 +113,15 @@ def test_single_file_error_is_one_line(tmp_path):
     assert one_error(["convert", p, "-o", tmp_path / "o"]).startswith(f"Error: {p}")
 
 
+@pytest.mark.parametrize("command", ["convert", "caption"])
+def test_a_failed_run_leaves_no_empty_output_folder(tmp_path, command):
+    """Nothing written means no folder either (an empty -o folder was left by a file that failed)."""
+    p = bvh(tmp_path, lambda s: s[: len(s) // 2])
+    out = tmp_path / "new" / "o"
+    assert runner.invoke(app, [command, str(p), "-o", str(out)]).exit_code == 2
+    assert not (tmp_path / "new").exists()
+
+
 def mixed_folder(tmp_path) -> tuple[Path, list[Path], list[str]]:
     """Four good files (one per format) and five hostile ones."""
     lab = tmp_path / "lab"

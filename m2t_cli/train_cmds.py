@@ -99,7 +99,9 @@ def train(
                          log=log_line, max_steps=max_steps, init_from=init_from,
                          export_onnx=onnx, overwrite=overwrite)
     if os.environ.get("RANK", "0") == "0":       # under torchrun only the first process reports
-        typer.echo(f"best val BLEU-4 {result.best_val_bleu4:.4f} at epoch {result.best_epoch}; model in {result.out_dir}")
+        score = (f"best val BLEU-4 {result.best_val_bleu4:.4f}" if result.best_val_bleu4 >= 0
+                 else "no validation motions: kept the last")
+        typer.echo(f"{score} at epoch {result.best_epoch}; model in {result.out_dir}")
 
 
 def export(

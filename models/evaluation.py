@@ -50,12 +50,13 @@ def evaluate(model_dir, dataset: str, split: str = "test", beam: int = 1, protoc
     samples, _ = D.load_samples(root, D.read_split(root, split))
     train_cfg = bundle.meta.get("train", {})
     lo, hi = train_cfg.get("min_frames", 0), train_cfg.get("max_frames", 10 ** 9)
+    expected_j = 22 if bundle.cfg.skeleton == "t2m" else 21
+    if samples and samples[0].joints.shape[1] != expected_j:     # before the length filter: its frames are the model's
+        raise D.DatasetError(f"{root}: motions have {samples[0].joints.shape[1]} joints, the model expects {expected_j} "
+                             f"({bundle.cfg.skeleton})")
     kept = [s for s in samples if lo <= s.joints.shape[0] <= hi]
     if not kept:
         raise D.DatasetError(f"{root}: no motions with captions in split {split!r} (within {lo}-{hi} frames)")
-    expected_j = 22 if bundle.cfg.skeleton == "t2m" else 21
-    if kept[0].joints.shape[1] != expected_j:
-        raise D.DatasetError(f"{root}: motions have {kept[0].joints.shape[1]} joints, the model expects {expected_j}")
     preds = [bundle.vocab.decode(d.ids)
              for _, decs, _ in decode_samples(bundle, kept, beam, batch_size, max_len, progress) for d in decs]
     refs = [[c.tokens for c in s.captions] for s in kept]

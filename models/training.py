@@ -13,6 +13,7 @@ import math
 import random
 import re
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,7 +94,11 @@ def prepare_data(root: Path, tcfg: TrainConfig, vocab: Vocab | None = None, norm
     counts = {"train_motions": len(train), "train_captions": len(items), "val_motions": len(val),
               "skipped_ids": skip_t + skip_v, "filtered_by_length": n_filtered}
     log(f"data: {len(train)} train motions, {len(items)} captions, {len(val)} val motions, vocabulary {len(vocab)}, "
-        f"{len(set(classes.values()))} synonym classes of action words")
+        f"{len(set(classes.values()))} synonym classes of action words"
+        + (f"; {n_filtered} train motions outside {tcfg.min_frames}-{tcfg.max_frames} frames left out "
+           "(--min-frames/--max-frames)" if n_filtered else ""))
+    if not val:
+        warnings.warn(f"{root}: no usable motions in split {tcfg.val_split!r}: no validation, the last epoch is kept")
     return Prepared(items, val, vocab, norm, skeleton, D.fingerprint(train), counts, classes)
 
 

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -34,6 +36,17 @@ def test_train_and_evaluate_synthetic(tmp_path):
     assert len(lines) == metrics["n_motions"] == 6
     r = run("evaluate", tmp_path / "m", "--dataset", root, "--protocol", "tm2t")
     assert r.exit_code == 0 and "protocol tm2t" in r.stdout
+    kit = tmp_path / "kit"                                                # 21 joints, 10 frames each
+    (kit / "new_joints").mkdir(parents=True)
+    for i in range(2):
+        np.save(kit / "new_joints" / f"k{i}.npy", np.zeros((10, 21, 3), np.float32))
+        shutil.copy(sorted((root / "texts").glob("*.txt"))[i], kit / f"k{i}.txt")
+    (kit / "texts").mkdir()
+    for i in range(2):
+        (kit / f"k{i}.txt").rename(kit / "texts" / f"k{i}.txt")
+    (kit / "test.txt").write_text("k0\nk1\n")
+    r = run("evaluate", tmp_path / "m", "--dataset", kit)
+    assert r.exit_code == 2 and "motions have 21 joints, the model expects 22 (t2m)" in r.stderr, r.output
     r = run("evaluate", tmp_path / "m", "--dataset", root, "--localization", "-o", tmp_path / "loc")
     assert r.exit_code == 2 and "has no composed sequences" in r.stderr   # said before the caption evaluation
     assert not (tmp_path / "loc").exists()
@@ -110,3 +123,15 @@ def test_resume_on_another_dataset_says_so(tmp_path):
     assert run("train", "--dataset", a, *base, "--epochs", "1").exit_code == 0
     r = run("train", "--dataset", b, *base, "--epochs", "2", "--resume")
     assert r.exit_code == 2 and "--resume with a different dataset" in r.stderr, r.output
+
+
+def test_train_says_what_it_left_out(tmp_path):
+    """Motions outside --min-frames/--max-frames were dropped without a word; an empty val split
+    printed 'best val BLEU-4 -1.0000'."""
+    root = write_dataset(tmp_path / "d", per_class=3, seed=4)
+    (root / "val.txt").write_text("")
+    r = run("train", "--dataset", root, "--preset", "tiny", "--epochs", "1", "--batch-size", "8", "--min-freq", "1",
+            "--max-frames", "60", "-o", tmp_path / "m")
+    assert r.exit_code == 0, r.output
+    assert "outside 40-60 frames left out" in r.stderr and "no usable motions in split 'val'" in r.stderr
+    assert "no validation motions: kept the last at epoch 0" in r.stdout

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import limits
+from .body import warn
 from .errors import ConfigError
 from .motion import Motion
 
@@ -57,7 +58,11 @@ def trim(m: Motion, start: float | None = None, end: float | None = None) -> Mot
     b = min(m.n_frames, int(np.floor((e - t0) * m.fps + 1e-3)) + 1)
     if b - a < 2:
         raise ConfigError(f"{m.source}: {given} leaves fewer than 2 frames")
-    return _cut(m, a, b, {"trimmed_s": [round(t0 + a / m.fps, 4), round(t0 + (b - 1) / m.fps, 4)]})
+    out = _cut(m, a, b, {"trimmed_s": [round(t0 + a / m.fps, 4), round(t0 + (b - 1) / m.fps, 4)]})
+    if end is not None and end > t_last + 0.5 / m.fps:        # said, not silently clamped
+        warn(out.meta, f"{m.source}: --end {end:g} is past the end of the motion ({t_last:.3f} s); "
+                       f"kept {out.meta['trimmed_s'][0]:.3f}-{out.meta['trimmed_s'][1]:.3f} s")
+    return out
 
 
 def _cut(m: Motion, a: int, b: int, info: dict) -> Motion:

@@ -161,6 +161,10 @@ def evaluate(
     """
     if beam < 1:
         raise fail(f"--beam must be >= 1, got {beam}")
+    if not localization and (window is not None or hop is not None):
+        typer.echo("Warning: --window and --hop are used only with --localization; ignored", err=True)
+    elif hop is not None and window is None:
+        typer.echo("Warning: --hop is used only with --window; ignored", err=True)
     if window is not None:
         from m2t.models.results import HOP_S, check_windowing
         with user_errors():

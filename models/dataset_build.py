@@ -120,6 +120,8 @@ def manifest_entries(path: Path) -> list[Entry]:
     try:
         with open(path, newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: manifest not found") from None
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise DatasetError(f"{path}: cannot read the manifest ({e.__class__.__name__}: {e})") from None
     if not rows or "file" not in rows[0] or not ({"caption", "label"} & set(rows[0])):
@@ -148,7 +150,14 @@ def preset_entries(preset: str, root: Path) -> list[Entry]:
 
 # ------------------------------------------------------------------------------------ captions
 def load_templates(path=None) -> dict:
-    return json.loads(Path(path or TEMPLATES).read_text())
+    if path is None:
+        return json.loads(TEMPLATES.read_text())
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: --templates file not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DatasetError(f"{path}: --templates is not a readable JSON file ({e.__class__.__name__}: {e})") from None
 
 
 def label_captions(entry: Entry, templates: dict, rng: np.random.Generator, n: int = 3) -> list[str]:

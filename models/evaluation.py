@@ -44,6 +44,8 @@ def evaluate(model_dir, dataset: str, split: str = "test", beam: int = 1, protoc
              progress=None) -> EvalReport:
     if protocol not in PROTOCOLS:
         raise D.DatasetError(f"unknown --protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+    if bertscore_model is not None and not Path(bertscore_model).is_dir():     # a typo: said before any work
+        raise D.DatasetError(f"{bertscore_model}: --bertscore-model folder not found")
     dev = pick_device(device)
     bundle = load_bundle(model_dir, dev)
     root, _ = D.resolve_dataset(dataset)

@@ -68,6 +68,8 @@ def test_resume_from_cli(tmp_path):
     (["evaluate", "/no/model", "--dataset", "hml3d"], "/no/model: model directory not found"),
     (["train", "--dataset", "x", "--device", "tpu"], "--device 'tpu' is not one of"),
     (["evaluate", "m", "--dataset", "x", "--beam", "0"], "--beam must be >= 1"),
+    (["evaluate", "m", "--dataset", "x", "--bertscore-model", "/no/bert"], "/no/bert: --bertscore-model folder not found"),
+    (["dataset", "build", "--manifest", "/no/m.csv", "-o", "d"], "/no/m.csv: manifest not found"),
     (["train", "--dataset", "x", "--epochs", "0"], "--epochs must be >= 1, got 0"),
     (["train", "--dataset", "x", "--batch-size", "0"], "--batch-size must be >= 1, got 0"),
     (["train", "--dataset", "x", "--lr", "-1"], "--lr must be > 0, got -1.0"),

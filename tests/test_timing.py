@@ -46,6 +46,9 @@ def test_start_end_in_source_seconds(tmp_path):
         load_motion(tmp_path / "w.bvh", start="soon")
     r = runner.invoke(app, ["convert", str(tmp_path / "w.bvh"), "-o", str(tmp_path / "o"), "--start", "3", "--end", "1"])
     assert r.exit_code == 2 and "end must come after the start" in r.output
+    with pytest.warns(UserWarning, match=r"--end 9 is past the end of the motion \(3.967 s\); kept 3.000-3.967 s"):
+        m = load_motion(tmp_path / "w.bvh", start=3.0, end=9.0)              # said, not silently clamped
+    assert m.meta["warnings"] and m.meta["trimmed_s"] == [3.0, 3.9667]
 
 
 def _with_bind_pose(src, dest, lead=3):

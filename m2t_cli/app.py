@@ -86,7 +86,7 @@ def convert(
         check_load_options(skeleton, units, up)
     if joint_map and marker_map:
         raise fail("give --joint-map or --marker-map, not both")
-    with user_errors():
+    with user_errors("The same command with --resume skips the files already converted."):
         with warnings.catch_warnings():          # converters.convert repeats them
             warnings.simplefilter("ignore")
             n_files = len(converters.api.collect_inputs(inputs, recursive))

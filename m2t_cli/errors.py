@@ -21,8 +21,9 @@ def fail(message: str) -> typer.Exit:
 
 
 @contextmanager
-def user_errors():
+def user_errors(on_interrupt: str | None = None):
     """Map M2TError to `Error: <message>` + exit 2; show library warnings as one line each.
+    `on_interrupt`: what Ctrl-C adds to "Interrupted." (e.g. how to continue).
 
     Any other exception is a bug, but a user still gets one line, not a traceback
     (set M2T_DEBUG=1 to see the traceback)."""
@@ -42,7 +43,7 @@ def user_errors():
             raise
         raise fail(file_error("m2t", e)) from None
     except KeyboardInterrupt:
-        typer.echo("Interrupted.", err=True)
+        typer.echo("Interrupted." + (f" {on_interrupt}" if on_interrupt else ""), err=True)
         sys.exit(130)
     finally:
         warnings.showwarning = old

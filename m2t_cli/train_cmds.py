@@ -72,7 +72,7 @@ def train(
                                  (output_layer, ("mix", "single"), "--output-layer")):
         if value not in allowed:
             raise fail(f"{flag} {value!r} is not one of: {', '.join(a for a in allowed if a)}")
-    with user_errors():
+    with user_errors("The same command with --resume continues after the last finished epoch."):
         from m2t.models.config import TRAIN_PRESETS, TrainConfig, model_preset
         from m2t.models.training import train as run
         name = preset or (dataset if dataset in ("kit", "hml3d") else "hml3d")

@@ -9,8 +9,7 @@ Rules per caption token, in priority order (reference-notes §4.1, official `cat
    here they are supervised). Irregular forms the stemmer misses (threw, stood, bent, caught...)
    are mapped to their base through `irregular_verbs.txt` first.
    m2t extension (`extended_words=True`, default): `extra_*_words.txt` (raise, clap, sit, lean,
-   circular, ...) after the paper words; gaits (walk, run, jog, ...: `extra_locomotion_words.txt`)
-   -> root + both legs, the path and the legs; the body-part ones only for tokens not tagged
+   circular, ...) after the paper words; the body-part ones only for tokens not tagged
    NOUN/PROPN ("a point", "takes two steps" stay unsupervised).
 3. POS VERB/ADV (UPOS, or PTB VB*/RB*) and not a connection word -> β=1, α unsupervised
 4. connection word (`connection.txt`) or subject (`subjects.txt`) -> β=0, α unsupervised
@@ -46,8 +45,7 @@ N_PARTS = len(PART_NAMES)
 _COL = {name: PART_NAMES.index(name) for name in PART_NAMES}
 GROUP_COLUMNS = {"root": (_COL["root"],), "torso": (_COL["torso"],),
                  "arms": (_COL["left_arm"], _COL["right_arm"]),
-                 "legs": (_COL["left_leg"], _COL["right_leg"]),
-                 "locomotion": (_COL["root"], _COL["left_leg"], _COL["right_leg"])}
+                 "legs": (_COL["left_leg"], _COL["right_leg"])}
 _SIDE_COLUMN = {("arm", "left"): _COL["left_arm"], ("arm", "right"): _COL["right_arm"],
                 ("leg", "left"): _COL["left_leg"], ("leg", "right"): _COL["right_leg"]}
 _GROUP_LIMB = {"arms": "arm", "legs": "leg"}
@@ -119,8 +117,7 @@ def _load(directory: str | None, env: str | None) -> Lexicon:
     paper = tuple((g, stems(f)) for g, f in (("root", "trajectory"), ("arms", "arms"),
                                               ("legs", "legs"), ("torso", "torso")))
     extra = tuple((g, stems(f"extra_{f}_words")) for g, f in (("root", "trajectory"), ("arms", "arm"),
-                                                              ("legs", "leg"), ("locomotion", "locomotion"),
-                                                              ("torso", "torso")))
+                                                              ("legs", "leg"), ("torso", "torso")))
     irregular = {r[0]: r[1] for r in read_wordlist("irregular_verbs", directory) if len(r) >= 2}
     verb_forms: dict[str, str] = {}
     bases = words("motion_verbs")
@@ -154,8 +151,7 @@ def is_noun(tag: str) -> bool:
 
 def word_group(token: str, pos: str | None = None, extended_words: bool = True,
                lexicon: Lexicon | None = None) -> str | None:
-    """'root' | 'arms' | 'legs' | 'locomotion' (root + legs) | 'torso' for a dictionary word
-    (rules 1-2), else None."""
+    """'root' | 'arms' | 'legs' | 'torso' for a dictionary word (rules 1-2), else None."""
     lex = lexicon or load_lexicon()
     t = token.lower()
     keys = {stem(t), stem(lex.irregular.get(t, t))}

@@ -1,7 +1,6 @@
 """Attended-part accuracy of `m2t evaluate --localization` predictions against truth recomputed
 with the current word lists (a composed dataset stores each action's parts as the word lists
-gave them when it was composed; gaits point at the legs and the root since December 2026:
-`extra_locomotion_words.txt`).
+gave them when it was composed; locomotion verbs point at the legs since December 2026).
 
     python scripts/part_rescore.py DSC val EVAL_DIR [EVAL_DIR ...]
 

@@ -73,7 +73,7 @@ def test_caption_composition_spans_and_subjects():
     t = tokenize("a person raises both hands")
     assert action_truth(t, tag(t)) == (["left_arm", "right_arm"], "both")
     t = tokenize("a person walks forward")
-    assert action_truth(t, tag(t)) == (["root", "left_leg", "right_leg"], None)   # the verb first: a gait, legs + path
+    assert action_truth(t, tag(t)) == (["left_leg", "right_leg"], None)      # the verb first: a walk is the legs
 
 
 def test_compose_boundaries_layout_and_split_hygiene(source, tmp_path):

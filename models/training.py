@@ -245,6 +245,8 @@ def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, 
         prep.counts["init_from"] = str(init_from)
         if not prep.synonyms:                # no single-action clips to fit on: keep the classes it had
             prep.synonyms = dict(init.meta.get("synonyms") or {})
+            if prep.synonyms and rank == 0:
+                log(f"kept the {len(set(prep.synonyms.values()))} synonym classes of {init_from}")
     trained = [p for n, p in model.named_parameters() if tcfg.train_only is None or re.search(tcfg.train_only, n)]
     if not trained:
         raise ConfigError(f"--train-only {tcfg.train_only!r} matches no parameter of the model")

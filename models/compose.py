@@ -46,7 +46,8 @@ from m2t.converters.canonical import facing_angle, facing_angles
 from m2t.converters.fileio import write_text_atomic
 from m2t.converters.skeletons import PART_NAMES, get_skeleton
 
-from .data import MIRROR_WORDS, DatasetError, load_samples, read_split, resolve_dataset, skeleton_of
+from .data import (MIRROR_WORDS, DatasetError, load_samples, prune_samples, read_split, resolve_dataset,
+                   skeleton_of)
 from .supervision import caption_targets, tag
 from .vocab import tokenize
 
@@ -309,6 +310,7 @@ def compose_dataset(source, out_dir, sequences: dict | int = 500, seed: int = 0,
     if isinstance(sequences, int):
         sequences = {"train": sequences, "val": max(1, sequences // 10), "test": max(1, sequences // 10)}
     labels = _labels(src)
+    recompose = (out / "compose.json").is_file()      # an earlier compose's samples go (prune_samples)
     for d in ("new_joints", "texts", "segments"):
         (out / d).mkdir(parents=True, exist_ok=True)
     ids, counts, skel, total = {}, {}, None, sum(sequences.get(s, 0) for s in SPLITS)
@@ -349,6 +351,8 @@ def compose_dataset(source, out_dir, sequences: dict | int = 500, seed: int = 0,
                          "crops": n_crops}
     for split in SPLITS:
         write_text_atomic(out / f"{split}.txt", "".join(i + "\n" for i in ids.get(split, [])))
+    if recompose:
+        prune_samples(out, [i for lst in ids.values() for i in lst])
     info = {"source": str(src), "seed": seed, "actions": [min_actions, max_actions], "blend_s": blend_s,
             "captions_per_sequence": captions_per_sequence, "clip_frames": [min_clip_frames, max_clip_frames],
             "with_singles": with_singles, "crops": crops, "skeleton": skel.name if skel else None, "counts": counts}

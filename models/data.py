@@ -219,3 +219,18 @@ def action_targets(frames: list, beta: np.ndarray, downsample: int, n_feature_fr
         hi = np.clip((fr[1] - 1 - off) / downsample, 0, n_feature_frames - 1)
         seg[i] = (lo, max(lo, hi))
     return seg
+
+
+def prune_samples(root, keep) -> int:
+    """Delete the samples of a dataset folder that are not in `keep` (ids): `new_joints/<id>.npy`,
+    `texts/<id>.txt`, `segments/<id>.json|txt`. `m2t dataset build` / `compose` call it when they
+    write into a folder an earlier build or compose wrote, so it holds only what this run wrote.
+    Returns the number of files deleted."""
+    root, keep, n = Path(root), set(keep), 0
+    for sub, exts in (("new_joints", (".npy",)), ("texts", (".txt",)), ("segments", (".json", ".txt"))):
+        d = root / sub
+        for f in d.iterdir() if d.is_dir() else []:
+            if f.suffix in exts and f.stem not in keep and f.is_file():
+                f.unlink()
+                n += 1
+    return n

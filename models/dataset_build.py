@@ -25,7 +25,7 @@ from m2t.converters.errors import file_error
 from m2t.converters.fileio import atomic_path, write_text_atomic
 from m2t.converters.skeletons import get_skeleton
 
-from .data import MIRROR_WORDS, Sample, mirror_sample
+from .data import MIRROR_WORDS, Sample, mirror_sample, prune_samples
 from .errors import DatasetError
 from .supervision import tag
 from .vocab import tokenize
@@ -258,6 +258,7 @@ def build_dataset(out_dir, preset: str | None = None, data_root=None, manifest=N
     tpl = load_templates(templates)
     skel = get_skeleton(skeleton)
     out = Path(out_dir)
+    rebuild = (out / "build.json").is_file()          # an earlier build's samples go (prune_samples)
     (out / "new_joints").mkdir(parents=True, exist_ok=True)
     (out / "texts").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -289,6 +290,8 @@ def build_dataset(out_dir, preset: str | None = None, data_root=None, manifest=N
         ids[split[e.id]] += [e.id] + (["M" + e.id] if mirror else [])
     for s, lst in ids.items():
         write_text_atomic(out / f"{s}.txt", "".join(i + "\n" for i in lst))
+    if rebuild:
+        prune_samples(out, [i for lst in ids.values() for i in lst])
     rows = ["id,file,label,style,split\n"] + [f"{e.id},{e.path},{e.label},{e.style or ''},{split[e.id]}\n" for e in done]
     write_text_atomic(out / "manifest.csv", "".join(rows))
     counts = {"motions": len(done), "mirrored": len(done) if mirror else 0, "failed": len(failures),

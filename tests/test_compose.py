@@ -117,6 +117,14 @@ def test_compose_is_deterministic_by_seed(source, tmp_path):
     assert _digest(a) == _digest(b) and _digest(a) != _digest(c)
 
 
+def test_a_recompose_holds_only_what_it_wrote(source, tmp_path):
+    compose_dataset(source, tmp_path / "c", {"train": 4, "val": 2, "test": 2}, seed=1)
+    compose_dataset(source, tmp_path / "c", {"train": 2, "val": 1, "test": 1}, seed=1)
+    ids = {i for s in ("train", "val", "test") for i in read_split(tmp_path / "c", s)}
+    for sub in ("new_joints", "texts", "segments"):
+        assert {p.stem for p in (tmp_path / "c" / sub).iterdir()} == ids, sub
+
+
 def test_compose_with_singles_and_cli(source, tmp_path):
     r = runner.invoke(app, ["dataset", "compose", str(source), "-o", str(tmp_path / "m"), "--train", "3", "--val", "1",
                             "--test", "1", "--with-singles", "--max-actions", "3"])

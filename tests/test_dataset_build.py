@@ -107,3 +107,17 @@ def test_build_refuses_what_would_be_lost_before_writing(tmp_path, monkeypatch):
         r = runner.invoke(app, ["dataset", "build", *args, "-o", str(tmp_path / "p")])
         assert r.exit_code == 2 and fragment in r.stderr and r.stderr.count("\n") == 1, r.output
         assert not (tmp_path / "p").exists()
+
+
+def test_a_rebuild_holds_only_what_it_wrote(tmp_path):
+    """Building again into the same folder kept the earlier build's samples (unlisted, but there)."""
+    lab = tmp_path / "lab"
+    for i in range(3):
+        write_walk_bvh(lab / f"w{i}.bvh", seconds=1.0)
+    (lab / "all.csv").write_text("file,caption\n" + "".join(f"w{i}.bvh,a person walks\n" for i in range(3)))
+    (lab / "one.csv").write_text("file,caption\nw0.bvh,a person walks\n")
+    out = tmp_path / "ds"
+    for name in ("all.csv", "one.csv"):
+        assert runner.invoke(app, ["dataset", "build", "--manifest", str(lab / name), "-o", str(out)]).exit_code == 0
+    assert sorted(p.stem for p in (out / "new_joints").iterdir()) == ["Muser_w0", "user_w0"]
+    assert sorted(p.stem for p in (out / "texts").iterdir()) == ["Muser_w0", "user_w0"]

@@ -16,6 +16,7 @@ The KIT body is derived from it (``canonical_rest`` through ``KIT_FROM_T2M``).
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
 from functools import lru_cache
 
 import numpy as np
@@ -121,6 +122,16 @@ def stature_warning(stature: float, source: str, units: str | None, units_from: 
 class MotionWarning(UserWarning):
     """A warning that is also recorded in the Motion's ``meta["warnings"]`` (so a caller that
     reports those, e.g. the caption JSON, may filter this category to avoid saying it twice)."""
+
+
+@contextmanager
+def recorded_warnings_only():
+    """Inside, MotionWarnings are only recorded in `meta["warnings"]`, not emitted: for callers
+    that report a Motion's warnings themselves (caption and view results carry them; emitting
+    them too printed each twice)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MotionWarning)
+        yield
 
 
 def warn(meta: dict, message: str) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from m2t.converters.api import load_motion
+from m2t.converters.body import recorded_warnings_only
 from m2t.converters.batch import check_jobs
 from m2t.converters.errors import M2TError, file_error, plain_warnings
 
@@ -48,7 +49,8 @@ def _load_one(task):
     runs in a worker process when jobs > 1."""
     path, prep, load_options = task
     try:
-        m = load_motion(path, skeleton=prep.cfg.skeleton, **load_options)
+        with recorded_warnings_only():                # the result carries them (_check_clip)
+            m = load_motion(path, skeleton=prep.cfg.skeleton, **load_options)
         warns = _check_clip(m, prep)
         pm = _part_mask(m, prep, warns)
         off = float(getattr(m, "time_offset_s", 0.0) or 0.0)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from m2t.converters.api import check_out_dir, check_unique_stems, collect_inputs, load_motion
+from m2t.converters.body import recorded_warnings_only
 from m2t.converters.errors import ConfigError, M2TError
 
 from .results import CaptionResult, check_options
@@ -67,7 +68,8 @@ def caption_clip(path, bundle, beam: int = 1, onset_rule: str = "fwhm", device: 
                  **load_options):
     """Read a motion file onto the model's skeleton and caption it: (canonical Motion, CaptionResult)."""
     from .captioning import caption_motion
-    m = load_motion(path, skeleton=bundle.cfg.skeleton, **load_options)
+    with recorded_warnings_only():                    # the result carries them
+        m = load_motion(path, skeleton=bundle.cfg.skeleton, **load_options)
     r = caption_motion(m, bundle, beam=beam, device=device, onset_rule=onset_rule)
     r.source = str(path)
     return m, r

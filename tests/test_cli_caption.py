@@ -284,3 +284,15 @@ def test_a_clip_too_short_to_caption_is_refused(walk):
     assert len(r.stderr.strip().splitlines()) == 1 and "too short to caption" in r.stderr and "the part" in r.stderr
     ok = invoke("caption", walk, "--start", f"{end - need_s - 0.1:.2f}")
     assert ok.exit_code == 0, ok.output
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_converter_warnings_print_once(walk, tmp_path, jobs):
+    """The result carries the converter's warnings; emitting them as well printed each twice."""
+    import shutil
+    for name in ("a.bvh", "b.bvh"):
+        shutil.copy(walk, tmp_path / name)
+    r = invoke("caption", tmp_path, "--end", "9", "--jobs", jobs, "-o", tmp_path / "o")
+    assert r.exit_code == 0, r.output
+    for name in ("a.bvh", "b.bvh"):
+        assert r.stderr.count(f"{name}: --end 9 is past the end of the motion") == 1, r.stderr

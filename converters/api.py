@@ -203,6 +203,8 @@ def check_out_dir(out_dir) -> Path:
         raise ConfigError(f"{out}: output must be a folder, but it is a file")
     base = out
     while not base.exists() and base != base.parent:
+        if base.is_symlink():
+            raise ConfigError(f"{out}: cannot create the output folder ({base} is a link to nothing)")
         base = base.parent
     if base != out and not base.is_dir():
         raise ConfigError(f"{out}: cannot create the output folder ({base} is a file)")

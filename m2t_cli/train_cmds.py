@@ -99,9 +99,9 @@ def train(
                          log=log_line, max_steps=max_steps, init_from=init_from,
                          export_onnx=onnx, overwrite=overwrite)
     if os.environ.get("RANK", "0") == "0":       # under torchrun only the first process reports
-        score = (f"best val BLEU-4 {result.best_val_bleu4:.4f}" if result.best_val_bleu4 >= 0
-                 else "no validation motions: kept the last")
-        typer.echo(f"{score} at epoch {result.best_epoch}; model in {result.out_dir}")
+        score = (f"best val BLEU-4 {result.best_val_bleu4:.4f} at epoch {result.best_epoch}" if result.best_val_bleu4 >= 0
+                 else f"no validation motions: kept the last epoch ({result.best_epoch})")
+        typer.echo(f"{score}; model in {result.out_dir}")
 
 
 def export(
@@ -161,11 +161,13 @@ def evaluate(
     """
     if beam < 1:
         raise fail(f"--beam must be >= 1, got {beam}")
-    if not localization and (window is not None or hop is not None):
-        typer.echo("Warning: --window and --hop are used only with --localization; ignored", err=True)
+    given = " and ".join(f for f, v in (("--window", window), ("--hop", hop)) if v is not None)
+    if not localization and given:
+        typer.echo(f"Warning: {given} {'is' if ' and ' not in given else 'are'} used only with --localization; ignored",
+                   err=True)
     elif hop is not None and window is None:
         typer.echo("Warning: --hop is used only with --window; ignored", err=True)
-    if window is not None:
+    if window is not None and localization:
         from m2t.models.results import HOP_S, check_windowing
         with user_errors():
             check_windowing(window, hop if hop is not None else min(HOP_S, window))
@@ -174,6 +176,9 @@ def evaluate(
         if localization:                     # before the caption evaluation, not after it
             from m2t.models.compose import composed_ids
             composed_ids(dataset, split)
+        if plots:
+            from m2t.converters.api import check_out_dir
+            check_out_dir(plots)
         with progress_bar(TextColumn("captioning"), BarColumn(), TextColumn("{task.completed}/{task.total}")) as bar:
             task = bar.add_task("eval", total=1)
             rep = run(model, dataset, split=split, beam=beam, protocol=protocol, legacy_eos=legacy_eos,

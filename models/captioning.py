@@ -150,7 +150,7 @@ def _check_clip(m: Motion, bundle: Bundle) -> list[str]:
         t0 = float(getattr(m, "time_offset_s", 0.0) or 0.0)
         what = f"{m.n_frames} frame(s) ({m.n_frames / m.fps:.2f} s at {m.fps:g} fps)"
         if t0 > 0:
-            what = f"the part {t0:.2f}-{t0 + m.n_frames / m.fps:.2f} s ({m.n_frames} frame(s) at {m.fps:g} fps)"
+            what = f"the part {t0:.2f}-{t0 + (m.n_frames - 1) / m.fps:.2f} s ({m.n_frames} frame(s) at {m.fps:g} fps)"
         raise MotionFileError(f"{src}: {what} is too "
                               f"short to caption (need at least {need} frames, {need / m.fps:.2f} s: {why})")
     want = get_skeleton(bundle.cfg.skeleton).fps

@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from m2t.converters.api import check_out_dir
 from m2t.converters.canonical import facing_angle, facing_angles
 from m2t.converters.fileio import write_text_atomic
 from m2t.converters.skeletons import PART_NAMES, get_skeleton
@@ -294,6 +295,7 @@ def check_options(source, out_dir, min_actions: int = 2, max_actions: int = 4, b
         raise DatasetError(f"{source}: not a HumanML3D-format dataset (no new_joints/ folder)")
     if Path(source).resolve() == Path(out_dir).resolve():
         raise DatasetError(f"{out_dir}: the output folder must differ from the source dataset")
+    check_out_dir(out_dir)
 
 
 def compose_dataset(source, out_dir, sequences: dict | int = 500, seed: int = 0, min_actions: int = 2,

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from m2t import converters
+from m2t.converters.api import check_out_dir
 from m2t.converters.errors import file_error
 from m2t.converters.fileio import atomic_path, write_text_atomic
 from m2t.converters.skeletons import get_skeleton
@@ -236,7 +237,8 @@ def check_entries(entries: list[Entry], manifest=None) -> None:
     for e in entries:
         if e.id in seen:
             a = seen[e.id].path
-            why = "the same file twice" if a == e.path else "one name in two folders"
+            why = ("the same file twice" if a == e.path else "one name in two folders" if a.name == e.path.name
+                   else "names that give the same id")
             raise DatasetError(f"{where}{a} and {e.path} would both be sample {e.id!r} ({why}); rename one or "
                                "give each file once")
         seen[e.id] = e
@@ -256,6 +258,7 @@ def build_dataset(out_dir, preset: str | None = None, data_root=None, manifest=N
     entries = _preset_entries_checked(preset, Path(data_root)) if preset else manifest_entries(Path(manifest))
     check_entries(entries, manifest)
     tpl = load_templates(templates)
+    check_out_dir(out_dir)
     skel = get_skeleton(skeleton)
     out = Path(out_dir)
     rebuild = (out / "build.json").is_file()          # an earlier build's samples go (prune_samples)

@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from m2t.converters.api import check_out_dir
+
 from . import data as D
 from .checkpoint import load_bundle
 from .decoding import decode_samples
@@ -46,6 +48,8 @@ def evaluate(model_dir, dataset: str, split: str = "test", beam: int = 1, protoc
         raise D.DatasetError(f"unknown --protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     if bertscore_model is not None and not Path(bertscore_model).is_dir():     # a typo: said before any work
         raise D.DatasetError(f"{bertscore_model}: --bertscore-model folder not found")
+    if out_dir is not None:
+        check_out_dir(out_dir)
     dev = pick_device(device)
     bundle = load_bundle(model_dir, dev)
     root, _ = D.resolve_dataset(dataset)

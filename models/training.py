@@ -20,11 +20,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from m2t.converters.api import check_out_dir
 from m2t.converters.errors import ConfigError
 from m2t.converters.skeletons import get_skeleton
 
 from . import data as D, synonyms
-from .checkpoint import WEIGHTS, Bundle, load_train_state, read_train_info, save_bundle, save_train_state
+from .checkpoint import STATE, WEIGHTS, Bundle, load_train_state, read_train_info, save_bundle, save_train_state
 from .config import CaptionerConfig, TrainConfig
 from .decoding import greedy
 from .batching import batch_features, bucket_batches, collate
@@ -215,9 +216,13 @@ def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, 
     tcfg.check()
     if not 0 <= model_cfg.dropout < 1:
         raise ConfigError(f"--dropout must be in [0, 1), got {model_cfg.dropout}")
+    check_out_dir(out_dir)                   # a file there: said now, not after the training
     if not resume and not overwrite and (Path(out_dir) / WEIGHTS).exists():
         raise ConfigError(f"{out_dir}: holds a trained model already; --resume continues it, --overwrite "
                           "replaces it, or give another -o")
+    if resume and not (Path(out_dir) / "last" / STATE).is_file():
+        raise ConfigError(f"{out_dir}: nothing to resume (no finished epoch in {Path(out_dir) / 'last'}); "
+                          "run without --resume")
     dist = dist_from_env(device)
     world, rank, dev = dist.world, dist.rank, dist.device
     if world > 1 and not torch.distributed.is_initialized():
@@ -261,7 +266,8 @@ def train(dataset: str, out_dir, model_cfg: CaptionerConfig, tcfg: TrainConfig, 
             raise D.DatasetError(f"{out}: --resume with a different dataset (fingerprint changed)")
         info = load_train_state(out / "last", model, opt)
         start_epoch, best, best_epoch, history = info["epoch"] + 1, info["best"], info["best_epoch"], info["history"]
-        log(f"resuming after epoch {info['epoch']} (best val BLEU-4 {best:.4f} at epoch {best_epoch})")
+        log(f"resuming after epoch {info['epoch']} " + (f"(best val BLEU-4 {best:.4f} at epoch {best_epoch})"
+                                                         if best >= 0 else "(no validation motions)"))
     lengths = [it.x.shape[0] for it in prep.train_items]
     steps_done = 0
     for epoch in range(start_epoch, tcfg.epochs):

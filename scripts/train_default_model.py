@@ -19,10 +19,12 @@ The ablation of docs/results.md is this script with `--lambda-spat/--lambda-adap
 the attention-width comparison of docs/performance.md is `--recipe single --proj 128|32`.
 """
 import argparse
+import sys
 import time
 
 import torch
 
+from m2t.converters.errors import M2TError
 from m2t.models.config import TrainConfig, model_preset
 from m2t.models.training import train
 
@@ -37,6 +39,7 @@ def main(argv=None):
     ap.add_argument("dataset")
     ap.add_argument("out")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--overwrite", action="store_true", help="replace a model already in OUT")
     ap.add_argument("--recipe", choices=sorted(RECIPES), default="dense")
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--batch-size", type=int, default=64)
@@ -65,8 +68,12 @@ def main(argv=None):
     widths = {} if args.proj is None else {"proj": args.proj}
     mcfg = model_preset("kit", skeleton="t2m", dropout=0.3, **widths)
     t0 = time.time()
-    res = train(args.dataset, args.out, mcfg, tcfg, device=args.device, resume=args.resume,
-                log=lambda m: print(m, flush=True), max_steps=args.max_steps, init_from=args.init_from)
+    try:
+        res = train(args.dataset, args.out, mcfg, tcfg, device=args.device, resume=args.resume,
+                    log=lambda m: print(m, flush=True), max_steps=args.max_steps, init_from=args.init_from,
+                    overwrite=args.overwrite)
+    except M2TError as e:                      # a user error: one line, as the m2t command gives it
+        sys.exit(f"Error: {e}")
     print("DONE best_epoch", res.best_epoch, "val_bleu4", res.best_val_bleu4, f"{time.time() - t0:.0f} s", flush=True)
 
 

@@ -76,12 +76,17 @@ def test_resume_from_cli(tmp_path):
     (["train", "--dataset", "x", "--dropout", "1.5"], "--dropout must be in [0, 1), got 1.5"),
     (["train", "--dataset", "x", "--min-frames", "500"], "--max-frames must be >= --min-frames (500)"),
     (["train", "--dataset", "x", "--teacher-forcing", "2"], "--teacher-forcing must be in [0, 1], got 2.0"),
+    (["train", "--dataset", "x", "-o", "new", "--resume"], "new: nothing to resume"),
+    (["train", "--dataset", "x", "-o", "afile"], "afile: output must be a folder, but it is a file"),
+    (["dataset", "compose", ".", "-o", "afile"], "afile: output must be a folder, but it is a file"),
 ])
 def test_user_errors(tmp_path, monkeypatch, args, fragment):
     """One line on stderr (a redirected progress bar printed an empty line before it), exit 2,
     flags checked before any data is read."""
     monkeypatch.delenv("M2T_KIT_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("")
+    (tmp_path / "new_joints").mkdir()
     r = run(*args)
     assert r.exit_code == 2 and fragment in r.stderr and "Traceback" not in r.output
     assert r.stderr.count("\n") == 1 and r.stderr.startswith("Error: "), repr(r.stderr)
@@ -136,4 +141,4 @@ def test_train_says_what_it_left_out(tmp_path):
             "--max-frames", "60", "-o", tmp_path / "m")
     assert r.exit_code == 0, r.output
     assert "outside 40-60 frames left out" in r.stderr and "no usable motions in split 'val'" in r.stderr
-    assert "no validation motions: kept the last at epoch 0" in r.stdout
+    assert "no validation motions: kept the last epoch (0)" in r.stdout

@@ -122,6 +122,12 @@ def test_a_failed_run_leaves_no_empty_output_folder(tmp_path, command):
     assert not (tmp_path / "new").exists()
 
 
+def test_an_output_folder_that_is_a_broken_link_is_one_early_line(tmp_path):
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere" / "target")
+    r = runner.invoke(app, ["convert", str(bvh(tmp_path)), "-o", str(tmp_path / "dangling" / "o")])
+    assert r.exit_code == 2 and "is a link to nothing" in r.stderr and r.stderr.count("\n") == 1, r.output
+
+
 def mixed_folder(tmp_path) -> tuple[Path, list[Path], list[str]]:
     """Four good files (one per format) and five hostile ones."""
     lab = tmp_path / "lab"

@@ -143,6 +143,7 @@ class ConvertResult:
     outputs: list[Path]
     error: str | None = None
     skipped: bool = False
+    note: str = ""                   # why it was skipped
 
     @property
     def ok(self) -> bool:
@@ -308,8 +309,10 @@ def convert(inputs, out_dir="out", skeleton: str = "t2m", fps: float | None = No
     for i, (path, rel) in enumerate(files):
         paths = output_paths(rel, out_dir, fmt)
         want = [overwrite or not p.exists() for p in paths]
-        if (resume and done_list.is_done(path, rel, digests[i])) or not any(want):
-            results[i] = ConvertResult(path, [], skipped=True)
+        if resume and done_list.is_done(path, rel, digests[i]):
+            results[i] = ConvertResult(path, [], skipped=True, note="already converted (--resume)")
+        elif not any(want):
+            results[i] = ConvertResult(path, [], skipped=True, note="output exists (use --overwrite)")
         else:
             todo.append((i, path, paths, want))
     tasks = [(path, paths, want, fmt, file_kw[i]) for i, path, paths, want in todo]

@@ -56,9 +56,24 @@ def select_shard(items: list, shard) -> list:
     return items if s is None else items[s[0]::s[1]]
 
 
+PATH_OPTIONS = ("joint_map", "asf", "body_model_dir")
+
+
 def settings_digest(settings: dict) -> str:
-    """A short digest of the settings one file was done with (paths as text, keys sorted)."""
-    text = json.dumps(settings, sort_keys=True, default=str)
+    """A short digest of the settings one file was done with: unset options left out, the files
+    an option names by their absolute path, size and modification time (the same file however it
+    was spelled, an edited joint map not), keys sorted."""
+    def value(k, v):
+        if k in PATH_OPTIONS and isinstance(v, (str, os.PathLike)):
+            p = Path(v).resolve()
+            try:
+                st = os.stat(p)
+                return [str(p), st.st_size, st.st_mtime_ns]
+            except OSError:
+                return [str(p)]
+        return v
+    kept = {k: value(k, v) for k, v in settings.items() if v is not None}
+    text = json.dumps(kept, sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
@@ -69,12 +84,12 @@ class Manifest:
         self.dir = Path(out_dir)
         i, n = parse_shard(shard) or (0, 1)
         self.path = self.dir / f".m2t-done-{i}of{n}.jsonl"
-        self.done: dict[str, dict] = {}
+        self.done: dict[tuple, dict] = {}                 # (rel, settings digest) -> record
         for f in sorted(self.dir.glob(MANIFEST_GLOB)) if self.dir.is_dir() else []:
             for line in f.read_text(errors="replace").splitlines():
                 try:
                     rec = json.loads(line)
-                    self.done[rec["rel"]] = rec
+                    self.done[(rec["rel"], rec.get("settings"))] = rec
                 except (json.JSONDecodeError, KeyError, TypeError):
                     continue                              # a line cut by a kill: that file is redone
 
@@ -84,8 +99,8 @@ class Manifest:
         return st.st_size, st.st_mtime_ns
 
     def is_done(self, path, rel, settings: str | None = None) -> bool:
-        rec = self.done.get(str(rel))
-        if rec is None or rec.get("settings") != settings:
+        rec = self.done.get((str(rel), settings))
+        if rec is None:
             return False
         try:
             same = tuple(rec.get("source_stat", ())) == self._stat(path)
@@ -99,7 +114,7 @@ class Manifest:
         self.dir.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(rec) + "\n")
-        self.done[str(rel)] = rec
+        self.done[(str(rel), settings)] = rec
 
 
 def run_tasks(fn: Callable, tasks: Iterable, jobs: int = 1, on_error: Callable | None = None

@@ -106,8 +106,7 @@ def convert(
     failed = [r for r in results if not r.ok]
     for r in results:
         if r.skipped:
-            typer.echo(f"{r.source}: skipped, " + ("already converted (--resume)" if resume else
-                                                    "output exists (use --overwrite)"))
+            typer.echo(f"{r.source}: skipped, {r.note}")
         elif r.ok:
             typer.echo(f"{r.source} -> {', '.join(map(str, r.outputs))}")
     skipped = sum(r.skipped for r in results)

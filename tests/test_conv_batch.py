@@ -67,6 +67,15 @@ def test_resume_redoes_files_done_with_other_settings(tmp_path):
     assert all((out / f"w{i}.npy").exists() for i in range(3))
     assert all(r.skipped for r in convert([src], out, resume=True)[1:])
     assert not any(r.skipped for r in convert([src], out, resume=True, keep_proportions=True)[1:])
+    assert all(r.skipped for r in convert([src], out, resume=True, fmt="hml3d")[1:])    # each format remembered
+    jm = tmp_path / "map.json"
+    jm.write_text("{}")
+    convert([src], out, joint_map=jm)
+    assert all(r.skipped for r in convert([src], out, resume=True, joint_map=str(jm.resolve()))[1:])  # same file
+    os.utime(jm, ns=(1, 1))                                              # an edited joint map: done again
+    assert not any(r.skipped for r in convert([src], out, resume=True, joint_map=jm)[1:])
+    r = convert([src], out, resume=True, overwrite=False, keep_proportions=False, up="+y")[1]
+    assert r.skipped and r.note == "output exists (use --overwrite)"
 
 
 def test_manifest_survives_a_cut_line(tmp_path):
@@ -74,7 +83,7 @@ def test_manifest_survives_a_cut_line(tmp_path):
     convert([src], out)
     with open(out / ".m2t-done-0of1.jsonl", "a") as f:
         f.write('{"rel": "w0.bv')                                        # killed mid-write
-    assert set(Manifest(out).done) == {"w0.bvh", "w1.bvh"}
+    assert {rel for rel, _ in Manifest(out).done} == {"w0.bvh", "w1.bvh"}
 
 
 def test_cli_jobs_shard_resume(tmp_path):

@@ -30,6 +30,8 @@ def test_readme_first_command_captions_the_example_walk():
     r = runner.invoke(app, ["caption", str(REPO / "examples" / "walk.bvh")])
     assert r.exit_code == 0, r.output
     assert any(w.startswith("walk") for w in r.stdout.split())          # walks / walking
+    said = (REPO / "README.md").read_text().split("It prints `", 1)[1].split("`", 1)[0]
+    assert r.stdout.strip() == said, "the README quotes another caption than the shipped model gives"
 
 
 def test_example_walk_json_has_times_and_parts():

@@ -161,7 +161,8 @@ def view(
                         body_model_dir=body_model_dir)
     outcomes, code = _run(jobs, len(jobs), "writing", write, model, device, beam, onset_rule, load_options,
                           lambda o: "")
-    if index if index is not None else (len(jobs) > 1 or any(Path(i).is_dir() for i in inputs)):
+    wanted = index if index is not None else (len(jobs) > 1 or any(Path(i).is_dir() for i in inputs))
+    if wanted and any(o.ok for o in outcomes):          # no page written: no index (nor a folder) either
         from m2t.models.viewer import index_entries, write_index
         dest = out_dir / "index.html"
         try:

@@ -64,6 +64,10 @@ def test_folder_writes_pages_and_an_index(tmp_path):
     index = (tmp_path / "pages" / "index.html").read_text()
     assert "href='a/w1.html'" in index and "href='w2.html'" in index and "broken.bvh" in index
     assert "2 captioned clip(s), 1 failed" in index and "Error: " in r.stderr
+    (d / "a" / "w1.bvh").write_text("HIERARCHY\n")
+    (d / "w2.bvh").write_text("HIERARCHY\n")
+    r = invoke("view", d, "-r", "-o", tmp_path / "none")                 # every file fails: nothing written
+    assert r.exit_code == 1 and not (tmp_path / "none").exists()
 
 
 def test_view_user_errors(tmp_path):

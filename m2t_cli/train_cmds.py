@@ -99,7 +99,8 @@ def train(
                          log=log_line, max_steps=max_steps, init_from=init_from,
                          export_onnx=onnx, overwrite=overwrite)
     if os.environ.get("RANK", "0") == "0":       # under torchrun only the first process reports
-        score = (f"best val BLEU-4 {result.best_val_bleu4:.4f} at epoch {result.best_epoch}" if result.best_val_bleu4 >= 0
+        score = (f"best val BLEU-4 {100 * result.best_val_bleu4:.1f} (x100, as m2t evaluate prints it) at epoch "
+                 f"{result.best_epoch}" if result.best_val_bleu4 >= 0
                  else f"no validation motions: kept the last epoch ({result.best_epoch})")
         typer.echo(f"{score}; model in {result.out_dir}")
 

@@ -35,6 +35,8 @@ H_SUBJECT = "C3D with several subjects (label prefixes NAME:): the one to captio
 H_START = "Caption the motion from this time on (seconds of the source file; output times stay in them)."
 H_END = "Caption the motion up to this time (seconds of the source file)."
 H_KEEP = "Keep the performer's bone lengths (default: the canonical body the model was trained on)."
+H_STYLE = ("--no-style leaves out the performer's style ('happily', 'in a feminine way', 'an elderly person' -> "
+           "'a person'): the default model learned styles from labelled clips, so on other recordings they are its guess.")
 H_JMAP = "JSON/CSV mapping canonical joint -> source joint(s) (or C3D markers)."
 H_DENSE = ("Recordings longer than this (s) get a timeline of actions (`segments`), each captioned on its own "
            "frames; a very large value gives one caption per file.")
@@ -80,6 +82,7 @@ def caption(
     body_model_dir: Optional[Path] = typer.Option(None, help=H_BODY),
     subject: Optional[str] = typer.Option(None, help=H_SUBJECT),
     keep_proportions: bool = typer.Option(False, "--keep-proportions", help=H_KEEP),
+    style: bool = typer.Option(True, "--style/--no-style", help=H_STYLE),
     start: Optional[float] = typer.Option(None, help=H_START),
     end: Optional[float] = typer.Option(None, help=H_END),
 ):
@@ -127,7 +130,7 @@ def caption(
         def progress(i, n, path):
             bar.update(task, completed=i, description=f"captioning {Path(path).name}")
 
-        for o in run_captions(plan, model, beam=beam, device=device, onset_rule=onset_rule, attention=attention,
+        for o in run_captions(plan, model, beam=beam, device=device, onset_rule=onset_rule, attention=attention, style=style,
                               batch_size=batch_size, progress=progress, backend=backend, jobs=jobs,
                               window_s=window, hop_s=hop, dense_after_s=dense_after, **load_options):
             if not o.ok:
@@ -173,6 +176,7 @@ def segment(
     body_model_dir: Optional[Path] = typer.Option(None, help=H_BODY),
     subject: Optional[str] = typer.Option(None, help=H_SUBJECT),
     keep_proportions: bool = typer.Option(False, "--keep-proportions", help=H_KEEP),
+    style: bool = typer.Option(True, "--style/--no-style", help=H_STYLE),
     start: Optional[float] = typer.Option(None, help=H_START),
     end: Optional[float] = typer.Option(None, help=H_END),
 ):
@@ -199,7 +203,7 @@ def segment(
         fmt = segment_format(fmt, out)
         from m2t.models.caption_batch import caption_segments
         from m2t.models.writers import segments_csv, segments_json, write_segments
-        r, doc = caption_segments(file, model, beam=beam, device=device, backend=backend,
+        r, doc = caption_segments(file, model, beam=beam, device=device, backend=backend, style=style,
                                   window_s=window, hop_s=hop, dense_after_s=dense_after, units=units, up=up,
                                   asf=asf, source_fps=source_fps, joint_map=joint_map, body_model_dir=body_model_dir,
                                   subject=subject, keep_proportions=keep_proportions, start=start, end=end)

@@ -22,6 +22,7 @@ from m2t.converters.errors import ConfigError
 
 from .onnx_model import check_backend
 from .results import DENSE_AFTER_S, HOP_S, WINDOW_S, CaptionResult, check_options
+from .styles import without_style
 from .writers import EXTENSIONS, caption_json, caption_srt, caption_txt, write_heatmap, write_json, \
     write_srt, write_txt
 
@@ -125,11 +126,11 @@ def write_outputs(result: CaptionResult, targets, attention: bool = False) -> li
 def run_captions(plan: CaptionPlan, model=None, beam: int = 1, device: str = "auto", onset_rule: str = "fwhm",
                  attention: bool = False, batch_size: int = 16, progress=None, backend: str = "auto",
                  jobs: int = 1, window_s: float = WINDOW_S, hop_s: float = HOP_S, dense_after_s: float = DENSE_AFTER_S,
-                 **load_options) -> Iterator[CaptionOutcome]:
+                 style: bool = True, **load_options) -> Iterator[CaptionOutcome]:
     """Caption the plan's unskipped files and write their outputs; one CaptionOutcome per file in
     order; never stops at a bad file (read or write). `progress(i, n, path)` as in iter_captions;
     `backend` as captioning.load_model; `jobs` worker processes caption the files (captioning.iter_captions,
-    caption_workers.iter_captions_in_workers)."""
+    caption_workers.iter_captions_in_workers); `style=False` leaves style phrases out (models.styles)."""
     check_options(beam, onset_rule, device, batch_size)
     check_backend(backend)
     check_jobs(jobs)
@@ -153,6 +154,8 @@ def run_captions(plan: CaptionPlan, model=None, beam: int = 1, device: str = "au
         if not fc.ok:
             yield CaptionOutcome(fc.source, error=fc.error)
             continue
+        if not style:
+            fc.result = without_style(fc.result)
         try:
             written = write_outputs(fc.result, targets[fc.source], attention)
         except OSError as e:
@@ -164,8 +167,10 @@ def run_captions(plan: CaptionPlan, model=None, beam: int = 1, device: str = "au
 
 def caption_segments(file, model=None, beam: int = 1, device: str = "auto", onset_rule: str = "fwhm",
                      backend: str = "auto", window_s: float = WINDOW_S, hop_s: float = HOP_S,
-                     dense_after_s: float = DENSE_AFTER_S, **load_options) -> tuple[CaptionResult, dict]:
-    """What `m2t segment` runs: one file -> (CaptionResult, "m2t.segments/2" document)."""
+                     dense_after_s: float = DENSE_AFTER_S, style: bool = True, **load_options
+                     ) -> tuple[CaptionResult, dict]:
+    """What `m2t segment` runs: one file -> (CaptionResult, "m2t.segments/2" document); `style=False`
+    leaves style phrases out (models.styles)."""
     check_options(beam, onset_rule, device)
     check_backend(backend)
     from .captioning import caption_motion, load_model
@@ -173,6 +178,8 @@ def caption_segments(file, model=None, beam: int = 1, device: str = "auto", onse
     bundle = load_model(model, device, backend)
     r = caption_motion(file, bundle, beam=beam, onset_rule=onset_rule, window_s=window_s, hop_s=hop_s,
                        dense_after_s=dense_after_s, **load_options)
+    if not style:
+        r = without_style(r)
     return r, segments_document(r)
 
 

@@ -98,6 +98,8 @@ def caption(
 
       m2t caption walk.bvh -f json > walk.json    # + word times, body parts
 
+      m2t caption walk.bvh --no-style             # without "happily", "in a feminine way", ...
+
       m2t caption walk.bvh -f heatmap             # ./walk.png, attention maps
 
       m2t caption lab_mocap/ -r -o captions/ -f json -f srt -f heatmap

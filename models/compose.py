@@ -49,7 +49,8 @@ from m2t.converters.skeletons import PART_NAMES, get_skeleton
 
 from .data import (MIRROR_WORDS, DatasetError, load_samples, prune_samples, read_split, resolve_dataset,
                    skeleton_of)
-from .supervision import caption_targets, tag
+from .supervision import caption_targets
+from .tagging import tag
 from .vocab import tokenize
 
 SCHEMA = "m2t.composed/1"

@@ -24,7 +24,7 @@ from m2t.converters.skeletons import get_skeleton
 
 from .errors import DatasetError
 from .features import Normalizer, motion_features
-from .supervision import align_hml3d_tags, parse_hml3d_tags
+from .tagging import align_hml3d_tags, parse_hml3d_tags
 from .vocab import Vocab, tokenize
 
 

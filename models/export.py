@@ -131,7 +131,7 @@ def export_model(model: Captioner, directory, weights_sha256: str | None = None,
                 "weights_sha256": weights_sha256 or weights_digest(d)}
     if vocab is not None:
         from .stems import stem
-        from .supervision import load_lexicon
+        from .lexicon import load_lexicon
         irregular = load_lexicon().irregular
         words = {w for t in vocab.itos for w in (t.lower(), irregular.get(t.lower(), t.lower()))}
         manifest["stems"] = {w: stem(w) for w in sorted(words)}

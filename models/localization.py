@@ -43,7 +43,8 @@ from m2t.converters.skeletons import PART_NAMES, get_skeleton
 from . import data as D
 from .compose import composed_ids, read_segments
 from .results import DENSE_AFTER_S, HOP_S, clipped_span, feature_time
-from .supervision import caption_targets, stem, tag, tagger_mode, word_group
+from .supervision import caption_targets, stem, word_group
+from .tagging import tag, tagger_mode
 
 THRESHOLDS = (0.3, 0.5, 0.7)
 METHODS = ("model", "whole", "centre", "equal", "energy")

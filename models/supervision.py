@@ -1,5 +1,6 @@
 """Ground truth for guided attention: per-token targets for the adaptive gate β and the spatial
-attention α (paper Eq. 12-13, Supp. C, Table 5), and an offline POS tagger. numpy only (no torch).
+attention α (paper Eq. 12-13, Supp. C, Table 5). numpy only (no torch). The word lists are
+`models/lexicon.py`, the offline POS tagger `models/tagging.py` (both re-exported here).
 
 Rules per caption token, in priority order (reference-notes §4.1, official `categorize_tokens_new`):
 
@@ -28,19 +29,14 @@ file. α columns follow `converters.skeletons.PART_NAMES`.
 """
 from __future__ import annotations
 
-import os
-import re
-from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
-
 import numpy as np
 
 from m2t.converters.skeletons import PART_NAMES
 
+from .lexicon import BOUNDARIES, SIDES, WORDLIST_DIR, Lexicon, load_lexicon, read_wordlist  # noqa: F401 (re-exported)
 from .stems import seed_stems, stem  # noqa: F401 (Porter stems, memoised; re-exported)
+from .tagging import align_hml3d_tags, parse_hml3d_tags, tag, tagger_mode, tagger_name  # noqa: F401 (re-exported)
 
-WORDLIST_DIR = Path(__file__).with_name("wordlists")
 N_PARTS = len(PART_NAMES)
 _COL = {name: PART_NAMES.index(name) for name in PART_NAMES}
 GROUP_COLUMNS = {"root": (_COL["root"],), "torso": (_COL["torso"],),
@@ -49,94 +45,7 @@ GROUP_COLUMNS = {"root": (_COL["root"],), "torso": (_COL["torso"],),
 _SIDE_COLUMN = {("arm", "left"): _COL["left_arm"], ("arm", "right"): _COL["right_arm"],
                 ("leg", "left"): _COL["left_leg"], ("leg", "right"): _COL["right_leg"]}
 _GROUP_LIMB = {"arms": "arm", "legs": "leg"}
-_BOUNDARIES = {"and", "then", "while", "before", "after", "but", "until", "whilst", ",", ".", ";", "!", "?"}
-_SIDES = {"left", "right"}
 _POSSESSIVE = {"his", "her", "its", "their", "the", "my", "your", "our", "a"}
-
-def read_wordlist(name: str, directory: str | Path | None = None) -> list[list[str]]:
-    """Rows of whitespace-split fields of `<name>.txt`, comments and blank lines dropped. The file
-    is taken from `directory` (or $M2T_WORDLISTS) when present there, else from the package."""
-    for d in (directory, os.environ.get("M2T_WORDLISTS")):
-        if d and (Path(d) / f"{name}.txt").is_file():
-            path = Path(d) / f"{name}.txt"
-            break
-    else:
-        path = WORDLIST_DIR / f"{name}.txt"
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        fields = line.split("#", 1)[0].lower().split()
-        if fields:
-            rows.append(fields)
-    return rows
-
-
-def _inflect(base: str) -> dict[str, str]:
-    """Regular forms of a verb -> kind ('s', 'ing', 'ed'). Over-generates on purpose (a lexicon
-    for recognition: both 'stepping' and 'steping'; also the common misspelling 'walkes')."""
-    vowels = "aeiou"
-    out = {base + "s": "s", base + "es": "s"}
-    if base.endswith("y") and len(base) > 2 and base[-2] not in vowels:
-        out[base[:-1] + "ies"] = "s"
-        out[base[:-1] + "ied"] = "ed"
-    stems = [base]
-    if base.endswith("ie"):
-        out[base[:-2] + "ying"] = "ing"
-    if base.endswith("e") and not base.endswith(("ee", "ye", "oe")):
-        stems = [base[:-1]]
-    if (len(base) >= 3 and base[-1] not in vowels + "wxy" and base[-2] in vowels
-            and base[-3] not in vowels):
-        stems.append(base + base[-1])
-    for s in stems:
-        out.setdefault(s + "ing", "ing")
-        out.setdefault(s + "ed", "ed")
-    return out
-
-
-@dataclass(frozen=True)
-class Lexicon:
-    """All word lists, loaded once. `paper` / `extra`: ((group, stems), ...) in priority order."""
-    paper: tuple[tuple[str, frozenset], ...]
-    extra: tuple[tuple[str, frozenset], ...]
-    irregular: dict            # form -> base
-    connection: frozenset
-    subjects: frozenset
-    limb_nouns: dict           # noun -> "arm" | "leg"
-    verb_forms: dict           # form -> "base" | "s" | "ing" | "ed" | "irr"
-    adverbs: frozenset
-    fixed: dict                # word -> UPOS
-
-
-@lru_cache(maxsize=8)
-def _load(directory: str | None, env: str | None) -> Lexicon:
-    def words(name):
-        return [r[0] for r in read_wordlist(name, directory)]
-
-    def stems(name):
-        return frozenset(stem(w) for w in words(name))
-
-    paper = tuple((g, stems(f)) for g, f in (("root", "trajectory"), ("arms", "arms"),
-                                              ("legs", "legs"), ("torso", "torso")))
-    extra = tuple((g, stems(f"extra_{f}_words")) for g, f in (("root", "trajectory"), ("arms", "arm"),
-                                                              ("legs", "leg"), ("torso", "torso")))
-    irregular = {r[0]: r[1] for r in read_wordlist("irregular_verbs", directory) if len(r) >= 2}
-    verb_forms: dict[str, str] = {}
-    bases = words("motion_verbs")
-    for b in bases:
-        verb_forms[b] = "base"
-    for form, b in irregular.items():
-        verb_forms.setdefault(form, "base" if form == b else "irr")
-    for b in bases:
-        for form, kind in _inflect(b).items():
-            verb_forms.setdefault(form, kind)
-    return Lexicon(paper, extra, irregular, frozenset(words("connection")), frozenset(words("subjects")),
-                   {r[0]: r[1] for r in read_wordlist("limb_nouns", directory) if len(r) >= 2},
-                   verb_forms, frozenset(words("adverbs")),
-                   {r[0]: r[1].upper() for r in read_wordlist("lexicon", directory) if len(r) >= 2})
-
-
-def load_lexicon(directory: str | Path | None = None) -> Lexicon:
-    """Word lists from the package, overridden file by file by `directory` or $M2T_WORDLISTS."""
-    return _load(None if directory is None else str(directory), os.environ.get("M2T_WORDLISTS"))
 
 
 # ----------------------------------------------------------------------------- POS helpers
@@ -171,10 +80,10 @@ def _clause(tokens: list[str], i: int, pos: list[str]) -> range:
     ('waves his left hand and then his right hand')."""
     def boundary(j):
         if tokens[j] != "and":
-            return tokens[j] in _BOUNDARIES
+            return tokens[j] in BOUNDARIES
         nxt = tokens[j + 1: j + 3]
-        return not (nxt and (nxt[0] in _SIDES | {"both"} or
-                             (nxt[0] in _POSSESSIVE and len(nxt) > 1 and nxt[1] in _SIDES | {"both"})))
+        return not (nxt and (nxt[0] in SIDES | {"both"} or
+                             (nxt[0] in _POSSESSIVE and len(nxt) > 1 and nxt[1] in SIDES | {"both"})))
     lo = i
     while lo > 0 and not boundary(lo - 1):
         lo -= 1
@@ -198,12 +107,12 @@ def named_sides(tokens: list[str], span: range, limb: str, lexicon: Lexicon) -> 
         if lexicon.limb_nouns.get(tokens[j]) != limb or j == 0:
             continue
         prev = tokens[j - 1]
-        if prev in _SIDES:
+        if prev in SIDES:
             sides.add(prev)
-            if j >= 3 and tokens[j - 2] in ("and", "or") and tokens[j - 3] in _SIDES:
+            if j >= 3 and tokens[j - 2] in ("and", "or") and tokens[j - 3] in SIDES:
                 sides.add(tokens[j - 3])
         elif prev == "both":
-            sides |= _SIDES
+            sides |= SIDES
     return sides
 
 
@@ -250,161 +159,3 @@ def pad_targets(targets: list[tuple[np.ndarray, np.ndarray]], length: int
         k = min(length, len(b))
         beta[n, :k], alpha[n, :k] = b[:k], a[:k]
     return beta, alpha
-
-
-# ----------------------------------------------------------------------------- HumanML3D tags
-def parse_hml3d_tags(tagged: str) -> tuple[list[str], list[str]]:
-    """'a/DET man/NOUN kick/VERB' (HumanML3D texts, 2nd '#' field; a whole line is accepted too)
-    -> (['a', 'man', 'kick'], ['DET', 'NOUN', 'VERB']). Tokens are HumanML3D's: lemmatised for
-    NOUN/VERB, non-alphabetic ones (numbers, punctuation) dropped, hyphens removed."""
-    if "#" in tagged:
-        tagged = tagged.split("#")[1]
-    words, tags = [], []
-    for item in tagged.split():
-        word, sep, t = item.rpartition("/")
-        if not sep or not word:
-            raise ValueError(f"not a word/TAG item: {item!r}")
-        words.append(word.lower())
-        tags.append(t.upper())
-    return words, tags
-
-
-def align_hml3d_tags(tokens: list[str], hml_words: list[str], hml_tags: list[str],
-                     lexicon: Lexicon | None = None) -> list[str] | None:
-    """Carry HumanML3D's tags over to our caption tokens (`models.vocab.tokenize`): numbers get
-    NUM, 'counter'+'clockwise' share the tag of 'counterclockwise'. None when they do not line up
-    (then use `tag(tokens)`)."""
-    lex = lexicon or load_lexicon()
-    out, i, j, n, m = [], 0, 0, len(tokens), len(hml_words)
-    while i < n:
-        t = tokens[i].lower()
-        w = hml_words[j] if j < m else None
-        if any(c.isdigit() for c in t):
-            alpha_part = re.sub(r"[^a-z]", "", t)
-            if w is not None and alpha_part and alpha_part == w:
-                out.append(hml_tags[j])
-                j += 1
-            else:
-                out.append("NUM")
-            i += 1
-        elif w is None:
-            return None
-        elif i + 1 < n and t + tokens[i + 1].lower() == w:
-            out += [hml_tags[j]] * 2
-            i, j = i + 2, j + 1
-        elif t[0] == w[0] or lex.irregular.get(t) == w or (n - i) == (m - j):
-            out.append(hml_tags[j])
-            i, j = i + 1, j + 1
-        else:
-            return None
-    return out if j == m else None
-
-
-# ----------------------------------------------------------------------------- tagging
-_PARTICLES = {"around", "up", "down", "over", "out", "off", "along", "across", "through", "about",
-              "behind"}
-_ADP_NOT_TO = {"in", "on", "at", "of", "into", "onto", "from", "with", "without", "for", "by", "like",
-               "under", "above", "below", "against", "near", "inside", "outside", "toward", "towards"}
-_SUBJECT_NOUNS = {"person", "man", "woman", "human", "figure", "guy", "boy", "girl", "people",
-                  "individual", "character", "subject", "someone", "somebody", "he", "she", "they"}
-_POSS = {"his", "her", "its", "their", "my", "your", "our"}
-_ORDINALS = {"first", "second", "third", "last", "next"}
-
-
-def _builtin_tag(tokens: list[str], lex: Lexicon) -> list[str]:
-    toks = [t.lower() for t in tokens]
-    fixed, verbs, advs = lex.fixed, lex.verb_forms, lex.adverbs
-    detlike = {w for w, p in fixed.items() if p in ("DET", "NUM")} | _POSS | {"few", "several", "many"}
-    adjlike = {w for w, p in fixed.items() if p == "ADJ"} | {"left", "right", "fast", "straight"}
-
-    def known(w):
-        return w in verbs or w in advs or w in _PARTICLES or w in _BOUNDARIES or w.isdigit() or (
-            w in fixed and fixed[w] != "NOUN")
-
-    out: list[str] = []
-    for i, t in enumerate(toks):
-        prev = toks[i - 1] if i else ""
-        prev2 = toks[i - 2] if i > 1 else ""
-        nxt = toks[i + 1] if i + 1 < len(toks) else ""
-        if re.fullmatch(r"\d+(?:[.,]\d+)?[a-z]*", t):
-            p = "NUM"
-        elif t in _SIDES:
-            if (nxt in ("and", "or") and i + 2 < len(toks) and toks[i + 2] in _SIDES) or (nxt and not known(nxt)):
-                p = "ADJ"
-            elif prev in detlike or prev in _ADP_NOT_TO or prev == "to":
-                p = "NOUN"
-            else:
-                p = "ADV"
-        elif t in _PARTICLES:
-            p = "ADP" if nxt and (nxt in detlike or fixed.get(nxt) == "PRON" or not known(nxt)) else "ADV"
-        elif t in fixed:
-            p = fixed[t]
-        elif t in verbs:
-            kind, p = verbs[t], "VERB"
-            if t in ("do", "does", "did") and nxt in ("not", "n't"):
-                p = "AUX"
-            elif t in ("have", "has", "had") and (nxt == "been" or verbs.get(nxt) in ("ed", "irr")):
-                p = "AUX"
-            elif kind in ("base", "s") and (prev in detlike or prev in _ADP_NOT_TO or (
-                    prev in adjlike and (prev not in _ORDINALS or prev2 in detlike))):
-                p = "NOUN"      # "a kick", "two steps", "in place", "a slow walk"
-            elif (kind == "base" and (prev2 in detlike or prev2.isdigit()) and out and out[-1] == "NOUN"
-                  and prev not in _SUBJECT_NOUNS):
-                p = "NOUN"      # "a quarter turn", "a 180 degree turn"
-        elif t in advs:
-            p = "NOUN" if prev in detlike else "ADV"
-        elif t.endswith("ly") and len(t) > 4:
-            p = "ADV"
-        elif (t.endswith("ing") and len(t) > 5) or (t.endswith("ed") and len(t) > 4):
-            p = "VERB"
-        else:
-            p = "NOUN"
-        out.append(p)
-    return out
-
-
-@lru_cache(maxsize=4)
-def _spacy(mode: str):
-    """The loaded spaCy pipeline, or None (not installed / no local model; never downloads)."""
-    if mode == "builtin":
-        return None
-    try:
-        import spacy
-    except ImportError:
-        if mode == "spacy":
-            raise
-        return None
-    for model in ("en_core_web_sm", "en_core_web_md"):
-        try:
-            return model, spacy.load(model, exclude=["parser", "ner", "lemmatizer"])
-        except (OSError, ImportError, ValueError):
-            continue
-    if mode == "spacy":
-        raise OSError("M2T_TAGGER=spacy but no en_core_web_sm/en_core_web_md model is installed")
-    return None
-
-
-def tagger_mode() -> str:
-    """The tagger $M2T_TAGGER asks for: auto (default), spacy or builtin (ValueError otherwise)."""
-    mode = os.environ.get("M2T_TAGGER", "auto").lower()
-    if mode not in ("auto", "spacy", "builtin"):
-        raise ValueError(f"M2T_TAGGER must be auto, spacy or builtin, not {mode!r}")
-    return mode
-
-
-def tagger_name(backend: str | None = None) -> str:
-    """'spacy:en_core_web_sm' (or _md) when spaCy and a local model load, else 'builtin'.
-    `backend` (or $M2T_TAGGER): 'auto' (default), 'spacy' (error if unavailable), 'builtin'."""
-    found = _spacy(backend or tagger_mode())
-    return f"spacy:{found[0]}" if found else "builtin"
-
-
-def tag(tokens: list[str], backend: str | None = None, lexicon: Lexicon | None = None) -> list[str]:
-    """UPOS tag per token (pre-split tokens are kept as they are). Backend as in `tagger_name`."""
-    found = _spacy(backend or tagger_mode())
-    if found is None:
-        return _builtin_tag(list(tokens), lexicon or load_lexicon())
-    from spacy.tokens import Doc
-    nlp = found[1]
-    doc = nlp(Doc(nlp.vocab, words=[t.lower() for t in tokens]))
-    return [tok.pos_ for tok in doc]

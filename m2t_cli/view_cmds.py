@@ -11,12 +11,12 @@ from m2t.converters.options import check_load_options
 from m2t.models.results import check_options
 from m2t.models.visual_batch import plan_visuals, run_visuals
 
-from .caption_cmds import H_ASF, H_BEAM, H_BODY, H_DEVICE, H_JMAP, H_MODEL, H_RULE, H_SFPS, H_UNITS, H_UP
+from .caption_cmds import H_ASF, H_BEAM, H_BODY, H_DEVICE, H_JMAP, H_MODEL, H_RULE, H_SFPS, H_STYLE, H_UNITS, H_UP
 from .errors import EXIT_BATCH_FAILED, EXIT_USER_ERROR, fail, user_errors
 from .progress import bar as progress_bar
 
 
-def _run(jobs, n_files, verb, write, model, device, beam, onset_rule, load_options, describe, ui=None):
+def _run(jobs, n_files, verb, write, model, device, beam, onset_rule, load_options, describe, ui=None, style=True):
     """Caption and write each job; print one line per file; list failures; exit 1 (batch) / 2 (one file).
     `ui["bar"]` is set to the progress bar (for per-frame progress) when `ui` is given."""
     outcomes, failed = [], []
@@ -29,7 +29,7 @@ def _run(jobs, n_files, verb, write, model, device, beam, onset_rule, load_optio
             bar.update(task, completed=i, description=f"{verb} {Path(path).name}")
 
         for o in run_visuals(jobs, write, model, beam=beam, device=device, onset_rule=onset_rule,
-                             progress=progress, **load_options):
+                             progress=progress, style=style, **load_options):
             outcomes.append(o)
             if not o.ok:
                 failed.append(o.error)
@@ -73,6 +73,7 @@ def render(
     asf: Optional[Path] = typer.Option(None, help=H_ASF),
     source_fps: Optional[float] = typer.Option(None, help=H_SFPS),
     joint_map: Optional[Path] = typer.Option(None, help=H_JMAP),
+    style: bool = typer.Option(True, "--style/--no-style", help=H_STYLE),
     body_model_dir: Optional[Path] = typer.Option(None, help=H_BODY),
 ):
     """Animate motion files with their caption: the skeleton from a camera following the root,
@@ -112,7 +113,7 @@ def render(
     load_options = dict(units=units, up=up, asf=asf, source_fps=source_fps, joint_map=joint_map,
                         body_model_dir=body_model_dir)
     _, code = _run(jobs, len(jobs), "rendering", write, model, device, beam, onset_rule, load_options,
-                   lambda o: f" ({o.info.frames} frames, {o.info.duration_s:.2f} s)", ui)
+                   lambda o: f" ({o.info.frames} frames, {o.info.duration_s:.2f} s)", ui, style)
     if code:
         raise typer.Exit(code)
 
@@ -134,6 +135,7 @@ def view(
     asf: Optional[Path] = typer.Option(None, help=H_ASF),
     source_fps: Optional[float] = typer.Option(None, help=H_SFPS),
     joint_map: Optional[Path] = typer.Option(None, help=H_JMAP),
+    style: bool = typer.Option(True, "--style/--no-style", help=H_STYLE),
     body_model_dir: Optional[Path] = typer.Option(None, help=H_BODY),
 ):
     """Write a self-contained HTML viewer per file (works offline, no network): 3D skeleton with
@@ -160,7 +162,7 @@ def view(
     load_options = dict(units=units, up=up, asf=asf, source_fps=source_fps, joint_map=joint_map,
                         body_model_dir=body_model_dir)
     outcomes, code = _run(jobs, len(jobs), "writing", write, model, device, beam, onset_rule, load_options,
-                          lambda o: "")
+                          lambda o: "", style=style)
     wanted = index if index is not None else (len(jobs) > 1 or any(Path(i).is_dir() for i in inputs))
     if wanted and any(o.ok for o in outcomes):          # no page written: no index (nor a folder) either
         from m2t.models.viewer import index_entries, write_index

@@ -19,6 +19,7 @@ from m2t.converters.body import recorded_warnings_only
 from m2t.converters.errors import ConfigError, M2TError
 
 from .results import CaptionResult, check_options
+from .styles import without_style
 
 
 @dataclass
@@ -65,18 +66,19 @@ def plan_visuals(inputs, out=None, ext: str = "gif", recursive: bool = False,
 
 
 def caption_clip(path, bundle, beam: int = 1, onset_rule: str = "fwhm", device: str | None = None,
-                 **load_options):
-    """Read a motion file onto the model's skeleton and caption it: (canonical Motion, CaptionResult)."""
+                 style: bool = True, **load_options):
+    """Read a motion file onto the model's skeleton and caption it: (canonical Motion, CaptionResult);
+    `style=False` leaves style phrases out (models.styles)."""
     from .captioning import caption_motion
     with recorded_warnings_only():                    # the result carries them
         m = load_motion(path, skeleton=bundle.cfg.skeleton, **load_options)
     r = caption_motion(m, bundle, beam=beam, device=device, onset_rule=onset_rule)
     r.source = str(path)
-    return m, r
+    return m, (r if style else without_style(r))
 
 
 def iter_visuals(jobs, bundle, write, beam: int = 1, onset_rule: str = "fwhm", device: str | None = None,
-                 progress=None, **load_options):
+                 progress=None, style: bool = True, **load_options):
     """For each (source, dest) in `jobs`: read, caption, then `write(motion, result, dest)`; yields a
     VisualOutcome per file in order and never stops at a bad file (M2TError or OSError).
     `progress(i, n, path)` is called before each file."""
@@ -85,7 +87,7 @@ def iter_visuals(jobs, bundle, write, beam: int = 1, onset_rule: str = "fwhm", d
         if progress:
             progress(i, len(jobs), src)
         try:
-            m, r = caption_clip(src, bundle, beam, onset_rule, device, **load_options)
+            m, r = caption_clip(src, bundle, beam, onset_rule, device, style, **load_options)
         except M2TError as e:
             yield VisualOutcome(src, dest, error=str(e))
             continue
@@ -99,9 +101,9 @@ def iter_visuals(jobs, bundle, write, beam: int = 1, onset_rule: str = "fwhm", d
 
 
 def run_visuals(jobs, write, model=None, beam: int = 1, device: str = "auto", onset_rule: str = "fwhm",
-                progress=None, **load_options):
+                progress=None, style: bool = True, **load_options):
     """Load the model (default: the shipped one) and run :func:`iter_visuals` over `jobs`."""
     check_options(beam, onset_rule, device)
     from .captioning import load_model                 # torch from here on
     bundle = load_model(model, device)
-    yield from iter_visuals(jobs, bundle, write, beam, onset_rule, None, progress, **load_options)
+    yield from iter_visuals(jobs, bundle, write, beam, onset_rule, None, progress, style, **load_options)

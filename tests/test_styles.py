@@ -68,3 +68,13 @@ def test_cli_no_style_keeps_schema_and_parts(tmp_path):
             assert kept[t["word"]]["parts"] == t["parts"] and kept[t["word"]]["onset_s"] == t["onset_s"]
     seg = runner.invoke(app, ["segment", str(walk), "-f", "json", "--no-style"])
     assert seg.exit_code == 0 and json.loads(seg.stdout)["text"] == doc["text"]
+
+
+def test_view_no_style(tmp_path):
+    walk = tmp_path / "walk.bvh"
+    write_walk_bvh(walk, seconds=3.0)
+    for flag, styled in (("--style", True), ("--no-style", False)):
+        r = runner.invoke(app, ["view", str(walk), flag, "-o", str(tmp_path / f"{flag}.html")])
+        assert r.exit_code == 0, r.output
+        page = (tmp_path / f"{flag}.html").read_text()
+        assert ("in a feminine way" in page) == styled

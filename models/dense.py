@@ -55,7 +55,8 @@ from .decode_steps import drive
 from .localization import SIDE_WORDS, PredictedAction, side_of, trace_actions
 from .modeldir import decode_length
 from .results import DENSE_AFTER_S, HOP_S, SCALES, WINDOW_S, check_windowing, feature_time  # noqa: F401 (re-exported)
-from .supervision import stem
+from .lexicon import load_lexicon
+from .supervision import named_sides, stem
 from .take_windows import (FLOOR_TOLERANCE_M, FLOOR_WINDOW_S, _features, _window_features,  # noqa: F401 (re-exported)
                            check_window_frames, floor_height, plan_scales, plan_windows, window_lengths)
 
@@ -89,12 +90,22 @@ class TimelineAction:
         self.label = self.label or label_of(self)
 
     def to_dict(self, index: int = 0) -> dict:
+        side, direction = self.side, self.direction
+        if direction is None and side in ("left", "right") and not limb_side(self.text, side):
+            direction = side                                  # "walks to the left": also where it goes
         return {"index": index, "word": self.word, "text": self.text, "onset_s": round(self.onset_s, 3),
-                "offset_s": round(self.offset_s, 3), "side": self.side, "confidence": round(self.confidence, 4),
+                "offset_s": round(self.offset_s, 3), "side": side, "confidence": round(self.confidence, 4),
                 "windows": self.windows,
                 "parts": [{"name": n, "score": round(float(s), 4)} for n, s in self.parts],
                 "in_domain": None if self.in_domain is None else round(self.in_domain, 4),
-                "low_confidence": self.low_confidence, "direction": self.direction}
+                "low_confidence": self.low_confidence, "direction": direction}
+
+
+def limb_side(text: str, side: str) -> bool:
+    """Whether `text` names `side` of a limb ("the left hand", "right leg"), not a way to go ("to the left")."""
+    words = text.lower().replace(",", " ").split()
+    lex = load_lexicon()
+    return any(side in named_sides(words, range(len(words)), limb, lex) for limb in ("arm", "leg"))
 
 
 @dataclass

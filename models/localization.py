@@ -3,7 +3,7 @@ composed sequences with known action boundaries (`m2t dataset compose`, docs/eva
 
 Per sequence the model's caption is decoded with its trace. **Action words** of a caption are
 its motion words (β target 1, `supervision.caption_targets`) that are verbs or dictionary
-action words, trajectory words (forward, circle, ...) and side words (left, right, both) excepted. Each ground-truth action has
+action words, trajectory words (forward, circle, ...; but "circles" as a verb is an action) and side words (left, right, both) excepted. Each ground-truth action has
 **key stems**: the Porter stems of the action words of all paraphrases of its clip. Ground-truth
 actions (time order) and predicted action words (caption order) are aligned monotonically,
 maximising the number of pairs whose stem is a key of the action (LCS): an aligned action is
@@ -76,7 +76,8 @@ def _action_words(words: list[str], pos: list[str]) -> list[int]:
     out = []
     for i, (w, p, b) in enumerate(zip(words, pos, beta)):
         g = word_group(w, p)
-        if b == 1 and g != "root" and w not in SIDE_WORDS and (p == "VERB" or p.startswith("VB") or g is not None):
+        verb = p == "VERB" or p.startswith("VB")         # "circles both arms": a path word as a verb is an action
+        if b == 1 and (g != "root" or verb) and w not in SIDE_WORDS and (verb or g is not None):
             out.append(i)
     return out
 

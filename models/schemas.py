@@ -48,7 +48,7 @@ _ACTION = {
                    "parts": {"type": "array", "items": _PART_SCORE},
                    "in_domain": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
                    "low_confidence": {"type": ["boolean", "null"]},
-                   "direction": {"enum": ["backward", "sideways", "circle", None]}}}
+                   "direction": {"enum": ["backward", "sideways", "circle", "left", "right", None]}}}
 _WINDOWING = {"type": ["object", "null"], "additionalProperties": False, "required": ["window_s", "hop_s", "windows"],
               "properties": {"window_s": {"type": "number", "exclusiveMinimum": 0},
                              "hop_s": {"type": "number", "exclusiveMinimum": 0},

@@ -316,3 +316,17 @@ def test_one_action_captioned_whole_keeps_the_windows_span():
     assert _voted_span(r, []).segments == [seg]
     jumps = TimelineAction("jumps", "a person jumps", 0.0, 6.5, [("root", 1.0)], None, 0.9, 25)
     assert _voted_span(r, [jumps]).segments == [seg]             # another action: the caption's own span
+
+
+def test_a_way_to_go_is_also_a_direction():
+    """"walks to the left" said side=left and no direction (the review: laterality and direction in
+    one field); `side` stays the side word of the clause (what composed truth and the timeline's
+    scores use), `direction` tells a way to go."""
+    walk = TimelineAction("walks", "a person walks to the left", 0.0, 2.0, [("left_leg", 1.0)], "left", 0.8, 3)
+    wave = TimelineAction("waves", "a person waves the left hand", 2.0, 3.0, [("left_arm", 1.0)], "left", 0.8, 3)
+    both = TimelineAction("waves", "a person waves both hands", 3.0, 4.0, [("left_arm", 1.0)], "both", 0.8, 3)
+    back = TimelineAction("walks", "a person walks backward", 4.0, 5.0, [("left_leg", 1.0)], None, 0.8, 3,
+                          direction="backward")
+    got = [(a.to_dict()["side"], a.to_dict()["direction"]) for a in (walk, wave, both, back)]
+    assert got == [("left", "left"), ("left", None), ("both", None), (None, "backward")]
+    assert walk.label == "walk|left"                     # the label (the timeline's votes) is unchanged

@@ -23,6 +23,10 @@ def test_tiou_and_auc_by_hand():
 
 def test_action_words_keys_sides_and_alignment():
     assert action_word_indices(WORDS) == [2, 5]                            # not 'forward' (root), not 'then'
+    for caption, words in (("a person circles both arms backward", ["circles"]),   # a path word as a verb
+                           ("a person walks in a circle", ["walks"]), ("a person runs clockwise", ["runs"])):
+        w = caption.split()
+        assert [w[i] for i in action_word_indices(w)] == words, caption
     assert {"walk", "wave", "rais"} <= key_stems(["a person walks forward", "someone raises the left hand and waves"])
     assert side_of("waves the right hand".split()) == "right"
     assert side_of("raises both hands".split()) == "both" and side_of("left and right".split()) is None

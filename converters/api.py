@@ -137,6 +137,9 @@ def _jsonable(v) -> bool:
         return False
 
 
+RESUMED = "already converted (--resume)"          # ConvertResult.note of a file a resumed run skips
+
+
 @dataclass
 class ConvertResult:
     source: Path
@@ -310,7 +313,7 @@ def convert(inputs, out_dir="out", skeleton: str = "t2m", fps: float | None = No
         paths = output_paths(rel, out_dir, fmt)
         want = [overwrite or not p.exists() for p in paths]
         if resume and done_list.is_done(path, rel, digests[i]):
-            results[i] = ConvertResult(path, [], skipped=True, note="already converted (--resume)")
+            results[i] = ConvertResult(path, [], skipped=True, note=RESUMED)
         elif not any(want):
             results[i] = ConvertResult(path, [], skipped=True, note="output exists (use --overwrite)")
         else:

@@ -11,6 +11,7 @@ import typer
 from m2t import converters
 from m2t.converters.canonical import UP_AXES
 from m2t.converters.options import check_load_options
+from m2t.converters.api import RESUMED
 from m2t.converters.units import UNITS
 
 from .caption_cmds import caption as caption_cmd
@@ -106,12 +107,15 @@ def convert(
     failed = [r for r in results if not r.ok]
     for r in results:
         if r.skipped:
-            typer.echo(f"{r.source}: skipped, {r.note}")
+            if r.note != RESUMED:            # a resumed corpus: the count below, not a line per file done
+                typer.echo(f"{r.source}: skipped, {r.note}")
         elif r.ok:
             typer.echo(f"{r.source} -> {', '.join(map(str, r.outputs))}")
     skipped = sum(r.skipped for r in results)
     if len(results) > 1:
-        typer.echo(f"{len(results) - len(failed) - skipped} converted, {skipped} skipped, {len(failed)} failed", err=True)
+        why = " (done before: --resume)" if resume and skipped else ""
+        typer.echo(f"{len(results) - len(failed) - skipped} converted, {skipped} skipped{why}, {len(failed)} failed",
+                   err=True)
     for r in failed:
         typer.echo(f"Error: {r.error}", err=True)
     if failed:

@@ -8,6 +8,8 @@ import numpy as np
 from typer.testing import CliRunner
 
 from m2t.cli.app import app
+from m2t.models.schemas import CAPTION_SCHEMA
+from schema_check import validate
 from m2t.converters.synthetic import write_walk_bvh
 from m2t.models.results import CaptionResult, Token
 from m2t.models.styles import strip_text, style_edits, without_style
@@ -60,6 +62,7 @@ def test_cli_no_style_keeps_schema_and_parts(tmp_path):
     r = runner.invoke(app, ["caption", str(walk), "-f", "json", "--no-style"])
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
+    validate(doc, CAPTION_SCHEMA)
     assert strip_text(with_style["text"]) == doc["text"]
     assert len(doc["tokens"]) < len(with_style["tokens"]), "the shipped model styles this walk; a test of nothing"
     kept = {t["word"]: t for t in doc["tokens"] if t["is_motion_word"]}

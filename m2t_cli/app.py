@@ -107,13 +107,14 @@ def convert(
     failed = [r for r in results if not r.ok]
     for r in results:
         if r.skipped:
-            if r.note != RESUMED:            # a resumed corpus: the count below, not a line per file done
+            if r.note != RESUMED or len(results) == 1:   # a resumed corpus: the count below, not a line each
                 typer.echo(f"{r.source}: skipped, {r.note}")
         elif r.ok:
             typer.echo(f"{r.source} -> {', '.join(map(str, r.outputs))}")
     skipped = sum(r.skipped for r in results)
     if len(results) > 1:
-        why = " (done before: --resume)" if resume and skipped else ""
+        resumed = sum(r.note == RESUMED for r in results)
+        why = f" ({resumed} done before: --resume)" if resumed else ""
         typer.echo(f"{len(results) - len(failed) - skipped} converted, {skipped} skipped{why}, {len(failed)} failed",
                    err=True)
     for r in failed:

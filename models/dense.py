@@ -55,7 +55,7 @@ from .decode_steps import drive
 from .localization import SIDE_WORDS, PredictedAction, side_of, trace_actions
 from .modeldir import decode_length
 from .results import DENSE_AFTER_S, HOP_S, SCALES, WINDOW_S, check_windowing, feature_time  # noqa: F401 (re-exported)
-from .lexicon import load_lexicon
+from .lexicon import BOUNDARIES, load_lexicon
 from .supervision import named_sides, stem
 from .take_windows import (FLOOR_TOLERANCE_M, FLOOR_WINDOW_S, _features, _window_features,  # noqa: F401 (re-exported)
                            check_window_frames, floor_height, plan_scales, plan_windows, window_lengths)
@@ -91,7 +91,7 @@ class TimelineAction:
 
     def to_dict(self, index: int = 0) -> dict:
         side, direction = self.side, self.direction
-        if direction is None and side in ("left", "right") and not limb_side(self.text, side):
+        if direction is None and side in ("left", "right") and names_way(self.text, self.word, side):
             direction = side                                  # "walks to the left": also where it goes
         return {"index": index, "word": self.word, "text": self.text, "onset_s": round(self.onset_s, 3),
                 "offset_s": round(self.offset_s, 3), "side": side, "confidence": round(self.confidence, 4),
@@ -101,11 +101,34 @@ class TimelineAction:
                 "low_confidence": self.low_confidence, "direction": direction}
 
 
-def limb_side(text: str, side: str) -> bool:
-    """Whether `text` names `side` of a limb ("the left hand", "right leg"), not a way to go ("to the left")."""
-    words = text.lower().replace(",", " ").split()
+# Porter stems of verbs whose left/right is a way to go (turn, walk, step, ..., written as stems so that
+# captioning never loads nltk; tests/test_dense.py checks them against PorterStemmer)
+WAY_VERBS = frozenset({"circl", "crawl", "dash", "go", "head", "hop", "jog", "jump", "limp", "move", "pivot", "rotat",
+                       "run", "shuffl", "sidestep", "skip", "slide", "sneak", "spin", "sprint", "step", "stride",
+                       "turn", "veer", "walk"})
+
+
+def names_way(text: str, word: str, side: str) -> bool:
+    """Whether the clause of `word` in `text` gives `side` as a way to go: "to the left", "turns
+    right", "leftwards", and not a limb ("the left hand", "kicks with the left")."""
+    words = text.lower().replace(",", " , ").split()
+    i = next((k for k, w in enumerate(words) if stem(w) == stem(word)), 0)
+    j = next((k for k in range(i + 1, len(words)) if words[k] in BOUNDARIES), len(words))
+    clause = words[i:j] if side in words[i:j] or f"{side}ward" in words[i:j] or f"{side}wards" in words[i:j] else words
     lex = load_lexicon()
-    return any(side in named_sides(words, range(len(words)), limb, lex) for limb in ("arm", "leg"))
+    if any(side in named_sides(clause, range(len(clause)), limb, lex) for limb in ("arm", "leg")):
+        return False
+    for k, w in enumerate(clause):
+        if w in (f"{side}ward", f"{side}wards"):
+            return True
+        if w != side or k == 0:
+            continue
+        before = clause[max(0, k - 2):k]
+        if before[-1] in ("to", "toward", "towards") or stem(before[-1]) in WAY_VERBS or (
+                len(before) == 2 and before[0] in ("to", "toward", "towards")
+                and before[1] in ("the", "his", "her", "their")):
+            return True
+    return False
 
 
 @dataclass

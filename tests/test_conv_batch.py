@@ -93,7 +93,7 @@ def test_cli_jobs_shard_resume(tmp_path):
     assert r.exit_code == 1 and "Error:" in r.output and "w1.bvh ->" in r.output   # bad.bvh, w1.bvh
     r = run(app, ["convert", str(src), "-o", str(tmp_path / "o"), "--resume"])
     assert "w1.bvh" not in r.stdout and "w2.bvh ->" in r.output      # a resumed corpus: no line per file done
-    assert "2 converted, 1 skipped (done before: --resume), 1 failed" in r.stderr
+    assert "2 converted, 1 skipped (1 done before: --resume), 1 failed" in r.stderr
     for args in (["--jobs", "0"], ["--shard", "2/2"]):
         r = run(app, ["convert", str(src), "-o", str(tmp_path / "o"), *args])
         assert r.exit_code == 2 and r.output.count("Error:") == 1 and "Traceback" not in r.output

@@ -329,4 +329,20 @@ def test_a_way_to_go_is_also_a_direction():
                           direction="backward")
     got = [(a.to_dict()["side"], a.to_dict()["direction"]) for a in (walk, wave, both, back)]
     assert got == [("left", "left"), ("left", None), ("both", None), (None, "backward")]
+    for text, word, way in (("a person turns to the left and raises the left hand", "turns", True),
+                            ("a person turns to the left and raises the left hand", "raises", False),
+                            ("a person kicks with the left", "kicks", False), ("a person hops on the right", "hops", False),
+                            ("a person turns right", "turns", True), ("a person moves leftwards", "moves", True),
+                            ("a person steps to his right", "steps", True)):
+        side = "right" if "right" in text else "left"
+        a = TimelineAction(word, text, 0.0, 1.0, [("root", 1.0)], side, 0.8, 1)
+        assert (a.to_dict()["direction"] == side) == way, (text, word)
     assert walk.label == "walk|left"                     # the label (the timeline's votes) is unchanged
+
+
+def test_way_verbs_are_porter_stems():
+    from nltk.stem import PorterStemmer
+    from m2t.models.dense import WAY_VERBS
+    words = ("turn", "walk", "step", "sidestep", "move", "run", "jog", "go", "head", "veer", "spin", "pivot", "rotate",
+             "circle", "hop", "jump", "sneak", "stride", "limp", "skip", "shuffle", "slide", "crawl", "dash", "sprint")
+    assert WAY_VERBS == {PorterStemmer().stem(w) for w in words}

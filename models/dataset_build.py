@@ -28,10 +28,10 @@ from m2t.converters.skeletons import get_skeleton
 
 from .data import MIRROR_WORDS, Sample, mirror_sample, prune_samples
 from .errors import DatasetError
+from .styles import TEMPLATES
 from .supervision import tag
 from .vocab import tokenize
 
-TEMPLATES = Path(__file__).with_name("captions") / "templates.json"
 SHARED_PRESETS = ("bandai1", "bandai2", "hdm05", "cmu", "xia")
 
 

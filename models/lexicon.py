@@ -15,6 +15,8 @@ from .stems import stem
 WORDLIST_DIR = Path(__file__).with_name("wordlists")
 BOUNDARIES = {"and", "then", "while", "before", "after", "but", "until", "whilst", ",", ".", ";", "!", "?"}  # of a clause
 SIDES = {"left", "right"}
+SUBJECT_NOUNS = {"person", "man", "woman", "human", "figure", "guy", "boy", "girl", "people",   # who a caption is about
+                 "individual", "character", "subject", "someone", "somebody", "he", "she", "they"}
 
 
 def read_wordlist(name: str, directory: str | Path | None = None) -> list[list[str]]:

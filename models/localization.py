@@ -43,7 +43,7 @@ from m2t.converters.skeletons import PART_NAMES, get_skeleton
 from . import data as D
 from .compose import composed_ids, read_segments
 from .results import DENSE_AFTER_S, HOP_S, clipped_span, feature_time
-from .lexicon import BOUNDARIES
+from .lexicon import BOUNDARIES, SUBJECT_NOUNS
 from .supervision import caption_targets, stem, word_group
 from .styles import style_edits
 from .tagging import tag, tagger_mode
@@ -51,7 +51,6 @@ from .tagging import tag, tagger_mode
 THRESHOLDS = (0.3, 0.5, 0.7)
 METHODS = ("model", "whole", "centre", "equal", "energy")
 SIDES = ("left", "right")
-SUBJECT_WORDS = frozenset({"person", "someone", "somebody", "man", "woman", "human", "he", "she", "they", "figure"})
 SIDE_WORDS = frozenset(SIDES + ("both",))         # say which side an action is on; never an action themselves
 # clause words that make one verb a different action ("back" is not one: captions say "back and forth")
 DIRECTIONS = {"backward": "backward", "backwards": "backward", "sideways": "sideways", "circle": "circle",
@@ -83,7 +82,7 @@ def _action_words(words: list[str], pos: list[str]) -> list[int]:
         verb = p == "VERB" or p.startswith("VB")
         # a path word is an action only as the clause's verb right after its subject ("a person
         # circles both arms", "then circles"), not "jogs in a clockwise circle" mis-tagged a verb
-        path_verb = verb and (i == 0 or words[i - 1] in BOUNDARIES or words[i - 1] in SUBJECT_WORDS)
+        path_verb = verb and (i == 0 or words[i - 1] in BOUNDARIES or words[i - 1] in SUBJECT_NOUNS)
         if (b == 1 and (g != "root" or path_verb) and w not in SIDE_WORDS and (verb or g is not None)
                 and style.get(i, "") is not None):
             out.append(i)

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-TEMPLATES = Path(__file__).with_name("captions") / "templates.json"
+TEMPLATES = Path(__file__).with_name("captions") / "templates.json"      # the caption templates (dataset_build)
 
 
 @lru_cache(maxsize=1)

@@ -9,7 +9,7 @@ import os
 import re
 from functools import lru_cache
 
-from .lexicon import BOUNDARIES, SIDES, Lexicon, load_lexicon
+from .lexicon import BOUNDARIES, SIDES, SUBJECT_NOUNS, Lexicon, load_lexicon
 
 
 # ----------------------------------------------------------------------------- HumanML3D tags
@@ -65,8 +65,6 @@ _PARTICLES = {"around", "up", "down", "over", "out", "off", "along", "across", "
               "behind"}
 _ADP_NOT_TO = {"in", "on", "at", "of", "into", "onto", "from", "with", "without", "for", "by", "like",
                "under", "above", "below", "against", "near", "inside", "outside", "toward", "towards"}
-_SUBJECT_NOUNS = {"person", "man", "woman", "human", "figure", "guy", "boy", "girl", "people",
-                  "individual", "character", "subject", "someone", "somebody", "he", "she", "they"}
 _POSS = {"his", "her", "its", "their", "my", "your", "our"}
 _ORDINALS = {"first", "second", "third", "last", "next"}
 
@@ -109,7 +107,7 @@ def _builtin_tag(tokens: list[str], lex: Lexicon) -> list[str]:
                     prev in adjlike and (prev not in _ORDINALS or prev2 in detlike))):
                 p = "NOUN"      # "a kick", "two steps", "in place", "a slow walk"
             elif (kind == "base" and (prev2 in detlike or prev2.isdigit()) and out and out[-1] == "NOUN"
-                  and prev not in _SUBJECT_NOUNS):
+                  and prev not in SUBJECT_NOUNS):
                 p = "NOUN"      # "a quarter turn", "a 180 degree turn"
         elif t in advs:
             p = "NOUN" if prev in detlike else "ADV"
